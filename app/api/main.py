@@ -1,0 +1,43 @@
+"""The FastAPI app factory: `uvicorn --factory app.api.main:create_app`."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import redis
+from fastapi import FastAPI
+
+from app.api.errors import install_error_handlers
+from app.api.routes import health, jobs
+from app.config import Settings, get_settings
+from app.queue import make_producer
+from app.store import JobStore
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        pool = redis.ConnectionPool.from_url(settings.require_redis_url())
+        settings.uploads_dir.mkdir(parents=True, exist_ok=True)
+        app.state.settings = settings
+        app.state.store = JobStore(redis.Redis(connection_pool=pool), settings.result_ttl_seconds)
+        app.state.producer = make_producer(settings)
+        try:
+            yield
+        finally:
+            app.state.producer.close()
+            pool.disconnect()
+
+    app = FastAPI(
+        title="whisper-jobs",
+        version="0.1.0",
+        summary="Asynchronous speech transcription with Whisper: submit audio, poll the job.",
+        lifespan=lifespan,
+    )
+    install_error_handlers(app)
+    app.include_router(health.router)
+    app.include_router(jobs.router)
+    return app

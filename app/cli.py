@@ -1,0 +1,125 @@
+"""`whisper-jobs`: run the service (`serve`), or its parts (`api`, `worker`) for deployments."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import signal
+import subprocess
+import sys
+import time
+from types import FrameType
+
+from app.config import Settings, get_settings
+from app.embedded import EmbeddedRedis
+from app.jobs import TRANSCRIBE_QUEUE
+
+logger = logging.getLogger("whisper_jobs")
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+
+
+def run_api(settings: Settings) -> None:
+    import uvicorn
+
+    settings.require_redis_url()
+    port = int(os.environ.get("PORT", settings.api_port))
+    uvicorn.run("app.api.main:create_app", factory=True, host=settings.api_host, port=port)
+
+
+def worker_argv(settings: Settings) -> list[str]:
+    return [
+        sys.executable, "-m", "celery", "-A", "worker.celery_app", "worker",
+        "--queues", TRANSCRIBE_QUEUE,
+        "--concurrency", str(settings.worker_concurrency),
+        "--pool", "prefork",
+        "--loglevel", "INFO",
+        "--hostname", "whisper@%h",
+    ]  # fmt: skip
+
+
+def run_worker(settings: Settings) -> None:
+    settings.require_redis_url()
+    argv = worker_argv(settings)
+    os.execv(argv[0], argv)  # become the Celery worker: signals reach it directly
+
+
+class Supervisor:
+    """Starts the embedded Redis (if needed), a worker and the API; stops them in reverse order."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.embedded: EmbeddedRedis | None = None
+        self.children: list[tuple[str, subprocess.Popen[bytes]]] = []
+        self.stopping = False
+
+    def _spawn(self, name: str, command: str, env: dict[str, str]) -> None:
+        argv = [sys.executable, "-m", "app.cli", command]
+        # A session of its own: Ctrl-C reaches only us, and we stop the children in order.
+        self.children.append((name, subprocess.Popen(argv, env=env, start_new_session=True)))
+
+    def start(self) -> None:
+        env = dict(os.environ)
+        if not self.settings.redis_url:
+            self.embedded = EmbeddedRedis(
+                self.settings.data_dir / "redis", self.settings.embedded_redis_port or None
+            )
+            env["WHISPER_JOBS_REDIS_URL"] = self.embedded.start()
+        self._spawn("worker", "worker", env)
+        self._spawn("api", "api", env)
+
+    def _request_stop(self, signum: int, _frame: FrameType | None) -> None:
+        logger.info("received %s; stopping", signal.Signals(signum).name)
+        self.stopping = True
+
+    def run(self) -> int:
+        signal.signal(signal.SIGINT, self._request_stop)
+        signal.signal(signal.SIGTERM, self._request_stop)
+        self.start()
+        code = 0
+        while not self.stopping:
+            dead = [(name, p.returncode) for name, p in self.children if p.poll() is not None]
+            if dead:
+                logger.error("%s exited with %s; stopping the rest", *dead[0])
+                code = 1
+                break
+            time.sleep(0.2)
+        self.stop()
+        return code
+
+    def stop(self) -> None:
+        # API first (no new jobs), then the worker (warm shutdown: the running job finishes),
+        # then Redis, which the other two need until they are gone.
+        for name, proc in reversed(self.children):
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+                try:
+                    proc.wait(self.settings.shutdown_timeout_seconds)
+                except subprocess.TimeoutExpired:
+                    logger.warning("%s did not stop in time; killing it", name)
+                    proc.kill()
+                    proc.wait()
+        if self.embedded is not None:
+            self.embedded.stop()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="whisper-jobs", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("serve", help="run everything: embedded Redis (if no URL), API and a worker")
+    sub.add_parser("api", help="run the HTTP API (uvicorn)")
+    sub.add_parser("worker", help="run a Celery transcription worker")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
+    settings = get_settings()
+    if args.command == "api":
+        run_api(settings)
+    elif args.command == "worker":
+        run_worker(settings)
+    else:
+        return Supervisor(settings).run()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

