@@ -59,16 +59,18 @@ class EmbeddedRedis:
             "--appendfsync", "everysec",
         ]  # fmt: skip
         # A session of its own, so a terminal's Ctrl-C does not stop it before its clients.
-        self.process = subprocess.Popen(
-            args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True
-        )
+        log = self.directory / "valkey.log"
+        with log.open("ab") as out:
+            self.process = subprocess.Popen(
+                args, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+            )
         client = redis.Redis.from_url(self.url)
         deadline = time.monotonic() + timeout
         try:
             while True:
                 if self.process.poll() is not None:
-                    err = self.process.stderr.read().decode() if self.process.stderr else ""
-                    raise RuntimeError(f"embedded Valkey exited at start: {err.strip()}")
+                    tail = log.read_text(errors="replace").strip().splitlines()[-5:]
+                    raise RuntimeError("embedded Valkey exited at start: " + " | ".join(tail))
                 try:
                     client.ping()
                     break

@@ -97,7 +97,7 @@ class Segment(BaseModel):
 
 class TranscriptResult(BaseModel):
     model: str
-    language: str
+    language: str | None = Field(description="Detected (or requested) language; null: no speech.")
     language_probability: float
     duration: float
     text: str

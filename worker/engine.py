@@ -21,6 +21,9 @@ from worker.models import ModelCache, resolve_model
 logger = logging.getLogger(__name__)
 
 SAMPLE_RATE = 16_000
+# Below this peak amplitude (-60 dBFS) the file is silence: Whisper would hallucinate text on it
+# (" ..." segments, even past the end of the audio), so the model is not run at all.
+SILENCE_PEAK = 1e-3
 ProgressCallback = Callable[[float], None]
 
 
@@ -86,6 +89,12 @@ class WhisperEngine:
     ) -> TranscriptResult:
         audio = decode(audio_path)
         duration = round(len(audio) / SAMPLE_RATE, 3)
+        if float(abs(audio).max()) < SILENCE_PEAK:
+            on_progress(1.0)
+            return TranscriptResult(
+                model=options.model, language=options.language, language_probability=0.0,
+                duration=duration, text="", segments=[],
+            )  # fmt: skip
         model = self.models.get(options.model)
         segment_iter, info = model.transcribe(
             audio,
@@ -116,7 +125,9 @@ def decode(audio_path: Path) -> Any:
     except Exception as e:
         # PyAV raises a family of FFmpeg errors (and sometimes ValueError/IndexError) for input
         # that is not audio; whichever it is, the caller's file is at fault, not the worker.
-        raise InvalidAudio(f"The file could not be decoded as audio: {e}") from e
+        # The message names FFmpeg's reason, never the server-side path.
+        reason = getattr(e, "strerror", None) or type(e).__name__
+        raise InvalidAudio(f"The file could not be decoded as audio ({reason}).") from e
     if len(audio) == 0:
         raise InvalidAudio("The file contains no audio samples.")
     return audio
@@ -127,13 +138,16 @@ def collect_segments(
 ) -> list[Segment]:
     segments: list[Segment] = []
     for seg in segment_iter:
-        segments.append(to_segment(len(segments), seg))
+        if seg.start >= duration:
+            # Hallucinated past the end of the audio (seen on near-silent input): not speech.
+            continue
+        segments.append(to_segment(len(segments), seg, duration))
         if duration > 0:
             on_progress(min(seg.end / duration, 1.0))
     return segments
 
 
-def to_segment(index: int, seg: Any) -> Segment:
+def to_segment(index: int, seg: Any, duration: float) -> Segment:
     words = None
     if seg.words is not None:
         words = [
@@ -144,7 +158,7 @@ def to_segment(index: int, seg: Any) -> Segment:
     return Segment(
         id=index,
         start=round(seg.start, 3),
-        end=round(seg.end, 3),
+        end=round(min(seg.end, duration), 3),
         text=seg.text,
         avg_logprob=seg.avg_logprob,
         no_speech_prob=seg.no_speech_prob,

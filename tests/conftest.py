@@ -1,0 +1,58 @@
+"""Shared fixtures: one real Redis-protocol server (the embedded Valkey binary) per test session,
+a flushed database per test, and a model cache shared by every test that loads a model."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import redis
+
+from app.config import Settings
+from app.embedded import EmbeddedRedis
+from app.store import JobStore
+
+DATA = Path(__file__).parent / "data"
+JFK = DATA / "jfk.flac"
+JFK_TEXT = (
+    " And so my fellow Americans, ask not what your country can do for you,"
+    " ask what you can do for your country."
+)
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedRedis]:
+    server = EmbeddedRedis(tmp_path_factory.mktemp("valkey"), persistent=False)
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def redis_client(redis_server: EmbeddedRedis) -> Iterator[redis.Redis]:
+    client = redis.Redis.from_url(redis_server.url)
+    client.flushdb()
+    yield client
+    client.close()
+
+
+@pytest.fixture
+def store(redis_client: redis.Redis) -> JobStore:
+    return JobStore(redis_client, result_ttl_seconds=3600)
+
+
+@pytest.fixture(scope="session")
+def models_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("models")
+
+
+@pytest.fixture
+def settings(redis_server: EmbeddedRedis, tmp_path: Path, models_dir: Path) -> Settings:
+    return Settings(
+        redis_url=redis_server.url,
+        data_dir=tmp_path / "data",
+        model_cache_dir=models_dir,
+        result_ttl_seconds=3600,
+        ready_ping_timeout_seconds=0.3,
+    )
