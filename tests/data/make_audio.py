@@ -1,6 +1,6 @@
 """Makes the generated test audio in this folder (run from the repository root).
 
-- silence.wav: 5 s of digital silence, 16 kHz mono 16-bit PCM (a job that must end with no segments).
+- silence.wav: 5 s of digital silence, 16 kHz mono 16-bit PCM (a job that ends with no segments).
 """
 
 import wave

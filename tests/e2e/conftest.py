@@ -1,0 +1,99 @@
+"""The whole service on real parts: the embedded Valkey, a real Celery worker process running the
+real model, and the API served by uvicorn over real HTTP."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+
+from app.embedded import EmbeddedRedis, free_port
+
+ROOT = Path(__file__).resolve().parents[2]
+TERMINAL = {"completed", "failed", "canceled"}
+
+
+@dataclass
+class Service:
+    url: str
+    redis_url: str
+    data_dir: Path
+    logs: Path
+    http: httpx.Client
+
+    def submit(self, path: Path, **form: str) -> dict:
+        with path.open("rb") as f:
+            response = self.http.post("/v1/jobs", files={"file": (path.name, f)}, data=form)
+        assert response.status_code == 202, response.text
+        return response.json()
+
+    def wait(self, job_id: str, until: set[str] = TERMINAL, timeout: float = 180) -> dict:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            job = self.http.get(f"/v1/jobs/{job_id}").json()
+            if job["status"] in until:
+                return job
+            time.sleep(0.1)
+        raise AssertionError(f"job {job_id} still {job['status']} after {timeout}s\n{self.tail()}")
+
+    def tail(self) -> str:
+        return "\n".join(p.read_text()[-3000:] for p in sorted(self.logs.glob("*.log")))
+
+
+def _start(name: str, env: dict[str, str], logs: Path) -> subprocess.Popen[bytes]:
+    with (logs / f"{name}.log").open("wb") as out:
+        return subprocess.Popen(
+            [sys.executable, "-m", "app.cli", name], cwd=ROOT, env=env, stdout=out, stderr=out
+        )
+
+
+@pytest.fixture(scope="session")
+def service(
+    redis_server: EmbeddedRedis, models_dir: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Service]:
+    data_dir = tmp_path_factory.mktemp("service-data")
+    logs = tmp_path_factory.mktemp("service-logs")
+    port = free_port()
+    # Database 1: the unit tests flush database 0 between tests; the queue must not vanish.
+    redis_url = redis_server.url.rsplit("/", 1)[0] + "/1"
+    env = {
+        **os.environ,
+        "WHISPER_JOBS_REDIS_URL": redis_url,
+        "WHISPER_JOBS_DATA_DIR": str(data_dir),
+        "WHISPER_JOBS_MODEL_CACHE_DIR": str(models_dir),
+        "WHISPER_JOBS_DEVICE": "cpu",
+        "PORT": str(port),
+    }
+    procs = [_start("worker", env, logs), _start("api", env, logs)]
+    url = f"http://127.0.0.1:{port}"
+    http = httpx.Client(base_url=url, timeout=30)
+    svc = Service(url, redis_url, data_dir, logs, http)
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            try:
+                if http.get("/readyz").status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if time.monotonic() > deadline or any(p.poll() is not None for p in procs):
+                raise RuntimeError(f"service did not become ready:\n{svc.tail()}")
+            time.sleep(0.2)
+        yield svc
+    finally:
+        http.close()
+        for proc in reversed(procs):
+            proc.terminate()
+        for proc in procs:
+            try:
+                proc.wait(60)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()

@@ -1,0 +1,77 @@
+"""The engine alone, on real audio with the bundled base model (no Redis, no Celery)."""
+
+from pathlib import Path
+
+import pytest
+
+from app.errors import InvalidAudio, JobCanceled
+from app.jobs import JobOptions
+from tests.conftest import DATA, JFK, JFK_TEXT
+from worker.engine import EngineConfig, WhisperEngine
+
+
+@pytest.fixture(scope="module")
+def engine(tmp_path_factory: pytest.TempPathFactory) -> WhisperEngine:
+    return WhisperEngine(EngineConfig(models_dir=tmp_path_factory.mktemp("engine-models")))
+
+
+def test_jfk_with_base(engine: WhisperEngine) -> None:
+    progress: list[float] = []
+    result = engine.transcribe(JFK, JobOptions(), progress.append)
+    assert result.model == "base"
+    assert result.language == "en"
+    assert result.language_probability > 0.9
+    assert result.duration == 11.0
+    assert [s.text for s in result.segments] == [JFK_TEXT]
+    assert result.text == JFK_TEXT.strip()
+    (segment,) = result.segments
+    assert (segment.start, segment.end) == (0.0, 11.0)
+    assert segment.words is None
+    assert progress == [1.0]
+
+
+def test_word_timestamps_are_ordered_and_inside_the_audio(engine: WhisperEngine) -> None:
+    result = engine.transcribe(JFK, JobOptions(word_timestamps=True, language="en"), lambda _: None)
+    words = [w for s in result.segments for w in (s.words or [])]
+    assert "".join(w.word for w in words) == JFK_TEXT
+    assert all(0.0 <= w.start <= w.end <= 11.0 for w in words)
+    assert all(a.start <= b.start for a, b in zip(words, words[1:], strict=False))
+    assert result.language_probability == 1.0  # given, not detected
+
+
+def test_model_is_loaded_once_and_reused(engine: WhisperEngine) -> None:
+    engine.transcribe(JFK, JobOptions(), lambda _: None)
+    loads = engine.models.loads
+    engine.transcribe(JFK, JobOptions(), lambda _: None)
+    assert engine.models.loads == loads
+
+
+def test_silence_has_no_segments(engine: WhisperEngine) -> None:
+    result = engine.transcribe(DATA / "silence.wav", JobOptions(), lambda _: None)
+    assert result.segments == []
+    assert result.text == ""
+    assert result.duration == 5.0
+    assert result.language is None
+
+
+def test_not_audio_is_invalid_audio(engine: WhisperEngine, tmp_path: Path) -> None:
+    bogus = tmp_path / "notes.txt"
+    bogus.write_bytes(b"this is a text file, not a recording\n" * 50)
+    with pytest.raises(InvalidAudio, match="could not be decoded") as info:
+        engine.transcribe(bogus, JobOptions(), lambda _: None)
+    assert str(tmp_path) not in info.value.message  # no server paths in messages
+
+
+def test_truncated_audio_is_invalid_audio(engine: WhisperEngine, tmp_path: Path) -> None:
+    head = tmp_path / "head.flac"
+    head.write_bytes(JFK.read_bytes()[:200])
+    with pytest.raises(InvalidAudio):
+        engine.transcribe(head, JobOptions(), lambda _: None)
+
+
+def test_progress_callback_can_stop_the_work(engine: WhisperEngine) -> None:
+    def cancel(_: float) -> None:
+        raise JobCanceled("stop")
+
+    with pytest.raises(JobCanceled):
+        engine.transcribe(JFK, JobOptions(), cancel)

@@ -1,0 +1,120 @@
+"""`run_job` against the real store; the engine is replaced at the `Transcriber` seam we own."""
+
+from pathlib import Path
+
+import pytest
+
+from app.errors import InvalidAudio
+from app.jobs import Job, JobOptions, JobStatus, Segment, TranscriptResult, new_job_id, utcnow
+from app.store import JobStore
+from worker.engine import ProgressCallback
+from worker.runner import run_job
+
+RESULT = TranscriptResult(
+    model="base", language="en", language_probability=0.99, duration=4.0, text="one two",
+    segments=[
+        Segment(id=0, start=0.0, end=2.0, text=" one", avg_logprob=-0.1, no_speech_prob=0.0,
+                compression_ratio=1.0),
+        Segment(id=1, start=2.0, end=4.0, text=" two", avg_logprob=-0.1, no_speech_prob=0.0,
+                compression_ratio=1.0),
+    ],
+)  # fmt: skip
+
+
+class ScriptedTranscriber:
+    """Reports progress like the engine does, then returns RESULT or raises `error`."""
+
+    def __init__(self, error: Exception | None = None, before_last: object = None) -> None:
+        self.error = error
+        self.before_last = before_last
+        self.calls = 0
+
+    def transcribe(
+        self, audio_path: Path, options: JobOptions, on_progress: ProgressCallback
+    ) -> TranscriptResult:
+        self.calls += 1
+        assert audio_path.exists()
+        on_progress(0.5)
+        if callable(self.before_last):
+            self.before_last()
+        on_progress(1.0)
+        if self.error is not None:
+            raise self.error
+        return RESULT
+
+
+@pytest.fixture
+def queued(store: JobStore, tmp_path: Path) -> tuple[Job, Path]:
+    job = Job(id=new_job_id(), status=JobStatus.QUEUED, created_at=utcnow(), options=JobOptions())
+    store.create(job)
+    audio = tmp_path / job.id
+    audio.write_bytes(b"audio")
+    return job, audio
+
+
+def test_completes_and_removes_the_upload(store: JobStore, queued: tuple[Job, Path]) -> None:
+    job, audio = queued
+    run_job(job.id, store, ScriptedTranscriber(), audio)
+    done = store.get(job.id)
+    assert done is not None
+    assert done.status is JobStatus.COMPLETED
+    assert done.result == RESULT
+    assert done.progress == 1.0
+    assert not audio.exists()
+
+
+def test_domain_error_fails_the_job_with_its_code(store: JobStore, queued: tuple[Job, Path]):
+    job, audio = queued
+    run_job(job.id, store, ScriptedTranscriber(InvalidAudio("bad bytes")), audio)
+    failed = store.get(job.id)
+    assert failed is not None and failed.status is JobStatus.FAILED
+    assert failed.error is not None
+    assert (failed.error.code, failed.error.message) == ("invalid_audio", "bad bytes")
+    assert not audio.exists()
+
+
+def test_unexpected_error_fails_without_leaking_details(store: JobStore, queued):
+    job, audio = queued
+    run_job(job.id, store, ScriptedTranscriber(RuntimeError("secret internals")), audio)
+    failed = store.get(job.id)
+    assert failed is not None and failed.error is not None
+    assert failed.error.code == "internal_error"
+    assert "secret" not in failed.error.message
+
+
+def test_cancel_while_running_stops_at_the_next_segment(store: JobStore, queued):
+    job, audio = queued
+    transcriber = ScriptedTranscriber(before_last=lambda: store.mark_canceled(job.id))
+    run_job(job.id, store, transcriber, audio)
+    canceled = store.get(job.id)
+    assert canceled is not None
+    assert canceled.status is JobStatus.CANCELED
+    assert canceled.result is None
+    assert canceled.progress == 0.5
+    assert not audio.exists()
+
+
+def test_a_job_that_already_ended_is_skipped(store: JobStore, queued):
+    job, audio = queued
+    store.mark_canceled(job.id)
+    transcriber = ScriptedTranscriber()
+    run_job(job.id, store, transcriber, audio)
+    assert transcriber.calls == 0
+    assert store.get(job.id).status is JobStatus.CANCELED
+    assert not audio.exists()
+
+
+def test_redelivery_after_completion_does_nothing(store: JobStore, queued):
+    job, audio = queued
+    run_job(job.id, store, ScriptedTranscriber(), audio)
+    first = store.get(job.id)
+    transcriber = ScriptedTranscriber()
+    run_job(job.id, store, transcriber, audio)
+    assert transcriber.calls == 0
+    assert store.get(job.id) == first
+
+
+def test_unknown_job_is_skipped(store: JobStore, tmp_path: Path):
+    transcriber = ScriptedTranscriber()
+    run_job("missing", store, transcriber, tmp_path / "missing")
+    assert transcriber.calls == 0
