@@ -1,0 +1,50 @@
+"""`whisper-jobs serve`: one command starts the embedded Valkey, a worker and the API, and SIGTERM
+stops all of them."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+from app.embedded import free_port
+from tests.e2e.conftest import ROOT
+
+
+def test_serve_starts_everything_and_stops_cleanly(tmp_path: Path, models_dir: Path) -> None:
+    port, redis_port = free_port(), free_port()
+    env = {k: v for k, v in os.environ.items() if k != "WHISPER_JOBS_REDIS_URL"}
+    env.update(
+        PORT=str(port),
+        WHISPER_JOBS_DATA_DIR=str(tmp_path / "data"),
+        WHISPER_JOBS_MODEL_CACHE_DIR=str(models_dir),
+        WHISPER_JOBS_EMBEDDED_REDIS_PORT=str(redis_port),
+    )
+    log = tmp_path / "serve.log"
+    with log.open("wb") as out:
+        serve = subprocess.Popen(
+            [sys.executable, "-m", "app.cli", "serve"], cwd=ROOT, env=env, stdout=out, stderr=out
+        )
+    try:
+        deadline = time.monotonic() + 90
+        status = None
+        while status != 200:
+            assert serve.poll() is None, log.read_text()
+            assert time.monotonic() < deadline, log.read_text()
+            try:
+                status = httpx.get(f"http://127.0.0.1:{port}/readyz").status_code
+            except httpx.TransportError:
+                time.sleep(0.2)
+        assert (tmp_path / "data" / "redis" / "appendonlydir").is_dir()  # persistence is on
+    finally:
+        serve.send_signal(signal.SIGTERM)
+        assert serve.wait(90) == 0, log.read_text()
+    for p in (port, redis_port):  # API and Valkey are gone, not orphaned
+        with socket.socket() as sock:
+            assert sock.connect_ex(("127.0.0.1", p)) != 0
