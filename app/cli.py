@@ -13,7 +13,7 @@ from types import FrameType
 
 from app.config import Settings, get_settings
 from app.embedded import EmbeddedRedis
-from app.jobs import TRANSCRIBE_QUEUE
+from app.jobs import queue_for
 
 logger = logging.getLogger("whisper_jobs")
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
@@ -27,10 +27,11 @@ def run_api(settings: Settings) -> None:
     uvicorn.run("app.api.main:create_app", factory=True, host=settings.api_host, port=port)
 
 
-def worker_argv(settings: Settings) -> list[str]:
+def worker_argv(settings: Settings, models: list[str] | None = None) -> list[str]:
+    queues = ",".join(queue_for(m) for m in (models or settings.models))
     return [
         sys.executable, "-m", "celery", "-A", "worker.celery_app", "worker",
-        "--queues", TRANSCRIBE_QUEUE,
+        "--queues", queues,
         "--concurrency", str(settings.worker_concurrency),
         "--pool", "prefork",
         "--loglevel", "INFO",
@@ -38,9 +39,12 @@ def worker_argv(settings: Settings) -> list[str]:
     ]  # fmt: skip
 
 
-def run_worker(settings: Settings) -> None:
+def run_worker(settings: Settings, models: list[str] | None = None) -> None:
     settings.require_redis_url()
-    argv = worker_argv(settings)
+    unknown = set(models or ()) - set(settings.models)
+    if unknown:
+        raise SystemExit(f"not in WHISPER_JOBS_MODELS: {', '.join(sorted(unknown))}")
+    argv = worker_argv(settings, models)
     os.execv(argv[0], argv)  # become the Celery worker: signals reach it directly
 
 
@@ -108,14 +112,19 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("serve", help="run everything: embedded Redis (if no URL), API and a worker")
     sub.add_parser("api", help="run the HTTP API (uvicorn)")
-    sub.add_parser("worker", help="run a Celery transcription worker")
+    worker = sub.add_parser("worker", help="run a Celery transcription worker")
+    worker.add_argument(
+        "--models",
+        type=lambda v: [m.strip() for m in v.split(",") if m.strip()],
+        help="consume only these models' queues (comma-separated; default: all offered)",
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
     settings = get_settings()
     if args.command == "api":
         run_api(settings)
     elif args.command == "worker":
-        run_worker(settings)
+        run_worker(settings, args.models)
     else:
         return Supervisor(settings).run()
     return 0

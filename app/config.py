@@ -46,6 +46,17 @@ class Settings(BaseSettings):
     cpu_threads: int = Field(
         default=0, ge=0, description="CTranslate2 threads per worker process (0: library default)."
     )
+    max_loaded_models: int = Field(
+        default=2, ge=1, description="Models a worker process keeps loaded (LRU evicted)."
+    )
+    batch_size: int = Field(
+        default=8, ge=1, le=64, description="Batch size of the batched pipeline on long audio."
+    )
+    batch_min_seconds: float = Field(
+        default=60.0,
+        ge=0,
+        description="Audio longer than this uses batched inference (jobs with batched=auto).",
+    )
     model_cache_dir: Path | None = Field(
         default=None,
         description="Where bundled models are assembled; default `<data_dir>/models`.",

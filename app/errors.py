@@ -7,6 +7,7 @@ Codes:
 - `invalid_transition` (409): a status change the state machine does not allow.
 - `empty_file` (400): the upload had no bytes.
 - `model_not_available` (422): the job named a model this deployment does not offer.
+- `model_not_multilingual` (422): translation or a non-English language asked of a `*.en` model.
 - `invalid_request` (422): a field failed validation.
 - `queue_unavailable` (503): the job could not be handed to the queue.
 - `invalid_audio`: the worker could not decode the file (a job error, never an HTTP status).
@@ -48,6 +49,11 @@ class EmptyFile(WhisperJobsError):
 
 class ModelNotAvailable(WhisperJobsError):
     code = "model_not_available"
+    status_code = 422
+
+
+class ModelNotMultilingual(WhisperJobsError):
+    code = "model_not_multilingual"
     status_code = 422
 
 

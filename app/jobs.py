@@ -16,6 +16,11 @@ TRANSCRIBE_TASK = "whisper_jobs.transcribe"
 TRANSCRIBE_QUEUE = "transcribe"
 
 
+def queue_for(model: str) -> str:
+    """One queue per model, so a deployment can dedicate (GPU) workers to a model."""
+    return f"{TRANSCRIBE_QUEUE}.{model}"
+
+
 class JobStatus(StrEnum):
     QUEUED = "queued"
     PROCESSING = "processing"
@@ -63,18 +68,39 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+DEFAULT_TEMPERATURES = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0)
+
+
 class JobOptions(BaseModel):
-    """Decoding options a caller chose for one job (validated at the HTTP edge)."""
+    """Decoding options a caller chose for one job (validated at the HTTP edge).
+
+    Names and defaults follow faster-whisper's `WhisperModel.transcribe`.
+    """
 
     model_config = ConfigDict(frozen=True)
 
     task: Literal["transcribe", "translate"] = "transcribe"
     language: str | None = None
     model: str = "base"
+    multilingual: bool = False
     word_timestamps: bool = False
-    vad_filter: bool = False
     beam_size: int = Field(default=5, ge=1, le=10)
+    best_of: int = Field(default=5, ge=1, le=10)
+    patience: float = Field(default=1.0, gt=0, le=10)
+    temperature: tuple[float, ...] = Field(default=DEFAULT_TEMPERATURES, min_length=1)
+    condition_on_previous_text: bool = True
     initial_prompt: str | None = None
+    hotwords: str | None = None
+    no_speech_threshold: float | None = Field(default=0.6, ge=0, le=1)
+    log_prob_threshold: float | None = Field(default=-1.0, le=0)
+    compression_ratio_threshold: float | None = Field(default=2.4, gt=0)
+    hallucination_silence_threshold: float | None = Field(default=None, gt=0)
+    vad_filter: bool = False
+    vad_threshold: float | None = Field(default=None, gt=0, lt=1)
+    vad_min_silence_ms: int | None = Field(default=None, ge=0, le=60_000)
+    vad_speech_pad_ms: int | None = Field(default=None, ge=0, le=10_000)
+    channels: Literal["mix", "split"] = "mix"
+    batched: Literal["auto", "true", "false"] = "auto"
 
 
 class Word(BaseModel):
@@ -86,22 +112,36 @@ class Word(BaseModel):
 
 class Segment(BaseModel):
     id: int
+    seek: int = 0
     start: float
     end: float
     text: str
+    tokens: list[int] = Field(default_factory=list)
+    temperature: float = 0.0
     avg_logprob: float
     no_speech_prob: float
     compression_ratio: float
     words: list[Word] | None = None
+    channel: int | None = Field(default=None, description="0 or 1 when channels=split.")
+
+
+class LanguageProbability(BaseModel):
+    language: str
+    probability: float
 
 
 class TranscriptResult(BaseModel):
     model: str
+    task: Literal["transcribe", "translate"] = "transcribe"
     language: str | None = Field(description="Detected (or requested) language; null: no speech.")
     language_probability: float
+    language_probabilities: list[LanguageProbability] = Field(
+        default_factory=list, description="Top 5 of language detection (empty when given)."
+    )
     duration: float
     text: str
     segments: list[Segment]
+    batched: bool = False
 
 
 class JobError(BaseModel):

@@ -11,7 +11,7 @@ from typing import Any
 from celery import Celery
 
 from app.config import Settings
-from app.jobs import TRANSCRIBE_QUEUE, TRANSCRIBE_TASK
+from app.jobs import TRANSCRIBE_QUEUE, TRANSCRIBE_TASK, queue_for
 
 # Must exceed the longest transcription: an unacknowledged message is handed to another worker
 # once this passes (acks are late, so a task is acknowledged only after it finished).
@@ -48,5 +48,5 @@ def make_producer(settings: Settings) -> Celery:
     return app
 
 
-def enqueue_transcription(producer: Celery, job_id: str) -> None:
-    producer.send_task(TRANSCRIBE_TASK, args=[job_id], queue=TRANSCRIBE_QUEUE)
+def enqueue_transcription(producer: Celery, job_id: str, model: str) -> None:
+    producer.send_task(TRANSCRIBE_TASK, args=[job_id], queue=queue_for(model))

@@ -3,6 +3,8 @@
 Layout (all under `whisper-jobs:`):
 - `job:{id}`         the Job as JSON, without its result (small: polled often);
 - `job:{id}:result`  the TranscriptResult as JSON (large: read only when asked for);
+- `job:{id}:segments` segments decoded so far by a running job (replayed to late SSE clients);
+- `job:{id}:events`   the pub/sub channel of a job's progress, segment and final events;
 - `active`           a set of the ids that are not yet in a terminal status.
 
 Every status change is a WATCH/MULTI transaction that re-checks the transition table, so two
@@ -13,11 +15,20 @@ expire before they end.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from app.errors import InvalidTransition, JobNotFound
-from app.jobs import Job, JobError, JobStatus, TranscriptResult, can_transition, utcnow
+from app.jobs import (
+    Job,
+    JobError,
+    JobStatus,
+    Segment,
+    TranscriptResult,
+    can_transition,
+    utcnow,
+)
 
 if TYPE_CHECKING:
     from redis import Redis
@@ -33,6 +44,18 @@ def key_for(job_id: str) -> str:
 
 def result_key_for(job_id: str) -> str:
     return f"{PREFIX}job:{job_id}:result"
+
+
+def segments_key_for(job_id: str) -> str:
+    return f"{PREFIX}job:{job_id}:segments"
+
+
+def events_channel_for(job_id: str) -> str:
+    return f"{PREFIX}job:{job_id}:events"
+
+
+def event(kind: str, **data: Any) -> str:
+    return json.dumps({"type": kind, **data}, default=str)
 
 
 class JobStore:
@@ -105,8 +128,11 @@ class JobStore:
 
         return self._transition(job_id, JobStatus.CANCELED, change)
 
-    def record_progress(self, job_id: str, progress: float) -> bool:
-        """Store progress of a running job; False when it is no longer running (e.g. canceled)."""
+    def record_segment(self, job_id: str, segment: Segment, progress: float) -> bool:
+        """Append a decoded segment, advance progress and publish both, in one transaction.
+
+        Returns False when the job is no longer running (canceled): the worker then stops.
+        """
         key = key_for(job_id)
         still_running = False
 
@@ -118,15 +144,23 @@ class JobStore:
             if job is None or not still_running:
                 return
             job.progress = min(max(progress, job.progress), 1.0)
+            channel = events_channel_for(job_id)
             pipe.multi()
             pipe.set(key, _dump(job))
+            pipe.rpush(segments_key_for(job_id), segment.model_dump_json())
+            pipe.publish(channel, event("segment", segment=segment.model_dump(mode="json")))
+            pipe.publish(channel, event("progress", progress=job.progress))
 
         self.redis.transaction(update, key)
         return still_running
 
+    def partial_segments(self, job_id: str) -> list[Segment]:
+        raw = self.redis.lrange(segments_key_for(job_id), 0, -1)
+        return [Segment.model_validate_json(item) for item in raw]
+
     def delete(self, job_id: str) -> bool:
         with self.redis.pipeline(transaction=True) as pipe:
-            pipe.delete(key_for(job_id), result_key_for(job_id))
+            pipe.delete(key_for(job_id), result_key_for(job_id), segments_key_for(job_id))
             pipe.srem(ACTIVE_KEY, job_id)
             deleted, _ = pipe.execute()
         return bool(deleted)
@@ -154,15 +188,20 @@ class JobStore:
                 )
             change(job)
             pipe.multi()
+            if target is JobStatus.PROCESSING:
+                pipe.delete(segments_key_for(job_id))  # a rerun starts its segments over
             if target.is_terminal:
                 ttl = self.result_ttl_seconds
                 pipe.set(key, _dump(job), ex=ttl)
                 if result is not None:
                     pipe.set(result_key_for(job_id), result.model_dump_json(), ex=ttl)
                 pipe.srem(ACTIVE_KEY, job_id)
+                pipe.delete(segments_key_for(job_id))  # the result holds them now
             else:
                 pipe.set(key, _dump(job))
                 pipe.sadd(ACTIVE_KEY, job_id)
+            payload = job.model_dump(mode="json", exclude={"result"})
+            pipe.publish(events_channel_for(job_id), event(target.value, job=payload))
             changed = job
 
         self.redis.transaction(update, key)

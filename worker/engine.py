@@ -1,37 +1,35 @@
 """The transcription engine: a plain class around faster-whisper.
 
-No Celery, FastAPI or Redis in here. It decodes the file, runs the model, consumes faster-whisper's
-lazy segment generator itself and reports progress (decoded seconds / duration) through a callback
-after every segment. The callback may raise (e.g. `JobCanceled`) to stop the work at a segment
-boundary.
+No Celery, FastAPI or Redis in here. It decodes the file, runs the model (sequentially, or with
+`BatchedInferencePipeline` on long audio), consumes faster-whisper's lazy segment generator itself
+and hands every segment to a callback with the progress so far (decoded seconds / duration). The
+callback may raise (e.g. `JobCanceled`) to stop the work at a segment boundary.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from app.errors import InvalidAudio, ModelLoadFailed, WhisperJobsError
-from app.jobs import JobOptions, Segment, TranscriptResult, Word
+from app.errors import ModelLoadFailed, WhisperJobsError
+from app.jobs import JobOptions, LanguageProbability, Segment, TranscriptResult
+from worker.audio import SAMPLE_RATE, decode, is_silent
 from worker.models import ModelCache, resolve_model
+from worker.segments import to_segment
 
 logger = logging.getLogger(__name__)
 
-SAMPLE_RATE = 16_000
-# Below this peak amplitude (-60 dBFS) the file is silence: Whisper would hallucinate text on it
-# (" ..." segments, even past the end of the audio), so the model is not run at all.
-SILENCE_PEAK = 1e-3
-ProgressCallback = Callable[[float], None]
+SegmentCallback = Callable[[Segment, float], None]
 
 
 class Transcriber(Protocol):
     """The seam tasks depend on; unit tests may pass a fake, end-to-end tests never do."""
 
     def transcribe(
-        self, audio_path: Path, options: JobOptions, on_progress: ProgressCallback
+        self, audio_path: Path, options: JobOptions, on_segment: SegmentCallback
     ) -> TranscriptResult: ...
 
 
@@ -42,6 +40,8 @@ class EngineConfig:
     compute_type: str = "auto"
     cpu_threads: int = 0
     max_loaded_models: int = 2
+    batch_size: int = 8
+    batch_min_seconds: float = 60.0
 
 
 def pick_device(device: str) -> str:
@@ -56,6 +56,34 @@ def pick_compute_type(compute_type: str, device: str) -> str:
     if compute_type != "auto":
         return compute_type
     return "int8_float16" if device == "cuda" else "int8"
+
+
+def decode_options(options: JobOptions) -> dict[str, Any]:
+    """JobOptions -> keyword arguments of faster-whisper's `transcribe` (same names)."""
+    vad = {
+        "threshold": options.vad_threshold,
+        "min_silence_duration_ms": options.vad_min_silence_ms,
+        "speech_pad_ms": options.vad_speech_pad_ms,
+    }
+    return {
+        "task": options.task,
+        "language": options.language,
+        "multilingual": options.multilingual,
+        "beam_size": options.beam_size,
+        "best_of": options.best_of,
+        "patience": options.patience,
+        "temperature": list(options.temperature),
+        "condition_on_previous_text": options.condition_on_previous_text,
+        "initial_prompt": options.initial_prompt,
+        "hotwords": options.hotwords,
+        "no_speech_threshold": options.no_speech_threshold,
+        "log_prob_threshold": options.log_prob_threshold,
+        "compression_ratio_threshold": options.compression_ratio_threshold,
+        "hallucination_silence_threshold": options.hallucination_silence_threshold,
+        "word_timestamps": options.word_timestamps,
+        "vad_filter": options.vad_filter,
+        "vad_parameters": {k: v for k, v in vad.items() if v is not None} or None,
+    }
 
 
 class WhisperEngine:
@@ -84,84 +112,62 @@ class WhisperEngine:
         except Exception as e:
             raise ModelLoadFailed(f"Could not load model {name!r}: {e}") from e
 
+    def use_batched(self, options: JobOptions, duration: float) -> bool:
+        if options.batched == "auto":
+            return duration > self.config.batch_min_seconds
+        return options.batched == "true"
+
     def transcribe(
-        self, audio_path: Path, options: JobOptions, on_progress: ProgressCallback
+        self, audio_path: Path, options: JobOptions, on_segment: SegmentCallback
     ) -> TranscriptResult:
-        audio = decode(audio_path)
-        duration = round(len(audio) / SAMPLE_RATE, 3)
-        if float(abs(audio).max()) < SILENCE_PEAK:
-            on_progress(1.0)
-            return TranscriptResult(
-                model=options.model, language=options.language, language_probability=0.0,
-                duration=duration, text="", segments=[],
-            )  # fmt: skip
+        tracks = decode(audio_path, split=options.channels == "split")
+        duration = round(len(tracks[0]) / SAMPLE_RATE, 3)
+        batched = self.use_batched(options, duration)
+        result = TranscriptResult(
+            model=options.model, task=options.task, language=options.language,
+            language_probability=0.0, duration=duration, text="", segments=[], batched=batched,
+        )  # fmt: skip
+        # Whisper hallucinates text on silence; a silent track is not run through the model.
+        speech = [(ch, audio) for ch, audio in enumerate(tracks) if not is_silent(audio)]
+        if not speech:
+            return result
         model = self.models.get(options.model)
-        segment_iter, info = model.transcribe(
-            audio,
-            task=options.task,
-            language=options.language,
-            beam_size=options.beam_size,
-            word_timestamps=options.word_timestamps,
-            vad_filter=options.vad_filter,
-            initial_prompt=options.initial_prompt,
-        )
-        segments = collect_segments(segment_iter, duration, on_progress)
-        return TranscriptResult(
-            model=options.model,
-            language=info.language,
-            language_probability=round(float(info.language_probability), 4),
-            duration=duration,
-            text="".join(s.text for s in segments).strip(),
-            segments=segments,
-        )
+        kwargs = decode_options(options)
+        for ch, audio in speech:
+            segment_iter, info = self._run(model, audio, kwargs, batched)
+            if result.language_probability == 0.0:
+                _set_language(result, info, options)
+            channel = ch if options.channels == "split" else None
+            for seg in segment_iter:
+                if seg.start >= duration:
+                    continue  # hallucinated past the end of the audio: not speech
+                segment = to_segment(len(result.segments), seg, duration, channel)
+                result.segments.append(segment)
+                on_segment(segment, (ch + min(seg.end / duration, 1.0)) / len(tracks))
+        if options.channels == "split":
+            result.segments.sort(key=lambda s: (s.start, s.channel))
+            for index, segment in enumerate(result.segments):
+                segment.id = index
+        result.text = "".join(s.text for s in result.segments).strip()
+        return result
+
+    def _run(self, model: Any, audio: Any, kwargs: dict[str, Any], batched: bool) -> Any:
+        if not batched:
+            return model.transcribe(audio, **kwargs)
+        from faster_whisper import BatchedInferencePipeline
+
+        # The batched pipeline cuts long audio into chunks at VAD's speech boundaries; it needs
+        # VAD on for audio over 30 s. Building it is cheap (it only holds the model).
+        batched_kwargs = {**kwargs, "vad_filter": True}
+        pipeline = BatchedInferencePipeline(model)
+        return pipeline.transcribe(audio, batch_size=self.config.batch_size, **batched_kwargs)
 
 
-def decode(audio_path: Path) -> Any:
-    """Decode any container PyAV reads to 16 kHz mono float32; bad input is `InvalidAudio`."""
-    from faster_whisper import decode_audio
-
-    try:
-        audio = decode_audio(str(audio_path), sampling_rate=SAMPLE_RATE)
-    except Exception as e:
-        # PyAV raises a family of FFmpeg errors (and sometimes ValueError/IndexError) for input
-        # that is not audio; whichever it is, the caller's file is at fault, not the worker.
-        # The message names FFmpeg's reason, never the server-side path.
-        reason = getattr(e, "strerror", None) or type(e).__name__
-        raise InvalidAudio(f"The file could not be decoded as audio ({reason}).") from e
-    if len(audio) == 0:
-        raise InvalidAudio("The file contains no audio samples.")
-    return audio
-
-
-def collect_segments(
-    segment_iter: Iterable[Any], duration: float, on_progress: ProgressCallback
-) -> list[Segment]:
-    segments: list[Segment] = []
-    for seg in segment_iter:
-        if seg.start >= duration:
-            # Hallucinated past the end of the audio (seen on near-silent input): not speech.
-            continue
-        segments.append(to_segment(len(segments), seg, duration))
-        if duration > 0:
-            on_progress(min(seg.end / duration, 1.0))
-    return segments
-
-
-def to_segment(index: int, seg: Any, duration: float) -> Segment:
-    words = None
-    if seg.words is not None:
-        words = [
-            Word(start=round(w.start, 3), end=round(w.end, 3), word=w.word,
-                 probability=round(w.probability, 4))
-            for w in seg.words
-        ]  # fmt: skip
-    return Segment(
-        id=index,
-        start=round(seg.start, 3),
-        end=round(min(seg.end, duration), 3),
-        text=seg.text,
-        avg_logprob=seg.avg_logprob,
-        no_speech_prob=seg.no_speech_prob,
-        compression_ratio=seg.compression_ratio,
-        words=words,
-    )
+def _set_language(result: TranscriptResult, info: Any, options: JobOptions) -> None:
+    result.language = info.language
+    result.language_probability = round(float(info.language_probability), 4)
+    if options.language is None and info.all_language_probs:
+        result.language_probabilities = [
+            LanguageProbability(language=lang, probability=round(float(p), 4))
+            for lang, p in info.all_language_probs[:5]
+        ]

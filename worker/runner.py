@@ -11,6 +11,7 @@ import logging
 from pathlib import Path
 
 from app.errors import InvalidTransition, JobCanceled, JobNotFound, WhisperJobsError
+from app.jobs import Segment
 from app.store import JobStore
 from worker.engine import Transcriber
 
@@ -25,12 +26,12 @@ def run_job(job_id: str, store: JobStore, engine: Transcriber, audio_path: Path)
         audio_path.unlink(missing_ok=True)
         return
 
-    def on_progress(progress: float) -> None:
-        if not store.record_progress(job_id, progress):
+    def on_segment(segment: Segment, progress: float) -> None:
+        if not store.record_segment(job_id, segment, progress):
             raise JobCanceled(f"Job {job_id} was canceled.")
 
     try:
-        result = engine.transcribe(audio_path, job.options, on_progress)
+        result = engine.transcribe(audio_path, job.options, on_segment)
         store.mark_completed(job_id, result)
     except (JobCanceled, InvalidTransition):
         # Canceled (or otherwise ended) while running: the store already holds its final status.

@@ -27,6 +27,9 @@ def runtime() -> tuple[JobStore, Transcriber, Path]:
             device=settings.device,
             compute_type=settings.compute_type,
             cpu_threads=settings.cpu_threads,
+            max_loaded_models=settings.max_loaded_models,
+            batch_size=settings.batch_size,
+            batch_min_seconds=settings.batch_min_seconds,
         )
     )
     return store, engine, settings.uploads_dir

@@ -6,6 +6,7 @@ from typing import Annotated
 
 from celery import Celery
 from fastapi import Depends, Request
+from redis.asyncio import Redis as AsyncRedis
 
 from app.config import Settings
 from app.store import JobStore
@@ -26,6 +27,12 @@ def get_producer(request: Request) -> Celery:
     return producer
 
 
+def get_async_redis(request: Request) -> AsyncRedis:
+    client: AsyncRedis = request.app.state.async_redis
+    return client
+
+
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 StoreDep = Annotated[JobStore, Depends(get_store)]
 ProducerDep = Annotated[Celery, Depends(get_producer)]
+AsyncRedisDep = Annotated[AsyncRedis, Depends(get_async_redis)]

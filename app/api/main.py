@@ -6,10 +6,11 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import redis
+import redis.asyncio
 from fastapi import FastAPI
 
 from app.api.errors import install_error_handlers
-from app.api.routes import health, jobs
+from app.api.routes import events, health, jobs, models
 from app.config import Settings, get_settings
 from app.queue import make_producer
 from app.store import JobStore
@@ -25,9 +26,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.settings = settings
         app.state.store = JobStore(redis.Redis(connection_pool=pool), settings.result_ttl_seconds)
         app.state.producer = make_producer(settings)
+        # Async client for pub/sub only (event streams); the store's calls are short and sync.
+        app.state.async_redis = redis.asyncio.Redis.from_url(settings.require_redis_url())
         try:
             yield
         finally:
+            await app.state.async_redis.aclose()
             app.state.producer.close()
             pool.disconnect()
 
@@ -40,4 +44,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_error_handlers(app)
     app.include_router(health.router)
     app.include_router(jobs.router)
+    app.include_router(events.router)
+    app.include_router(models.router)
     return app

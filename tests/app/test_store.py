@@ -107,17 +107,20 @@ def test_failure_records_the_error(store: JobStore) -> None:
     assert stored is not None and stored.error == failed.error and stored.result is None
 
 
-def test_progress_only_while_processing(store: JobStore) -> None:
+def test_segments_and_progress_only_while_processing(store: JobStore) -> None:
     job = make_job()
     store.create(job)
-    assert store.record_progress(job.id, 0.5) is False  # still queued
+    seg = RESULT.segments[0]
+    assert store.record_segment(job.id, seg, 0.5) is False  # still queued
     store.mark_processing(job.id)
-    assert store.record_progress(job.id, 0.5) is True
-    assert store.record_progress(job.id, 0.25) is True  # progress never goes backwards
+    assert store.record_segment(job.id, seg, 0.5) is True
+    assert store.record_segment(job.id, seg, 0.25) is True  # progress never goes backwards
+    assert store.partial_segments(job.id) == [seg, seg]
     stored = store.get(job.id)
     assert stored is not None and stored.progress == 0.5
     store.mark_canceled(job.id)
-    assert store.record_progress(job.id, 0.75) is False
+    assert store.record_segment(job.id, seg, 0.75) is False
+    assert store.partial_segments(job.id) == []
     stored = store.get(job.id)
     assert stored is not None and stored.status is JobStatus.CANCELED and stored.progress == 0.5
 
@@ -126,9 +129,10 @@ def test_redelivered_job_starts_over(store: JobStore) -> None:
     job = make_job()
     store.create(job)
     store.mark_processing(job.id)
-    store.record_progress(job.id, 0.7)
+    store.record_segment(job.id, RESULT.segments[0], 0.7)
     again = store.mark_processing(job.id)
     assert again.progress == 0.0
+    assert store.partial_segments(job.id) == []  # segments start over, never appended twice
 
 
 def test_delete_removes_everything(store: JobStore, redis_client: redis.Redis) -> None:

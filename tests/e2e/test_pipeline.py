@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import redis
 
-from app.jobs import TRANSCRIBE_QUEUE
+from app.jobs import queue_for
 from tests.conftest import DATA, JFK, JFK_TEXT
 from tests.e2e.conftest import Service
 
@@ -24,7 +24,7 @@ def wait_queue_drained(service: Service, timeout: float = 60) -> None:
     client = redis.Redis.from_url(service.redis_url)
     try:
         for _ in range(int(timeout * 10)):
-            if client.llen(TRANSCRIBE_QUEUE) == 0 and not uploads(service):
+            if client.llen(queue_for("base")) == 0 and not uploads(service):
                 return
             time.sleep(0.1)
     finally:

@@ -16,8 +16,8 @@ def engine(tmp_path_factory: pytest.TempPathFactory) -> WhisperEngine:
 
 
 def test_jfk_with_base(engine: WhisperEngine) -> None:
-    progress: list[float] = []
-    result = engine.transcribe(JFK, JobOptions(), progress.append)
+    seen: list[tuple[int, float]] = []
+    result = engine.transcribe(JFK, JobOptions(), lambda s, p: seen.append((s.id, p)))
     assert result.model == "base"
     assert result.language == "en"
     assert result.language_probability > 0.9
@@ -27,11 +27,14 @@ def test_jfk_with_base(engine: WhisperEngine) -> None:
     (segment,) = result.segments
     assert (segment.start, segment.end) == (0.0, 11.0)
     assert segment.words is None
-    assert progress == [1.0]
+    assert seen == [(0, 1.0)]
+    assert result.batched is False
+    assert result.language_probabilities[0].language == "en"
+    assert len(result.language_probabilities) == 5
 
 
 def test_word_timestamps_are_ordered_and_inside_the_audio(engine: WhisperEngine) -> None:
-    result = engine.transcribe(JFK, JobOptions(word_timestamps=True, language="en"), lambda _: None)
+    result = engine.transcribe(JFK, JobOptions(word_timestamps=True, language="en"), lambda *_: None)
     words = [w for s in result.segments for w in (s.words or [])]
     assert "".join(w.word for w in words) == JFK_TEXT
     assert all(0.0 <= w.start <= w.end <= 11.0 for w in words)
@@ -40,14 +43,14 @@ def test_word_timestamps_are_ordered_and_inside_the_audio(engine: WhisperEngine)
 
 
 def test_model_is_loaded_once_and_reused(engine: WhisperEngine) -> None:
-    engine.transcribe(JFK, JobOptions(), lambda _: None)
+    engine.transcribe(JFK, JobOptions(), lambda *_: None)
     loads = engine.models.loads
-    engine.transcribe(JFK, JobOptions(), lambda _: None)
+    engine.transcribe(JFK, JobOptions(), lambda *_: None)
     assert engine.models.loads == loads
 
 
 def test_silence_has_no_segments(engine: WhisperEngine) -> None:
-    result = engine.transcribe(DATA / "silence.wav", JobOptions(), lambda _: None)
+    result = engine.transcribe(DATA / "silence.wav", JobOptions(), lambda *_: None)
     assert result.segments == []
     assert result.text == ""
     assert result.duration == 5.0
@@ -58,7 +61,7 @@ def test_not_audio_is_invalid_audio(engine: WhisperEngine, tmp_path: Path) -> No
     bogus = tmp_path / "notes.txt"
     bogus.write_bytes(b"this is a text file, not a recording\n" * 50)
     with pytest.raises(InvalidAudio, match="could not be decoded") as info:
-        engine.transcribe(bogus, JobOptions(), lambda _: None)
+        engine.transcribe(bogus, JobOptions(), lambda *_: None)
     assert str(tmp_path) not in info.value.message  # no server paths in messages
 
 
@@ -66,11 +69,11 @@ def test_truncated_audio_is_invalid_audio(engine: WhisperEngine, tmp_path: Path)
     head = tmp_path / "head.flac"
     head.write_bytes(JFK.read_bytes()[:200])
     with pytest.raises(InvalidAudio):
-        engine.transcribe(head, JobOptions(), lambda _: None)
+        engine.transcribe(head, JobOptions(), lambda *_: None)
 
 
 def test_progress_callback_can_stop_the_work(engine: WhisperEngine) -> None:
-    def cancel(_: float) -> None:
+    def cancel(*_: object) -> None:
         raise JobCanceled("stop")
 
     with pytest.raises(JobCanceled):

@@ -4,9 +4,9 @@ from pathlib import Path
 
 import pytest
 
+from app.catalog import BUNDLED
 from app.errors import ModelLoadFailed
 from worker.models import (
-    BASE_SHA256,
     ModelCache,
     _assemble_base,
     bundled_model_dir,
@@ -18,7 +18,7 @@ from worker.models import (
 def test_base_is_assembled_from_its_two_packages_and_verified(models_dir: Path) -> None:
     directory = bundled_model_dir("base", models_dir)
     assert directory == models_dir / "base"
-    assert sha256_of(directory / "model.bin") == BASE_SHA256
+    assert sha256_of(directory / "model.bin") == BUNDLED["base"].sha256
     for name in ("config.json", "tokenizer.json", "vocabulary.json"):
         assert (directory / name).is_file()
     assert resolve_model("base", models_dir) == str(directory)

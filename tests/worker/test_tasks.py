@@ -7,7 +7,7 @@ import pytest
 from app.errors import InvalidAudio
 from app.jobs import Job, JobOptions, JobStatus, Segment, TranscriptResult, new_job_id, utcnow
 from app.store import JobStore
-from worker.engine import ProgressCallback
+from worker.engine import SegmentCallback
 from worker.runner import run_job
 
 RESULT = TranscriptResult(
@@ -30,14 +30,14 @@ class ScriptedTranscriber:
         self.calls = 0
 
     def transcribe(
-        self, audio_path: Path, options: JobOptions, on_progress: ProgressCallback
+        self, audio_path: Path, options: JobOptions, on_segment: SegmentCallback
     ) -> TranscriptResult:
         self.calls += 1
         assert audio_path.exists()
-        on_progress(0.5)
+        on_segment(RESULT.segments[0], 0.5)
         if callable(self.before_last):
             self.before_last()
-        on_progress(1.0)
+        on_segment(RESULT.segments[1], 1.0)
         if self.error is not None:
             raise self.error
         return RESULT
@@ -91,6 +91,7 @@ def test_cancel_while_running_stops_at_the_next_segment(store: JobStore, queued)
     assert canceled.status is JobStatus.CANCELED
     assert canceled.result is None
     assert canceled.progress == 0.5
+    assert store.partial_segments(job.id) == []  # cleared at the terminal transition
     assert not audio.exists()
 
 

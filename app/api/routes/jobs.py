@@ -4,21 +4,18 @@ from __future__ import annotations
 
 import json
 import logging
-from typing import Annotated, Any, BinaryIO, Literal
+import re
+from pathlib import Path
+from typing import Annotated, Any, BinaryIO
 
-from fastapi import APIRouter, File, Form, Query, Response, UploadFile, status
-from fastapi.responses import PlainTextResponse
+from fastapi import APIRouter, Depends, File, Form, Query, Response, UploadFile, status
+from fastapi.responses import JSONResponse
 
 from app.api.deps import ProducerDep, SettingsDep, StoreDep
-from app.errors import (
-    EmptyFile,
-    InvalidRequest,
-    JobNotCompleted,
-    ModelNotAvailable,
-    QueueUnavailable,
-)
-from app.jobs import Job, JobOptions, JobStatus, TranscriptResult, new_job_id, utcnow
-from app.languages import LANGUAGE_CODES
+from app.api.forms import job_options
+from app.errors import EmptyFile, InvalidRequest, JobNotCompleted, QueueUnavailable
+from app.formats import EXTENSIONS, MEDIA_TYPES, CueLimits, Format, render
+from app.jobs import Job, JobOptions, JobStatus, new_job_id, utcnow
 from app.queue import enqueue_transcription
 
 logger = logging.getLogger(__name__)
@@ -26,10 +23,7 @@ router = APIRouter(prefix="/v1/jobs", tags=["jobs"])
 
 MAX_METADATA_BYTES = 16 * 1024
 _COPY_CHUNK = 1 << 20
-
-_ERRORS: dict[int | str, dict[str, Any]] = {
-    404: {"description": "No such job (`not_found`)"},
-}
+NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"description": "No such job (`not_found`)"}}
 
 
 def _parse_metadata(raw: str | None) -> dict[str, Any] | None:
@@ -46,19 +40,10 @@ def _parse_metadata(raw: str | None) -> dict[str, Any] | None:
     return value
 
 
-def _check_language(language: str | None) -> str | None:
-    if language is None or language == "":
-        return None
-    code = language.strip().lower()
-    if code not in LANGUAGE_CODES:
-        raise InvalidRequest(f"language {language!r} is not a language code Whisper knows.")
-    return code
-
-
-def _save_upload(source: BinaryIO, destination: Any) -> int:
+def _save_upload(source: BinaryIO, destination: Path) -> int:
     """Copy the spooled upload to the shared data directory in chunks; returns the byte count."""
     written = 0
-    with open(destination, "wb") as out:
+    with destination.open("wb") as out:
         while chunk := source.read(_COPY_CHUNK):
             out.write(chunk)
             written += len(chunk)
@@ -71,43 +56,23 @@ def _save_upload(source: BinaryIO, destination: Any) -> int:
     response_model=Job,
     responses={
         400: {"description": "Empty upload (`empty_file`)"},
-        422: {"description": "Invalid option or unknown model (`model_not_available`)"},
+        422: {"description": "Invalid option (`invalid_request`), unknown model "
+              "(`model_not_available`), English-only model (`model_not_multilingual`)"},
         503: {"description": "The queue is unreachable (`queue_unavailable`)"},
     },
-)
+)  # fmt: skip
 def create_job(
     response: Response,
     settings: SettingsDep,
     store: StoreDep,
     producer: ProducerDep,
     file: Annotated[UploadFile, File(description="The audio (any format FFmpeg decodes).")],
-    task: Annotated[Literal["transcribe", "translate"], Form()] = "transcribe",
-    language: Annotated[
-        str | None, Form(description="ISO 639-1 code; absent: detect.", max_length=8)
-    ] = None,
-    model: Annotated[str | None, Form(description="A model this deployment offers.")] = None,
-    word_timestamps: Annotated[bool, Form()] = False,
-    vad_filter: Annotated[bool, Form(description="Skip silence with Silero VAD.")] = False,
-    beam_size: Annotated[int, Form(ge=1, le=10)] = 5,
-    initial_prompt: Annotated[str | None, Form(max_length=2000)] = None,
+    options: Annotated[JobOptions, Depends(job_options)],
     metadata: Annotated[
         str | None, Form(description="A JSON object, echoed back on the job.")
     ] = None,
 ) -> Job:
     """Queue a transcription job for an uploaded file; poll `Location` for its status."""
-    model_name = model or settings.model
-    if model_name not in settings.models:
-        offered = ", ".join(settings.models)
-        raise ModelNotAvailable(f"Model {model_name!r} is not available; offered: {offered}.")
-    options = JobOptions(
-        task=task,
-        language=_check_language(language),
-        model=model_name,
-        word_timestamps=word_timestamps,
-        vad_filter=vad_filter,
-        beam_size=beam_size,
-        initial_prompt=initial_prompt or None,
-    )
     job = Job(
         id=new_job_id(),
         status=JobStatus.QUEUED,
@@ -126,7 +91,7 @@ def create_job(
         path.unlink(missing_ok=True)
         raise
     try:
-        enqueue_transcription(producer, job.id)
+        enqueue_transcription(producer, job.id, options.model)
     except Exception as e:
         logger.exception("could not enqueue job %s", job.id)
         store.mark_failed(job.id, QueueUnavailable.code, "The job could not be queued.")
@@ -136,37 +101,49 @@ def create_job(
     return job
 
 
-@router.get("/{job_id}", response_model=Job, responses=_ERRORS)
+@router.get("/{job_id}", response_model=Job, responses=NOT_FOUND)
 def get_job(job_id: str, store: StoreDep) -> Job:
     """The job, with its result once completed."""
     return store.get_or_raise(job_id)
 
 
+def _download_name(job: Job, fmt: str) -> str:
+    stem = Path(job.filename or job.id).stem
+    safe = re.sub(r"[^A-Za-z0-9._-]+", "_", stem).strip("._") or job.id
+    return f"{safe}.{EXTENSIONS[fmt]}"
+
+
 @router.get(
     "/{job_id}/transcript",
-    response_model=TranscriptResult,
     responses={
-        **_ERRORS,
+        **NOT_FOUND,
         409: {"description": "The job has not completed (`job_not_completed`)"},
-        200: {"content": {"text/plain": {}}},
+        200: {"description": "The transcript in the asked format", "content": {
+            t: {} for t in ("text/plain", "application/x-subrip", "text/vtt",
+                            "text/tab-separated-values")}},
     },
-)
+)  # fmt: skip
 def get_transcript(
     job_id: str,
     store: StoreDep,
-    format: Annotated[Literal["json", "text"], Query()] = "json",  # noqa: A002
-) -> Any:
-    """The finished transcript as our JSON result or plain text (one line per segment)."""
+    format: Annotated[Format, Query(description="Output format.")] = "json",  # noqa: A002
+    max_line_width: Annotated[int | None, Query(ge=1, le=1000)] = None,
+    max_line_count: Annotated[int | None, Query(ge=1, le=10)] = None,
+    max_cue_seconds: Annotated[float | None, Query(gt=0, le=3600)] = None,
+) -> Response:
+    """The finished transcript: `json` (our result), `verbose_json` (OpenAI's shape), `text`,
+    `srt`, `vtt` or `tsv`. Subtitle cues follow the `max_*` limits."""
     job = store.get_or_raise(job_id)
     if job.status is not JobStatus.COMPLETED or job.result is None:
         raise JobNotCompleted(f"Job {job_id} is {job.status.value}; no transcript yet.")
-    if format == "text":
-        text = "".join(f"{s.text.strip()}\n" for s in job.result.segments)
-        return PlainTextResponse(text)
-    return job.result
+    body = render(job.result, format, CueLimits(max_line_width, max_line_count, max_cue_seconds))
+    headers = {"Content-Disposition": f'inline; filename="{_download_name(job, format)}"'}
+    if isinstance(body, dict):
+        return JSONResponse(body, headers=headers)
+    return Response(body, media_type=MEDIA_TYPES[format], headers=headers)
 
 
-@router.delete("/{job_id}", status_code=status.HTTP_204_NO_CONTENT, responses=_ERRORS)
+@router.delete("/{job_id}", status_code=status.HTTP_204_NO_CONTENT, responses=NOT_FOUND)
 def delete_job(job_id: str, store: StoreDep, settings: SettingsDep) -> Response:
     """Cancel a queued or running job (a running one stops at its next segment);
     delete a finished job's data."""

@@ -8,7 +8,7 @@ import redis
 from fastapi.testclient import TestClient
 
 from app.config import Settings
-from app.jobs import TRANSCRIBE_QUEUE
+from app.jobs import queue_for
 from app.queue import make_producer
 from tests.conftest import JFK
 
@@ -41,7 +41,7 @@ def test_submit_queues_a_job(client: TestClient, settings: Settings, redis_clien
     assert len(job["id"]) == 32
     # the upload is on disk, byte for byte, and the task message is on the queue with only the id
     assert (settings.uploads_dir / job["id"]).read_bytes() == JFK.read_bytes()
-    messages = redis_client.lrange(TRANSCRIBE_QUEUE, 0, -1)
+    messages = redis_client.lrange(queue_for("base"), 0, -1)
     assert len(messages) == 1
     assert json.loads(json.loads(messages[0])["headers"]["argsrepr"].replace("'", '"')) == [
         job["id"]

@@ -1,0 +1,31 @@
+"""faster-whisper's segment tuples -> our pydantic `Segment` (rounded, clamped to the audio)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from app.jobs import Segment, Word
+
+
+def to_segment(index: int, seg: Any, duration: float, channel: int | None = None) -> Segment:
+    words = None
+    if seg.words is not None:
+        words = [
+            Word(start=round(w.start, 3), end=round(min(w.end, duration), 3), word=w.word,
+                 probability=round(w.probability, 4))
+            for w in seg.words
+        ]  # fmt: skip
+    return Segment(
+        id=index,
+        seek=int(seg.seek),
+        start=round(seg.start, 3),
+        end=round(min(seg.end, duration), 3),
+        text=seg.text,
+        tokens=list(seg.tokens),
+        temperature=float(seg.temperature or 0.0),
+        avg_logprob=seg.avg_logprob,
+        no_speech_prob=seg.no_speech_prob,
+        compression_ratio=seg.compression_ratio,
+        words=words,
+        channel=channel,
+    )
