@@ -1,4 +1,4 @@
-"""Output formats on a realistic result; subtitles must parse with the `srt` and `webvtt` libraries."""
+"""Output formats on a realistic result; subtitles must parse with `srt` and `webvtt-py`."""
 
 import io
 from datetime import timedelta

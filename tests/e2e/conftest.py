@@ -7,14 +7,17 @@ import os
 import subprocess
 import sys
 import time
+import wave
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+import numpy as np
 import pytest
 
 from app.embedded import EmbeddedRedis, free_port
+from tests.conftest import JFK
 
 ROOT = Path(__file__).resolve().parents[2]
 TERMINAL = {"completed", "failed", "canceled"}
@@ -97,3 +100,18 @@ def service(
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()
+
+
+@pytest.fixture(scope="session")
+def long_speech(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """44 s of real speech (JFK four times) as 16 kHz WAV: several segments, time to cancel."""
+    from faster_whisper import decode_audio
+
+    samples = np.tile(decode_audio(str(JFK)), 4)
+    path = tmp_path_factory.mktemp("audio") / "jfk-x4.wav"
+    with wave.open(str(path), "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(16_000)
+        w.writeframes((np.clip(samples, -1, 1) * 32767).astype("<i2").tobytes())
+    return path

@@ -3,12 +3,9 @@
 from __future__ import annotations
 
 import time
-import wave
 from datetime import datetime
 from pathlib import Path
 
-import numpy as np
-import pytest
 import redis
 
 from app.jobs import queue_for
@@ -30,21 +27,6 @@ def wait_queue_drained(service: Service, timeout: float = 60) -> None:
     finally:
         client.close()
     raise AssertionError("queue not drained")
-
-
-@pytest.fixture(scope="module")
-def long_speech(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """44 s of real speech (JFK four times) as 16 kHz WAV: several segments, time to cancel."""
-    from faster_whisper import decode_audio
-
-    samples = np.tile(decode_audio(str(JFK)), 4)
-    path = tmp_path_factory.mktemp("audio") / "jfk-x4.wav"
-    with wave.open(str(path), "wb") as w:
-        w.setnchannels(1)
-        w.setsampwidth(2)
-        w.setframerate(16_000)
-        w.writeframes((np.clip(samples, -1, 1) * 32767).astype("<i2").tobytes())
-    return path
 
 
 def test_ready_with_a_worker(service: Service) -> None:

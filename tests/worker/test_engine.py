@@ -34,7 +34,9 @@ def test_jfk_with_base(engine: WhisperEngine) -> None:
 
 
 def test_word_timestamps_are_ordered_and_inside_the_audio(engine: WhisperEngine) -> None:
-    result = engine.transcribe(JFK, JobOptions(word_timestamps=True, language="en"), lambda *_: None)
+    result = engine.transcribe(
+        JFK, JobOptions(word_timestamps=True, language="en"), lambda *_: None
+    )
     words = [w for s in result.segments for w in (s.words or [])]
     assert "".join(w.word for w in words) == JFK_TEXT
     assert all(0.0 <= w.start <= w.end <= 11.0 for w in words)

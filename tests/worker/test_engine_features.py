@@ -62,9 +62,7 @@ def test_split_channels_transcribes_each_side(engine: WhisperEngine) -> None:
     result = engine.transcribe(
         DATA / "stereo.wav", JobOptions(channels="split"), lambda s, _: seen.append(s.channel)
     )
-    by_channel = {
-        ch: [s.text for s in result.segments if s.channel == ch] for ch in (0, 1)
-    }
+    by_channel = {ch: [s.text for s in result.segments if s.channel == ch] for ch in (0, 1)}
     assert by_channel == {0: [JFK_TEXT], 1: [" The quick brown fox jump over the lazy dog."]}
     assert [s.id for s in result.segments] == list(range(len(result.segments)))
     starts = [(s.start, s.channel) for s in result.segments]

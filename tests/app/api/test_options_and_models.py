@@ -1,0 +1,68 @@
+"""Option validation at submit time and the models listing (no worker needed)."""
+
+from fastapi.testclient import TestClient
+
+from tests.app.api.test_jobs_routes import assert_error, submit
+
+
+def test_all_options_are_accepted_and_echoed(client: TestClient) -> None:
+    response = submit(
+        client, task="translate", language="DE", multilingual="false", beam_size="2",
+        best_of="3", patience="1.5", temperature="0,0.4", condition_on_previous_text="false",
+        hotwords="Kennedy", no_speech_threshold="0.5", log_prob_threshold="-2",
+        compression_ratio_threshold="2.2", hallucination_silence_threshold="1.5",
+        vad_filter="true", vad_threshold="0.3", vad_min_silence_ms="400", vad_speech_pad_ms="100",
+        channels="split", batched="true", initial_prompt="Hello.",
+    )  # fmt: skip
+    assert response.status_code == 202, response.text
+    options = response.json()["options"]
+    assert options["language"] == "de"
+    assert options["temperature"] == [0.0, 0.4]
+    # hallucination_silence_threshold needs word timings, so they are turned on
+    assert options["word_timestamps"] is True
+    assert options["channels"] == "split" and options["batched"] == "true"
+    assert options["vad_min_silence_ms"] == 400 and options["hotwords"] == "Kennedy"
+
+
+def test_single_temperature(client: TestClient) -> None:
+    assert submit(client, temperature="0.2").json()["options"]["temperature"] == [0.2]
+
+
+def test_bad_values_are_invalid_request(client: TestClient) -> None:
+    for form in (
+        {"temperature": "hot"},
+        {"temperature": "0,1.5"},
+        {"best_of": "0"},
+        {"patience": "0"},
+        {"no_speech_threshold": "2"},
+        {"log_prob_threshold": "1"},
+        {"hallucination_silence_threshold": "-1"},
+        {"vad_threshold": "0.5"},  # without vad_filter
+        {"vad_filter": "true", "vad_threshold": "1.5"},
+        {"channels": "left"},
+        {"batched": "sometimes"},
+    ):
+        assert_error(submit(client, **form), 422, "invalid_request")
+
+
+def test_english_only_model_refuses_translation_and_other_languages(client: TestClient) -> None:
+    assert_error(submit(client, model="tiny.en", task="translate"), 422, "model_not_multilingual")
+    assert_error(submit(client, model="tiny.en", language="de"), 422, "model_not_multilingual")
+    ok = submit(client, model="tiny.en", language="en")
+    assert ok.status_code == 202 and ok.json()["options"]["model"] == "tiny.en"
+
+
+def test_models_listing(client: TestClient) -> None:
+    body = client.get("/v1/models").json()
+    models = {m["id"]: m for m in body["data"]}
+    assert list(models) == ["base", "tiny.en"]
+    assert models["base"]["multilingual"] is True and models["base"]["default"] is True
+    assert "de" in models["base"]["languages"] and len(models["base"]["languages"]) == 100
+    assert models["tiny.en"] == {
+        "id": "tiny.en", "multilingual": False, "languages": ["en"], "source": "bundled",
+        "default": False,
+    }  # fmt: skip
+
+
+def test_unknown_job_events_is_404(client: TestClient) -> None:
+    assert_error(client.get("/v1/jobs/nope/events"), 404, "not_found")

@@ -1,0 +1,84 @@
+"""Features over real HTTP with the real worker: live events, output formats, per-model queues."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import srt
+
+from tests.conftest import DATA, JFK, JFK_TEXT
+from tests.e2e.conftest import Service
+
+
+def read_events(service: Service, job_id: str) -> list[tuple[str, dict]]:
+    events: list[tuple[str, dict]] = []
+    with service.http.stream("GET", f"/v1/jobs/{job_id}/events", timeout=180) as response:
+        assert response.status_code == 200
+        assert response.headers["content-type"].startswith("text/event-stream")
+        kind = None
+        for line in response.iter_lines():
+            if line.startswith("event: "):
+                kind = line[len("event: ") :]
+            elif line.startswith("data: "):
+                assert kind is not None
+                events.append((kind, json.loads(line[len("data: ") :])))
+    return events
+
+
+def test_late_event_client_gets_every_segment_once_in_order(
+    service: Service, long_speech: Path
+) -> None:
+    job_id = service.submit(long_speech)["id"]
+    deadline = time.monotonic() + 120
+    while service.http.get(f"/v1/jobs/{job_id}").json()["progress"] == 0:
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    events = read_events(service, job_id)  # connects mid-job: one segment is already done
+    kinds = [k for k, _ in events]
+    assert kinds[-1] == "completed"
+    assert kinds.count("completed") == 1
+    assert events[-1][1]["job"]["status"] == "completed"
+    segments = [data for kind, data in events if kind == "segment"]
+    result = service.http.get(f"/v1/jobs/{job_id}").json()["result"]
+    assert len(result["segments"]) >= 3
+    assert segments == result["segments"]
+    progress = [data["progress"] for kind, data in events if kind == "progress"]
+    assert progress == sorted(progress)
+    # after the end, a client gets the whole replay and the final event at once
+    assert read_events(service, job_id) == [("segment", s) for s in segments] + [events[-1]]
+
+
+def test_transcript_formats_over_http(service: Service) -> None:
+    job = service.wait(service.submit(JFK, word_timestamps="true")["id"])
+    assert job["status"] == "completed"
+    url = f"/v1/jobs/{job['id']}/transcript"
+    response = service.http.get(url, params={"format": "srt", "max_line_width": "32",
+                                             "max_line_count": "1"})  # fmt: skip
+    assert response.headers["content-type"].startswith("application/x-subrip")
+    assert response.headers["content-disposition"] == 'inline; filename="jfk.srt"'
+    cues = list(srt.parse(response.text))
+    assert len(cues) > 1 and all(len(c.content) <= 32 for c in cues)
+    assert " ".join(c.content for c in cues) == JFK_TEXT.strip()
+    verbose = service.http.get(url, params={"format": "verbose_json"}).json()
+    assert verbose["language"] == "english" and verbose["duration"] == 11.0
+    assert "".join(w["word"] for w in verbose["words"]) == JFK_TEXT
+    vtt = service.http.get(url, params={"format": "vtt"})
+    assert vtt.headers["content-type"].startswith("text/vtt") and vtt.text.startswith("WEBVTT")
+    tsv = service.http.get(url, params={"format": "tsv"}).text
+    assert tsv.splitlines()[1].startswith("0\t")
+
+
+def test_an_english_only_model_job_runs_on_its_own_queue(service: Service) -> None:
+    job = service.wait(service.submit(JFK, model="tiny.en")["id"])
+    assert job["status"] == "completed"
+    assert job["result"]["model"] == "tiny.en"
+    assert job["result"]["text"].startswith("And so my fellow Americans")
+
+
+def test_split_channels_end_to_end(service: Service) -> None:
+    job = service.wait(service.submit(DATA / "stereo.wav", channels="split")["id"])
+    assert job["status"] == "completed"
+    texts = {(s["channel"], s["text"]) for s in job["result"]["segments"]}
+    assert texts == {(0, JFK_TEXT), (1, " The quick brown fox jump over the lazy dog.")}
