@@ -1,0 +1,139 @@
+"""Start the real service (embedded Valkey, Celery worker, uvicorn API) for benchmarks, and build
+the benchmark audio. Everything on loopback; nothing here is used by the service itself."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+import wave
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+import numpy as np
+
+from app.embedded import EmbeddedRedis, free_port
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = ROOT / "tests" / "data"
+JFK = DATA / "jfk.flac"
+
+
+def write_wav(path: Path, samples: np.ndarray, rate: int = 16_000) -> Path:
+    with wave.open(str(path), "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(rate)
+        w.writeframes((np.clip(samples, -1, 1) * 32767).astype("<i2").tobytes())
+    return path
+
+
+def long_speech(directory: Path, min_seconds: float = 190.0) -> Path:
+    """Real speech, no silence added: the committed recordings concatenated until >= 3 min."""
+    from faster_whisper import decode_audio
+
+    clips = [decode_audio(str(p)) for p in (JFK, DATA / "de.wav", DATA / "fr.wav", JFK)]
+    pieces, total = [], 0
+    while total < min_seconds * 16_000:
+        for clip in clips:
+            pieces.append(clip)
+            total += len(clip)
+    return write_wav(directory / "long-speech.wav", np.concatenate(pieces))
+
+
+@dataclass
+class Service:
+    directory: Path
+    env_extra: dict[str, str] = field(default_factory=dict)
+    redis: EmbeddedRedis | None = None
+    api: subprocess.Popen[bytes] | None = None
+    worker: subprocess.Popen[bytes] | None = None
+    port: int = 0
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def env(self) -> dict[str, str]:
+        assert self.redis is not None
+        return {
+            **os.environ,
+            "WHISPER_JOBS_REDIS_URL": self.redis.url,
+            "WHISPER_JOBS_DATA_DIR": str(self.directory / "data"),
+            "WHISPER_JOBS_MODEL_CACHE_DIR": str(ROOT / "data" / "models"),
+            "PORT": str(self.port),
+            **self.env_extra,
+        }
+
+    def _spawn(self, command: str) -> subprocess.Popen[bytes]:
+        with (self.directory / f"{command}.log").open("ab") as log:
+            return subprocess.Popen(
+                [sys.executable, "-m", "app.cli", command],
+                cwd=ROOT,
+                env=self.env(),
+                stdout=log,
+                stderr=log,
+            )
+
+    def start(self, *, worker: bool = True) -> Service:
+        self.directory.mkdir(parents=True, exist_ok=True)
+        self.redis = EmbeddedRedis(self.directory / "redis", persistent=False)
+        self.redis.start()
+        self.port = free_port()
+        self.api = self._spawn("api")
+        self.wait_http("/healthz")
+        if worker:
+            self.start_worker()
+        return self
+
+    def start_worker(self) -> None:
+        self.worker = self._spawn("worker")
+        self.wait_http("/readyz")
+
+    def stop_worker(self) -> None:
+        if self.worker is not None:
+            self.worker.terminate()
+            self.worker.wait(120)
+            self.worker = None
+
+    def wait_http(self, path: str, timeout: float = 120) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(self.url + path, timeout=5).status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
+            time.sleep(0.1)
+        raise RuntimeError(f"{path} not ready; see logs in {self.directory}")
+
+    def stop(self) -> None:
+        self.stop_worker()
+        if self.api is not None:
+            self.api.terminate()
+            self.api.wait(30)
+        if self.redis is not None:
+            self.redis.stop()
+
+
+def run_job(client: httpx.Client, audio: Path, **form: str) -> tuple[float, dict]:
+    """Submit, then follow the job's event stream until its final event: (seconds, final job)."""
+    started = time.perf_counter()
+    with audio.open("rb") as f:
+        response = client.post("/v1/jobs", files={"file": (audio.name, f)}, data=form)
+    response.raise_for_status()
+    job_id = response.json()["id"]
+    with client.stream("GET", f"/v1/jobs/{job_id}/events", timeout=None) as events:
+        kind = ""
+        for line in events.iter_lines():
+            if line.startswith("event: "):
+                kind = line[7:]
+            elif line.startswith("data: ") and kind in {"completed", "failed", "canceled"}:
+                elapsed = time.perf_counter() - started
+                job = json.loads(line[6:])["job"]
+                assert job["status"] == "completed", job
+                return elapsed, job
+    raise RuntimeError(f"event stream of {job_id} ended without a final event")

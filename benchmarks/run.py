@@ -1,0 +1,258 @@
+"""`make bench`: the service beside raw faster-whisper, ratios measured side by side in one run.
+
+Prints a Markdown table (pasted into BENCHMARKS.md) and exits 1 when a goal is missed.
+Loopback only. Options: --quick (fewer repetitions, shorter load test) for a smoke run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import platform
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import psutil
+
+from benchmarks.harness import DATA, JFK, ROOT, Service, long_speech, run_job
+
+
+@dataclass
+class Row:
+    name: str
+    value: str
+    goal: str
+    ok: bool | None  # None: informational
+
+
+def median_time(fn: Callable[[], float], runs: int) -> float:
+    return statistics.median(fn() for _ in range(runs))
+
+
+def direct_model(threads: int):  # type: ignore[no-untyped-def]
+    from faster_whisper import WhisperModel
+
+    from worker.models import resolve_model
+
+    path = resolve_model("base", ROOT / "data" / "models")
+    return WhisperModel(path, device="cpu", compute_type="int8", cpu_threads=threads)
+
+
+def bench_overhead_and_batching(
+    svc: Service, long_path: Path, runs: int, threads: int
+) -> list[Row]:
+    rows: list[Row] = []
+    with httpx.Client(base_url=svc.url, timeout=600) as client:
+        cold, _ = run_job(client, JFK, batched="false")
+        warm, _ = run_job(client, JFK, batched="false")
+        rows.append(
+            Row(
+                "first job after worker start (JFK, includes model load)",
+                f"{cold:.2f} s",
+                "info",
+                None,
+            )
+        )
+        rows.append(Row("second job (JFK, model kept warm)", f"{warm:.2f} s", "info", None))
+        model = direct_model(threads)
+
+        def direct(path: Path) -> float:
+            started = time.perf_counter()
+            segments, _ = model.transcribe(str(path), beam_size=5)
+            list(segments)
+            return time.perf_counter() - started
+
+        direct(JFK)  # warm the in-process model once, as the worker's is
+        sequential = 0.0
+        for label, path, n in (("JFK 11 s", JFK, runs), ("speech 3+ min", long_path, 1)):
+            d, s = [], []
+            for _ in range(n):  # interleaved, so drift on a shared machine hits both sides
+                d.append(direct(path))
+                s.append(run_job(client, path, batched="false")[0])
+            dm, sm = statistics.median(d), statistics.median(s)
+            ok = sm <= 1.05 * dm + 0.15
+            rows.append(
+                Row(
+                    f"overhead, {label}: service {sm:.2f} s / direct {dm:.2f} s",
+                    f"{sm / dm:.3f}x",
+                    "<= 1.05x + 0.15 s",
+                    ok,
+                )
+            )
+            if path == long_path:
+                sequential = sm
+        batched = statistics.median(run_job(client, long_path, batched="true")[0] for _ in range(n))
+        speedup = sequential / batched
+        rows.append(
+            Row(
+                f"batched vs sequential, speech 3+ min: {batched:.2f} s vs {sequential:.2f} s",
+                f"{speedup:.2f}x",
+                ">= 1.9x",
+                speedup >= 1.9,
+            )
+        )
+    return rows
+
+
+async def _hammer(url: str, seconds: float, clients: int, request) -> tuple[list[float], int]:  # type: ignore[no-untyped-def]
+    latencies: list[float] = []
+    errors = 0
+    deadline = time.perf_counter() + seconds
+    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
+    async with httpx.AsyncClient(base_url=url, timeout=30, limits=limits) as client:
+
+        async def one_client() -> None:
+            nonlocal errors
+            while time.perf_counter() < deadline:
+                started = time.perf_counter()
+                try:
+                    response = await request(client)
+                    ok = response.status_code < 300
+                except httpx.HTTPError:
+                    ok = False
+                if ok:
+                    latencies.append(time.perf_counter() - started)
+                else:
+                    errors += 1
+
+        await asyncio.gather(*(one_client() for _ in range(clients)))
+    return latencies, errors
+
+
+def percentile(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(p / 100 * len(ordered)))] if ordered else float("nan")
+
+
+def bench_submission_load(svc: Service, seconds: float, small: Path) -> list[Row]:
+    body = small.read_bytes()
+
+    async def submit(client: httpx.AsyncClient) -> httpx.Response:
+        return await client.post("/v1/jobs", files={"file": ("small.wav", body)})
+
+    latencies, errors = asyncio.run(_hammer(svc.url, seconds, 32, submit))
+    rate = len(latencies) / seconds
+    p50, p99 = percentile(latencies, 50), percentile(latencies, 99)
+    return [
+        Row("submissions, 32 clients, no worker: requests/s", f"{rate:.0f}", ">= 300", rate >= 300),
+        Row(
+            "submissions: p50 / p99 latency",
+            f"{p50 * 1000:.1f} / {p99 * 1000:.1f} ms",
+            "p99 < 100 ms",
+            p99 < 0.1,
+        ),
+        Row("submissions: errors", str(errors), "0", errors == 0),
+    ]
+
+
+def bench_health_under_load(svc: Service, long_path: Path) -> list[Row]:
+    with httpx.Client(base_url=svc.url, timeout=60) as client, long_path.open("rb") as f:
+        job_id = client.post(
+            "/v1/jobs", files={"file": (long_path.name, f)}, data={"batched": "false"}
+        ).json()["id"]
+        while client.get(f"/v1/jobs/{job_id}").json()["status"] == "queued":
+            time.sleep(0.05)
+
+        async def health(c: httpx.AsyncClient) -> httpx.Response:
+            return await c.get("/healthz")
+
+        latencies, errors = asyncio.run(_hammer(svc.url, 5.0, 4, health))
+        client.delete(f"/v1/jobs/{job_id}")
+    p99 = percentile(latencies, 99)
+    return [Row("/healthz p99 while a transcription runs", f"{p99 * 1000:.1f} ms", "info", None)]
+
+
+@dataclass
+class PeakRss:
+    pid: int
+    peak: int = 0
+    _stop: bool = False
+
+    def __post_init__(self) -> None:
+        self.process = psutil.Process(self.pid)
+        self.baseline = self.process.memory_info().rss
+        self.thread = threading.Thread(target=self._sample, daemon=True)
+        self.thread.start()
+
+    def _sample(self) -> None:
+        while not self._stop:
+            self.peak = max(self.peak, self.process.memory_info().rss)
+            time.sleep(0.02)
+
+    def growth(self) -> int:
+        self._stop = True
+        self.thread.join()
+        return self.peak - self.baseline
+
+
+def bench_upload_memory(svc: Service, size: int) -> list[Row]:
+    boundary = "benchboundary7d1"
+    head = (
+        f'--{boundary}\r\nContent-Disposition: form-data; name="file"; '
+        f'filename="big.bin"\r\nContent-Type: application/octet-stream\r\n\r\n'
+    ).encode()
+    tail = f"\r\n--{boundary}--\r\n".encode()
+    chunk = os.urandom(1 << 20)
+
+    def body() -> Iterator[bytes]:
+        yield head
+        for _ in range(size // len(chunk)):
+            yield chunk
+        yield tail
+
+    assert svc.api is not None
+    meter = PeakRss(svc.api.pid)
+    headers = {"Content-Type": f"multipart/form-data; boundary={boundary}"}
+    response = httpx.post(f"{svc.url}/v1/jobs", content=body(), headers=headers, timeout=600)
+    growth = meter.growth()
+    return [
+        Row(
+            f"upload {size >> 20} MiB: API peak RSS growth (status {response.status_code})",
+            f"{growth / 2**20:.1f} MiB",
+            "< 64 MiB",
+            growth < 64 * 2**20,
+        )
+    ]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--quick", action="store_true", help="fewer runs, short load test")
+    args = parser.parse_args()
+    threads = os.cpu_count() or 2
+    runs, load_seconds = (1, 5.0) if args.quick else (3, 20.0)
+    rows: list[Row] = []
+    with tempfile.TemporaryDirectory(prefix="whisper-jobs-bench-") as tmp:
+        work = Path(tmp)
+        long_path = long_speech(work)
+        svc = Service(work / "svc", {"WHISPER_JOBS_CPU_THREADS": str(threads)}).start()
+        try:
+            rows += bench_overhead_and_batching(svc, long_path, runs, threads)
+            rows += bench_health_under_load(svc, long_path)
+            svc.stop_worker()  # only the API is measured from here on
+            rows += bench_submission_load(svc, load_seconds, DATA / "silence.wav")
+            rows += bench_upload_memory(svc, (256 if args.quick else 1024) << 20)
+        finally:
+            svc.stop()
+    rows.append(Row("sync (OpenAI-compatible) endpoint latency", "n/a", "< 50 ms", None))
+    print(
+        f"\nMachine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, "
+        f"Python {platform.python_version()}, model base int8, {threads} CPU threads\n"
+    )
+    print("| measure | value | goal | met |\n|---|---|---|---|")
+    for r in rows:
+        met = "—" if r.ok is None else ("yes" if r.ok else "**no**")
+        print(f"| {r.name} | {r.value} | {r.goal} | {met} |")
+    return 0 if all(r.ok is not False for r in rows) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
