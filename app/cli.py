@@ -24,7 +24,14 @@ def run_api(settings: Settings) -> None:
 
     settings.require_redis_url()
     port = int(os.environ.get("PORT", settings.api_port))
-    uvicorn.run("app.api.main:create_app", factory=True, host=settings.api_host, port=port)
+    uvicorn.run(
+        "app.api.main:create_app",
+        factory=True,
+        host=settings.api_host,
+        port=port,
+        workers=settings.api_workers,
+        log_level="warning" if settings.api_workers > 1 else "info",
+    )
 
 
 def worker_argv(settings: Settings, models: list[str] | None = None) -> list[str]:

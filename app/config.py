@@ -68,6 +68,9 @@ class Settings(BaseSettings):
         default=1, ge=1, description="Celery worker processes per `whisper-jobs worker`."
     )
     api_host: str = Field(default="127.0.0.1", description="Address the API binds to.")
+    api_workers: int = Field(
+        default=1, ge=1, le=64, description="uvicorn worker processes of `whisper-jobs api`."
+    )
     api_port: int = Field(
         default=8000, ge=0, le=65535, description="API port (the plain `PORT` variable overrides)."
     )

@@ -49,4 +49,6 @@ def make_producer(settings: Settings) -> Celery:
 
 
 def enqueue_transcription(producer: Celery, job_id: str, model: str) -> None:
-    producer.send_task(TRANSCRIBE_TASK, args=[job_id], queue=queue_for(model))
+    # ignore_result: Celery would otherwise build a result backend (thread-local, with an import
+    # each time) on every call; our results live in the job store.
+    producer.send_task(TRANSCRIBE_TASK, args=[job_id], queue=queue_for(model), ignore_result=True)

@@ -93,6 +93,14 @@ class Service:
         self.worker = self._spawn("worker")
         self.wait_http("/readyz")
 
+    def restart_api(self, env: dict[str, str]) -> None:
+        assert self.api is not None
+        self.api.terminate()
+        self.api.wait(30)
+        self.env_extra.update(env)
+        self.api = self._spawn("api")
+        self.wait_http("/healthz")
+
     def stop_worker(self) -> None:
         if self.worker is not None:
             self.worker.terminate()

@@ -8,20 +8,25 @@ import re
 from pathlib import Path
 from typing import Annotated, Any, BinaryIO
 
-from fastapi import APIRouter, Depends, File, Form, Query, Response, UploadFile, status
+from celery import Celery
+from fastapi import APIRouter, File, Form, Query, Response, UploadFile, status
 from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
 
 from app.api.deps import ProducerDep, SettingsDep, StoreDep
-from app.api.forms import job_options
+from app.api.forms import JobForm, job_options
+from app.config import Settings
 from app.errors import EmptyFile, InvalidRequest, JobNotCompleted, QueueUnavailable
 from app.formats import EXTENSIONS, MEDIA_TYPES, CueLimits, Format, render
-from app.jobs import Job, JobOptions, JobStatus, new_job_id, utcnow
+from app.jobs import Job, JobStatus, new_job_id, utcnow
 from app.queue import enqueue_transcription
+from app.store import JobStore
 
 logger = logging.getLogger(__name__)
 router = APIRouter(prefix="/v1/jobs", tags=["jobs"])
 
 MAX_METADATA_BYTES = 16 * 1024
+INLINE_UPLOAD_BYTES = 256 * 1024
 _COPY_CHUNK = 1 << 20
 NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"description": "No such job (`not_found`)"}}
 
@@ -61,29 +66,40 @@ def _save_upload(source: BinaryIO, destination: Path) -> int:
         503: {"description": "The queue is unreachable (`queue_unavailable`)"},
     },
 )  # fmt: skip
-def create_job(
+async def create_job(
     response: Response,
     settings: SettingsDep,
     store: StoreDep,
     producer: ProducerDep,
     file: Annotated[UploadFile, File(description="The audio (any format FFmpeg decodes).")],
-    options: Annotated[JobOptions, Depends(job_options)],
-    metadata: Annotated[
-        str | None, Form(description="A JSON object, echoed back on the job.")
-    ] = None,
+    form: Annotated[JobForm, Form()],
 ) -> Job:
     """Queue a transcription job for an uploaded file; poll `Location` for its status."""
+    options = job_options(form, settings)
     job = Job(
         id=new_job_id(),
         status=JobStatus.QUEUED,
         created_at=utcnow(),
         options=options,
-        metadata=_parse_metadata(metadata),
+        metadata=_parse_metadata(form.metadata),
         filename=(file.filename or None) and str(file.filename)[:255],
     )
+    if (file.size or 0) > INLINE_UPLOAD_BYTES:
+        await run_in_threadpool(_persist_and_enqueue, job, file.file, settings, store, producer)
+    else:
+        # A small upload is still in memory: writing it and the two Redis calls take well under
+        # a millisecond, less than a thread-pool hop costs.
+        _persist_and_enqueue(job, file.file, settings, store, producer)
+    response.headers["Location"] = f"/v1/jobs/{job.id}"
+    return job
+
+
+def _persist_and_enqueue(
+    job: Job, upload: BinaryIO, settings: Settings, store: JobStore, producer: Celery
+) -> None:
     path = settings.uploads_dir / job.id
     try:
-        if _save_upload(file.file, path) == 0:
+        if _save_upload(upload, path) == 0:
             raise EmptyFile("The uploaded file is empty.")
         # The record exists before the task does, so a worker never sees an unknown id.
         store.create(job)
@@ -91,14 +107,12 @@ def create_job(
         path.unlink(missing_ok=True)
         raise
     try:
-        enqueue_transcription(producer, job.id, options.model)
+        enqueue_transcription(producer, job.id, job.options.model)
     except Exception as e:
         logger.exception("could not enqueue job %s", job.id)
         store.mark_failed(job.id, QueueUnavailable.code, "The job could not be queued.")
         path.unlink(missing_ok=True)
         raise QueueUnavailable("The job queue is unreachable; try again later.") from e
-    response.headers["Location"] = f"/v1/jobs/{job.id}"
-    return job
 
 
 @router.get("/{job_id}", response_model=Job, responses=NOT_FOUND)
