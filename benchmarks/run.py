@@ -11,11 +11,12 @@ import asyncio
 import os
 import platform
 import statistics
+import subprocess
 import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -35,17 +36,29 @@ class Row:
     ok: bool | None  # None: informational
 
 
-def median_time(fn: Callable[[], float], runs: int) -> float:
-    return statistics.median(fn() for _ in range(runs))
+class Direct:
+    """The baseline process (benchmarks/direct.py), driven over its stdin."""
 
+    def __init__(self, threads: int) -> None:
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "benchmarks.direct", str(threads)],
+            cwd=ROOT,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        assert self.process.stdout is not None and self.process.stdout.readline() == "ready\n"
 
-def direct_model(threads: int):  # type: ignore[no-untyped-def]
-    from faster_whisper import WhisperModel
+    def __call__(self, path: Path) -> float:
+        assert self.process.stdin is not None and self.process.stdout is not None
+        self.process.stdin.write(f"{path}\n")
+        self.process.stdin.flush()
+        return float(self.process.stdout.readline())
 
-    from worker.models import resolve_model
-
-    path = resolve_model("base", ROOT / "data" / "models")
-    return WhisperModel(path, device="cpu", compute_type="int8", cpu_threads=threads)
+    def close(self) -> None:
+        assert self.process.stdin is not None
+        self.process.stdin.close()
+        self.process.wait(30)
 
 
 def bench_overhead_and_batching(
@@ -64,15 +77,8 @@ def bench_overhead_and_batching(
             )
         )
         rows.append(Row("second job (JFK, model kept warm)", f"{warm:.2f} s", "info", None))
-        model = direct_model(threads)
-
-        def direct(path: Path) -> float:
-            started = time.perf_counter()
-            segments, _ = model.transcribe(str(path), beam_size=5)
-            list(segments)
-            return time.perf_counter() - started
-
-        direct(JFK)  # warm the in-process model once, as the worker's is
+        direct = Direct(threads)
+        direct(JFK)  # one warm-up call, as the worker has had
         sequential = 0.0
         for label, path, n in (("JFK 11 s", JFK, runs), ("speech 3+ min", long_path, 1)):
             d, s = [], []
@@ -91,6 +97,7 @@ def bench_overhead_and_batching(
             )
             if path == long_path:
                 sequential = sm
+        direct.close()
         batched = statistics.median(run_job(client, long_path, batched="true")[0] for _ in range(n))
         speedup = sequential / batched
         rows.append(

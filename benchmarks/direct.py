@@ -1,0 +1,28 @@
+"""Raw faster-whisper, the baseline: a process of its own that loads `base` once, then reads file
+paths on stdin and answers each with the seconds one `WhisperModel.transcribe` call took (the
+segment generator consumed). A separate process, like the worker, so neither side shares an
+interpreter (or its threads) with the benchmark driver."""
+
+import sys
+import time
+
+from faster_whisper import WhisperModel
+
+from benchmarks.harness import ROOT
+from worker.models import resolve_model
+
+
+def main() -> None:
+    threads = int(sys.argv[1])
+    path = resolve_model("base", ROOT / "data" / "models")
+    model = WhisperModel(path, device="cpu", compute_type="int8", cpu_threads=threads)
+    print("ready", flush=True)
+    for line in sys.stdin:
+        started = time.perf_counter()
+        segments, _ = model.transcribe(line.strip(), beam_size=5)
+        list(segments)
+        print(f"{time.perf_counter() - started:.4f}", flush=True)
+
+
+if __name__ == "__main__":
+    main()
