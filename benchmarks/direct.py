@@ -1,7 +1,11 @@
 """Raw faster-whisper, the baseline: a process of its own that loads `base` once, then reads file
 paths on stdin and answers each with the seconds one `WhisperModel.transcribe` call took (the
 segment generator consumed). A separate process, like the worker, so neither side shares an
-interpreter (or its threads) with the benchmark driver."""
+interpreter (or its threads) with the benchmark driver.
+
+Both sides decode with temperature 0 only: Whisper's fallback to sampling at higher temperatures
+is random, and on the mixed-language long file it made either side up to 30 % slower from one run
+to the next, which swamped the overhead being measured."""
 
 import sys
 import time
@@ -19,7 +23,7 @@ def main() -> None:
     print("ready", flush=True)
     for line in sys.stdin:
         started = time.perf_counter()
-        segments, _ = model.transcribe(line.strip(), beam_size=5)
+        segments, _ = model.transcribe(line.strip(), beam_size=5, temperature=0.0)
         list(segments)
         print(f"{time.perf_counter() - started:.4f}", flush=True)
 
