@@ -11,9 +11,10 @@ import sys
 import time
 from types import FrameType
 
+from app.auth import new_key
 from app.config import Settings, get_settings
 from app.embedded import EmbeddedRedis
-from app.jobs import queue_for
+from app.jobs import MAINTENANCE_QUEUE, queue_for
 
 logger = logging.getLogger("whisper_jobs")
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
@@ -35,7 +36,7 @@ def run_api(settings: Settings) -> None:
 
 
 def worker_argv(settings: Settings, models: list[str] | None = None) -> list[str]:
-    queues = ",".join(queue_for(m) for m in (models or settings.models))
+    queues = ",".join([*(queue_for(m) for m in (models or settings.models)), MAINTENANCE_QUEUE])
     return [
         sys.executable, "-m", "celery", "-A", "worker.celery_app", "worker",
         "--queues", queues,
@@ -53,6 +54,26 @@ def run_worker(settings: Settings, models: list[str] | None = None) -> None:
         raise SystemExit(f"not in WHISPER_JOBS_MODELS: {', '.join(sorted(unknown))}")
     argv = worker_argv(settings, models)
     os.execv(argv[0], argv)  # become the Celery worker: signals reach it directly
+
+
+def run_beat(settings: Settings) -> None:
+    settings.require_redis_url()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    argv = [
+        sys.executable, "-m", "celery", "-A", "worker.celery_app", "beat", "--loglevel", "INFO",
+        "--schedule", str(settings.data_dir / "celerybeat-schedule"),
+    ]  # fmt: skip
+    os.execv(argv[0], argv)
+
+
+def create_key(name: str) -> int:
+    if not name or ":" in name or "," in name:
+        print("a key name may not be empty or contain ':' or ','", file=sys.stderr)
+        return 2
+    key, entry = new_key(name)
+    print(f"key (give it to the caller; it is not stored anywhere): {key}")
+    print(f"entry (append to WHISPER_JOBS_API_KEYS, comma-separated): {entry}")
+    return 0
 
 
 class Supervisor:
@@ -76,6 +97,7 @@ class Supervisor:
                 self.settings.data_dir / "redis", self.settings.embedded_redis_port or None
             )
             env["WHISPER_JOBS_REDIS_URL"] = self.embedded.start()
+        self._spawn("beat", "beat", env)
         self._spawn("worker", "worker", env)
         self._spawn("api", "api", env)
 
@@ -102,14 +124,19 @@ class Supervisor:
         # API first (no new jobs), then the worker (warm shutdown: the running job finishes),
         # then Redis, which the other two need until they are gone.
         for name, proc in reversed(self.children):
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGTERM)
+            # SIGTERM: Celery's warm shutdown (the running job may finish). If it does not in
+            # time, SIGQUIT: a cold shutdown that hands the job's message back to the queue.
+            for sig, wait in ((signal.SIGTERM, self.settings.shutdown_timeout_seconds),
+                              (signal.SIGQUIT, 15.0), (signal.SIGKILL, 15.0)):  # fmt: skip
+                if proc.poll() is not None:
+                    break
+                if sig is not signal.SIGTERM:
+                    logger.warning("%s did not stop in time; sending %s", name, sig.name)
+                proc.send_signal(sig)
                 try:
-                    proc.wait(self.settings.shutdown_timeout_seconds)
+                    proc.wait(wait)
                 except subprocess.TimeoutExpired:
-                    logger.warning("%s did not stop in time; killing it", name)
-                    proc.kill()
-                    proc.wait()
+                    continue
         if self.embedded is not None:
             self.embedded.stop()
 
@@ -117,7 +144,15 @@ class Supervisor:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="whisper-jobs", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("serve", help="run everything: embedded Redis (if no URL), API and a worker")
+    sub.add_parser(
+        "serve", help="run everything: embedded Redis (if no URL), API, a worker and beat"
+    )
+    sub.add_parser("beat", help="run the scheduler of the recovery sweep (one per deployment)")
+    keys = sub.add_parser("keys", help="manage API keys")
+    keys_sub = keys.add_subparsers(dest="keys_command", required=True)
+    keys_sub.add_parser("create", help="print a new key and its configuration entry").add_argument(
+        "name"
+    )
     sub.add_parser("api", help="run the HTTP API (uvicorn)")
     worker = sub.add_parser("worker", help="run a Celery transcription worker")
     worker.add_argument(
@@ -127,8 +162,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
+    if args.command == "keys":
+        return create_key(args.name)
     settings = get_settings()
-    if args.command == "api":
+    if args.command == "beat":
+        run_beat(settings)
+    elif args.command == "api":
         run_api(settings)
     elif args.command == "worker":
         run_worker(settings, args.models)

@@ -64,6 +64,43 @@ class Settings(BaseSettings):
     result_ttl_seconds: int = Field(
         default=7 * 24 * 3600, gt=0, description="How long finished jobs and results are kept."
     )
+    api_keys: Annotated[list[str], NoDecode] = Field(
+        default=[],
+        description="Comma-separated `name:sha256hex` entries (`whisper-jobs keys create NAME`). "
+        "Empty: the service is open to anyone who can reach it.",
+    )
+    max_upload_bytes: int = Field(
+        default=2 * 1024**3, gt=0, description="Largest accepted upload (413 above)."
+    )
+    max_audio_seconds: float = Field(
+        default=4 * 3600, gt=0, description="Longest accepted audio (`audio_too_long` above)."
+    )
+    max_attempts: int = Field(
+        default=3, ge=1, description="Deliveries of a job before it fails with `worker_lost`."
+    )
+    max_active_jobs_per_key: int = Field(
+        default=100, ge=1, description="Unfinished jobs one key may have (429 above)."
+    )
+    max_active_jobs: int = Field(
+        default=10_000, ge=1, description="Unfinished jobs the service holds (503 above)."
+    )
+    task_seconds_per_audio_second: float = Field(
+        default=2.0,
+        gt=0,
+        description="Soft time limit of a job per second of audio (then the floor and ceiling).",
+    )
+    task_time_limit_min_seconds: int = Field(
+        default=300, gt=0, description="Floor of a job's soft time limit."
+    )
+    task_time_limit_max_seconds: int = Field(
+        default=5 * 3600,
+        gt=0,
+        description="Ceiling of a job's soft time limit; the hard limit adds 60 s and must stay "
+        "below the Redis visibility timeout (checked at start-up).",
+    )
+    sweep_interval_seconds: float = Field(
+        default=60.0, gt=0, description="How often the recovery sweep looks for stuck jobs."
+    )
     worker_concurrency: int = Field(
         default=1, ge=1, description="Celery worker processes per `whisper-jobs worker`."
     )
@@ -89,7 +126,7 @@ class Settings(BaseSettings):
         default=1.0, gt=0, description="How long `/readyz` waits for a worker to answer a ping."
     )
 
-    @field_validator("models", mode="before")
+    @field_validator("models", "api_keys", mode="before")
     @classmethod
     def _split_models(cls, value: object) -> object:
         if isinstance(value, str):
@@ -104,6 +141,15 @@ class Settings(BaseSettings):
         for name in value:
             if not MODEL_NAME_PATTERN.fullmatch(name):
                 raise ValueError(f"not a usable model name: {name!r}")
+        return value
+
+    @field_validator("api_keys")
+    @classmethod
+    def _check_keys(cls, value: list[str]) -> list[str]:
+        for entry in value:
+            name, _, digest = entry.partition(":")
+            if not name or len(digest) != 64 or any(c not in "0123456789abcdef" for c in digest):
+                raise ValueError(f"API key entries are name:sha256hex, got {entry!r}")
         return value
 
     @property

@@ -10,6 +10,16 @@ Codes:
 - `model_not_multilingual` (422): translation or a non-English language asked of a `*.en` model.
 - `invalid_request` (422): a field failed validation.
 - `queue_unavailable` (503): the job could not be handed to the queue.
+- `unauthorized` (401): no or an unknown API key.
+- `payload_too_large` (413): the upload exceeds `WHISPER_JOBS_MAX_UPLOAD_BYTES` (also a job error
+  for `audio_url` downloads).
+- `unsupported_media` (415): the upload is not an audio container, or has no audio stream.
+- `audio_too_long` (422 / job error): longer than `WHISPER_JOBS_MAX_AUDIO_SECONDS`.
+- `idempotency_key_reused` (422): an `Idempotency-Key` sent again with a different request.
+- `rate_limited` (429): the caller has too many unfinished jobs; retry after `Retry-After`.
+- `overloaded` (503): the service holds too many unfinished jobs overall.
+- `timeout` (job error): the job ran past its time limit (derived from the audio duration).
+- `worker_lost` (job error): the job killed its worker `WHISPER_JOBS_MAX_ATTEMPTS` times.
 - `invalid_audio`: the worker could not decode the file (a job error, never an HTTP status).
 - `model_load_failed`: the worker could not load the model (a job error).
 - `internal_error` (500 / job error): anything unexpected; details go to the log, not the caller.
@@ -65,6 +75,48 @@ class InvalidRequest(WhisperJobsError):
 class QueueUnavailable(WhisperJobsError):
     code = "queue_unavailable"
     status_code = 503
+
+
+class Unauthorized(WhisperJobsError):
+    code = "unauthorized"
+    status_code = 401
+
+
+class PayloadTooLarge(WhisperJobsError):
+    code = "payload_too_large"
+    status_code = 413
+
+
+class UnsupportedMedia(WhisperJobsError):
+    code = "unsupported_media"
+    status_code = 415
+
+
+class AudioTooLong(WhisperJobsError):
+    code = "audio_too_long"
+    status_code = 422
+
+
+class IdempotencyKeyReused(WhisperJobsError):
+    code = "idempotency_key_reused"
+    status_code = 422
+
+
+class RateLimited(WhisperJobsError):
+    code = "rate_limited"
+    status_code = 429
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class Overloaded(WhisperJobsError):
+    code = "overloaded"
+    status_code = 503
+
+
+WORKER_LOST = "worker_lost"
 
 
 class InvalidAudio(WhisperJobsError):

@@ -14,6 +14,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 TRANSCRIBE_TASK = "whisper_jobs.transcribe"
 TRANSCRIBE_QUEUE = "transcribe"
+SWEEP_TASK = "whisper_jobs.sweep"
+MAINTENANCE_QUEUE = "maintenance"
 
 
 def queue_for(model: str) -> str:
@@ -161,3 +163,8 @@ class Job(BaseModel):
     error: JobError | None = None
     result: TranscriptResult | None = None
     filename: str | None = Field(default=None, description="The uploaded file's name, if given.")
+    owner: str = Field(default="anonymous", description="The name of the API key that created it.")
+    attempts: int = Field(default=0, description="How many times a worker has started it.")
+    audio_seconds: float | None = Field(
+        default=None, description="Duration read from the container at submit, when known."
+    )

@@ -6,23 +6,51 @@ imports the worker package or faster-whisper.
 
 from __future__ import annotations
 
-from typing import Any
+import json
+import re
+from typing import TYPE_CHECKING, Any
 
 from celery import Celery
 
 from app.config import Settings
-from app.jobs import TRANSCRIBE_QUEUE, TRANSCRIBE_TASK, queue_for
+from app.jobs import MAINTENANCE_QUEUE, SWEEP_TASK, TRANSCRIBE_QUEUE, TRANSCRIBE_TASK, queue_for
+
+if TYPE_CHECKING:
+    from redis import Redis
 
 # Must exceed the longest transcription: an unacknowledged message is handed to another worker
 # once this passes (acks are late, so a task is acknowledged only after it finished).
 VISIBILITY_TIMEOUT_SECONDS = 6 * 3600
+HARD_LIMIT_GRACE_SECONDS = 60
+
+
+def task_time_limits(settings: Settings, audio_seconds: float | None) -> tuple[int, int]:
+    """(soft, hard) time limit of a job: proportional to its audio, within floor and ceiling."""
+    if audio_seconds is None:
+        soft = settings.task_time_limit_max_seconds
+    else:
+        soft = int(audio_seconds * settings.task_seconds_per_audio_second)
+        soft = max(settings.task_time_limit_min_seconds, soft)
+        soft = min(settings.task_time_limit_max_seconds, soft)
+    return soft, soft + HARD_LIMIT_GRACE_SECONDS
 
 
 def celery_config(settings: Settings) -> dict[str, Any]:
+    longest = settings.task_time_limit_max_seconds + HARD_LIMIT_GRACE_SECONDS
+    if longest >= VISIBILITY_TIMEOUT_SECONDS:
+        # Past the visibility timeout Redis hands an unacknowledged job to a second worker.
+        raise ValueError(
+            f"the longest job ({longest} s with its grace) must stay below the Redis "
+            f"visibility timeout ({VISIBILITY_TIMEOUT_SECONDS} s): lower "
+            "WHISPER_JOBS_TASK_TIME_LIMIT_MAX_SECONDS"
+        )
     transport = {"visibility_timeout": VISIBILITY_TIMEOUT_SECONDS}
     return {
         "broker_url": settings.require_redis_url(),
+        # Celery reads the visibility timeout in three places; they must agree.
         "broker_transport_options": transport,
+        "result_backend_transport_options": transport,
+        "visibility_timeout": VISIBILITY_TIMEOUT_SECONDS,
         "broker_connection_retry_on_startup": True,
         # Results live in our own job store; Celery's result backend is not used.
         "task_ignore_result": True,
@@ -39,6 +67,14 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         "task_serializer": "json",
         "accept_content": ["json"],
         "worker_hijack_root_logger": False,
+        # The recovery sweep (run by `whisper-jobs beat`, or inside `serve`).
+        "beat_schedule": {
+            "sweep-stuck-jobs": {
+                "task": SWEEP_TASK,
+                "schedule": settings.sweep_interval_seconds,
+                "options": {"queue": MAINTENANCE_QUEUE, "expires": settings.sweep_interval_seconds},
+            }
+        },
     }
 
 
@@ -48,7 +84,47 @@ def make_producer(settings: Settings) -> Celery:
     return app
 
 
-def enqueue_transcription(producer: Celery, job_id: str, model: str) -> None:
+def enqueue_transcription(
+    producer: Celery, job_id: str, model: str, soft_limit: int, hard_limit: int
+) -> None:
     # ignore_result: Celery would otherwise build a result backend (thread-local, with an import
     # each time) on every call; our results live in the job store.
-    producer.send_task(TRANSCRIBE_TASK, args=[job_id], queue=queue_for(model), ignore_result=True)
+    producer.send_task(
+        TRANSCRIBE_TASK,
+        args=[job_id],
+        queue=queue_for(model),
+        ignore_result=True,
+        soft_time_limit=soft_limit,
+        time_limit=hard_limit,
+    )
+
+
+_JOB_ID = re.compile(r"[0-9a-f]{32}")
+# Kombu's Redis transport keeps unacknowledged messages (taken by a worker, not yet acked) here.
+_UNACKED_KEY = "unacked"
+
+
+def _job_ids_in(message: bytes | str) -> set[str]:
+    try:
+        decoded = json.loads(message)
+    except ValueError:
+        return set()
+    if isinstance(decoded, list):  # unacked entries are [message, exchange, routing_key]
+        decoded = decoded[0]
+    headers = decoded.get("headers", {}) if isinstance(decoded, dict) else {}
+    if headers.get("task") != TRANSCRIBE_TASK:
+        return set()
+    return set(_JOB_ID.findall(str(headers.get("argsrepr", ""))))
+
+
+def pending_job_ids(redis: Redis) -> set[str]:
+    """Job ids that have a transcription message in Redis: waiting in a queue, or taken by a
+    worker and not yet acknowledged. A queued job missing here has lost its message."""
+    ids: set[str] = set()
+    for key in redis.scan_iter(match=f"{TRANSCRIBE_QUEUE}.*", count=100):
+        if redis.type(key) in (b"list", "list"):
+            for message in redis.lrange(key, 0, -1):
+                ids |= _job_ids_in(message)
+    for message in redis.hvals(_UNACKED_KEY):
+        ids |= _job_ids_in(message)
+    return ids

@@ -5,7 +5,10 @@ Layout (all under `whisper-jobs:`):
 - `job:{id}:result`  the TranscriptResult as JSON (large: read only when asked for);
 - `job:{id}:segments` segments decoded so far by a running job (replayed to late SSE clients);
 - `job:{id}:events`   the pub/sub channel of a job's progress, segment and final events;
-- `active`           a set of the ids that are not yet in a terminal status.
+- `job:{id}:lease`    set (with a short TTL) while a live worker runs the job;
+- `active`           a set of the ids that are not yet in a terminal status;
+- `owner:{name}:jobs` / `owner:{name}:active`  one caller's jobs (by creation time) / unfinished;
+- `idempotency:{owner}:{key}`  the job an `Idempotency-Key` created, and the request's fingerprint.
 
 Every status change is a WATCH/MULTI transaction that re-checks the transition table, so two
 processes racing (a cancel against a completing worker) cannot both win. Terminal writes put the
@@ -19,7 +22,7 @@ import json
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from app.errors import InvalidTransition, JobNotFound
+from app.errors import IdempotencyKeyReused, InvalidTransition, JobNotFound
 from app.jobs import (
     Job,
     JobError,
@@ -54,6 +57,25 @@ def events_channel_for(job_id: str) -> str:
     return f"{PREFIX}job:{job_id}:events"
 
 
+def lease_key_for(job_id: str) -> str:
+    return f"{PREFIX}job:{job_id}:lease"
+
+
+def owner_jobs_key(owner: str) -> str:
+    return f"{PREFIX}owner:{owner}:jobs"
+
+
+def owner_active_key(owner: str) -> str:
+    return f"{PREFIX}owner:{owner}:active"
+
+
+def idempotency_key_for(owner: str, key: str) -> str:
+    return f"{PREFIX}idempotency:{owner}:{key}"
+
+
+IDEMPOTENCY_TTL_SECONDS = 24 * 3600
+
+
 def event(kind: str, **data: Any) -> str:
     return json.dumps({"type": kind, **data}, default=str)
 
@@ -66,13 +88,88 @@ class JobStore:
     def ping(self) -> bool:
         return bool(self.redis.ping())
 
-    def create(self, job: Job) -> None:
-        with self.redis.pipeline(transaction=True) as pipe:
-            pipe.set(key_for(job.id), _dump(job), nx=True)
-            pipe.sadd(ACTIVE_KEY, job.id)
-            created, _ = pipe.execute()
-        if not created:
-            raise InvalidTransition(f"Job {job.id} already exists.")
+    def create(self, job: Job, idempotency: tuple[str, str] | None = None) -> Job:
+        """Store a new job; with `(key, fingerprint)`, a replay returns the original job."""
+        if idempotency is None:
+            self._create(job, None)
+            return job
+        key, fingerprint = idempotency
+        idem_key = idempotency_key_for(job.owner, key)
+        existing: str | None = None
+
+        def create_once(pipe: Pipeline) -> None:
+            nonlocal existing
+            raw = pipe.get(idem_key)
+            if raw is not None:
+                record = json.loads(raw)
+                if record["fingerprint"] != fingerprint:
+                    raise IdempotencyKeyReused(
+                        "This Idempotency-Key was used for a different request in the last 24 h."
+                    )
+                existing = record["job_id"]
+                return
+            pipe.multi()
+            self._create(job, pipe)
+            record = json.dumps({"job_id": job.id, "fingerprint": fingerprint})
+            pipe.set(idem_key, record, ex=IDEMPOTENCY_TTL_SECONDS)
+
+        self.redis.transaction(create_once, idem_key)
+        if existing is None:
+            return job
+        original = self.get(existing)
+        if original is None:  # the original expired or was deleted: a new job is due
+            self.redis.delete(idem_key)
+            return self.create(job, idempotency)
+        return original
+
+    def _create(self, job: Job, pipe: Pipeline | None) -> None:
+        own = pipe or self.redis.pipeline(transaction=True)
+        own.set(key_for(job.id), _dump(job), nx=True)
+        own.sadd(ACTIVE_KEY, job.id)
+        own.sadd(owner_active_key(job.owner), job.id)
+        own.zadd(owner_jobs_key(job.owner), {job.id: job.created_at.timestamp()})
+        if pipe is None:
+            created = own.execute()[0]
+            own.reset()
+            if not created:
+                raise InvalidTransition(f"Job {job.id} already exists.")
+
+    def unfinished_counts(self, owner: str) -> tuple[int, int]:
+        """(this owner's unfinished jobs, all unfinished jobs), in one round trip."""
+        with self.redis.pipeline(transaction=False) as pipe:
+            pipe.scard(owner_active_key(owner))
+            pipe.scard(ACTIVE_KEY)
+            mine, everyone = pipe.execute()
+        return int(mine), int(everyone)
+
+    def get_owned(self, job_id: str, owner: str, *, with_result: bool = True) -> Job:
+        """The job if `owner` created it; anyone else gets not-found, never forbidden."""
+        job = self.get(job_id, with_result=with_result)
+        if job is None or job.owner != owner:
+            raise JobNotFound(f"No job with id {job_id!r}.")
+        return job
+
+    def list_owned(self, owner: str, limit: int, status: JobStatus | None = None) -> list[Job]:
+        """The owner's jobs, newest first (without results); expired ids are pruned."""
+        index = owner_jobs_key(owner)
+        jobs: list[Job] = []
+        start = 0
+        while len(jobs) < limit:
+            ids = [_text(i) for i in self.redis.zrevrange(index, start, start + 2 * limit - 1)]
+            if not ids:
+                break
+            start += len(ids)
+            raws = self.redis.mget([key_for(i) for i in ids])
+            gone = [i for i, raw in zip(ids, raws, strict=True) if raw is None]
+            if gone:
+                self.redis.zrem(index, *gone)
+                start -= len(gone)
+            for raw in raws:
+                if raw is not None:
+                    job = Job.model_validate_json(raw)
+                    if status is None or job.status is status:
+                        jobs.append(job)
+        return jobs[:limit]
 
     def get(self, job_id: str, *, with_result: bool = True) -> Job | None:
         if not with_result:
@@ -93,15 +190,14 @@ class JobStore:
         return job
 
     def active_ids(self) -> set[str]:
-        return {
-            m.decode() if isinstance(m, bytes) else str(m) for m in self.redis.smembers(ACTIVE_KEY)
-        }
+        return {_text(m) for m in self.redis.smembers(ACTIVE_KEY)}
 
     def mark_processing(self, job_id: str) -> Job:
         def change(job: Job) -> None:
             job.status = JobStatus.PROCESSING
             job.started_at = utcnow()
             job.progress = 0.0
+            job.attempts += 1
 
         return self._transition(job_id, JobStatus.PROCESSING, change)
 
@@ -158,12 +254,34 @@ class JobStore:
         raw = self.redis.lrange(segments_key_for(job_id), 0, -1)
         return [Segment.model_validate_json(item) for item in raw]
 
-    def delete(self, job_id: str) -> bool:
+    def delete(self, job: Job) -> bool:
         with self.redis.pipeline(transaction=True) as pipe:
-            pipe.delete(key_for(job_id), result_key_for(job_id), segments_key_for(job_id))
-            pipe.srem(ACTIVE_KEY, job_id)
-            deleted, _ = pipe.execute()
+            pipe.delete(key_for(job.id), result_key_for(job.id), segments_key_for(job.id))
+            pipe.srem(ACTIVE_KEY, job.id)
+            pipe.srem(owner_active_key(job.owner), job.id)
+            pipe.zrem(owner_jobs_key(job.owner), job.id)
+            deleted = pipe.execute()[0]
         return bool(deleted)
+
+    def requeue(self, job_id: str) -> Job:
+        """processing -> queued: the recovery sweep hands a job whose worker vanished back."""
+
+        def change(job: Job) -> None:
+            job.status = JobStatus.QUEUED
+            job.progress = 0.0
+
+        return self._transition(job_id, JobStatus.QUEUED, change)
+
+    def hold_lease(self, job_id: str, ttl_seconds: int) -> None:
+        """A running worker's heartbeat: while the lease lives, the job is not stuck."""
+        self.redis.set(lease_key_for(job_id), "1", ex=ttl_seconds)
+
+    def has_lease(self, job_id: str) -> bool:
+        return bool(self.redis.exists(lease_key_for(job_id)))
+
+    def forget_active(self, job_id: str) -> None:
+        """Drop an id from the active set whose record no longer exists."""
+        self.redis.srem(ACTIVE_KEY, job_id)
 
     def _transition(
         self,
@@ -196,7 +314,8 @@ class JobStore:
                 if result is not None:
                     pipe.set(result_key_for(job_id), result.model_dump_json(), ex=ttl)
                 pipe.srem(ACTIVE_KEY, job_id)
-                pipe.delete(segments_key_for(job_id))  # the result holds them now
+                pipe.srem(owner_active_key(job.owner), job_id)
+                pipe.delete(segments_key_for(job_id), lease_key_for(job_id))  # the result has them
             else:
                 pipe.set(key, _dump(job))
                 pipe.sadd(ACTIVE_KEY, job_id)
@@ -209,6 +328,10 @@ class JobStore:
         if result is not None:
             changed.result = result
         return changed
+
+
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
 
 
 def _dump(job: Job) -> str:

@@ -1,11 +1,21 @@
-"""Decoding uploads to the 16 kHz mono float32 samples Whisper takes."""
+"""Decoding uploads to the 16 kHz mono float32 samples Whisper takes.
+
+Like faster-whisper's `decode_audio` (same resampling, invalid frames skipped), but it counts the
+samples as it decodes and stops past the duration cap: a small file that expands to hours of
+audio (a "duration bomb") fails with `audio_too_long` instead of filling memory.
+"""
 
 from __future__ import annotations
 
+import gc
+import itertools
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from app.errors import InvalidAudio
+import numpy as np
+
+from app.errors import AudioTooLong, InvalidAudio
 
 SAMPLE_RATE = 16_000
 # Below this peak amplitude (-60 dBFS) a track is silence: Whisper would hallucinate text on it
@@ -32,19 +42,62 @@ def channel_count(audio_path: Path) -> int:
         raise InvalidAudio(f"The file could not be decoded as audio ({_reason(e)}).") from e
 
 
-def decode(audio_path: Path, *, split: bool = False) -> list[Any]:
-    """One array (mixed to mono) or, with `split`, one per channel of a stereo file."""
-    from faster_whisper import decode_audio
+def _valid_frames(frames: Iterator[Any]) -> Iterator[Any]:
+    import av
 
+    while True:
+        try:
+            yield next(frames)
+        except StopIteration:
+            return
+        except av.error.InvalidDataError:
+            continue  # a damaged frame: skip it, as faster-whisper does
+
+
+def _pcm_chunks(audio_path: Path, channels: int, max_samples: int) -> Iterator[np.ndarray]:
+    import av
+
+    resampler = av.audio.resampler.AudioResampler(
+        format="s16", layout="stereo" if channels == 2 else "mono", rate=SAMPLE_RATE
+    )
+    decoded = 0
+    with av.open(str(audio_path), mode="r", metadata_errors="ignore") as container:
+        if not container.streams.audio:
+            raise InvalidAudio("The file has no audio stream.")
+        frames = _valid_frames(iter(container.decode(audio=0)))
+        for frame in itertools.chain(frames, [None]):
+            if frame is not None:
+                frame.pts = None
+            for out in resampler.resample(frame):
+                pcm = out.to_ndarray().reshape(-1)
+                decoded += len(pcm) // channels
+                if decoded > max_samples:
+                    raise AudioTooLong(
+                        f"The audio is longer than the limit of {max_samples // SAMPLE_RATE} s."
+                    )
+                yield pcm
+    del resampler
+    gc.collect()  # PyAV's resampler holds memory until collected (faster-whisper issue 390)
+
+
+def decode(audio_path: Path, *, split: bool = False, max_seconds: float = 4 * 3600) -> list[Any]:
+    """One array (mixed to mono) or, with `split`, one per channel of a stereo file."""
     if split and (channels := channel_count(audio_path)) != 2:
         raise InvalidAudio(f"channels=split needs a stereo recording; this one has {channels}.")
+    max_samples = int(max_seconds * SAMPLE_RATE)
     try:
-        decoded = decode_audio(str(audio_path), sampling_rate=SAMPLE_RATE, split_stereo=split)
+        pcm = np.concatenate(
+            list(_pcm_chunks(audio_path, 2 if split else 1, max_samples))
+            or [np.zeros(0, dtype=np.int16)]
+        )
+    except (InvalidAudio, AudioTooLong):
+        raise
     except Exception as e:
         # PyAV raises a family of FFmpeg errors (and sometimes ValueError/IndexError) for input
         # that is not audio; whichever it is, the caller's file is at fault, not the worker.
         raise InvalidAudio(f"The file could not be decoded as audio ({_reason(e)}).") from e
-    tracks = list(decoded) if split else [decoded]
+    audio = pcm.astype(np.float32) / 32768.0
+    tracks = [audio[0::2], audio[1::2]] if split else [audio]
     if len(tracks[0]) == 0:
         raise InvalidAudio("The file contains no audio samples.")
     return tracks

@@ -42,6 +42,7 @@ class EngineConfig:
     max_loaded_models: int = 2
     batch_size: int = 8
     batch_min_seconds: float = 60.0
+    max_audio_seconds: float = 4 * 3600
 
 
 def pick_device(device: str) -> str:
@@ -120,7 +121,9 @@ class WhisperEngine:
     def transcribe(
         self, audio_path: Path, options: JobOptions, on_segment: SegmentCallback
     ) -> TranscriptResult:
-        tracks = decode(audio_path, split=options.channels == "split")
+        tracks = decode(
+            audio_path, split=options.channels == "split", max_seconds=self.config.max_audio_seconds
+        )
         duration = round(len(tracks[0]) / SAMPLE_RATE, 3)
         batched = self.use_batched(options, duration)
         result = TranscriptResult(

@@ -1,16 +1,21 @@
 """Running one job: mark it processing, call the engine, save the result or the failure.
 
-Idempotent by construction: a redelivered message for a job that already ended does nothing, and a
-job that is run again starts over (status, progress and result are overwritten, never appended).
-No Celery here, so it is tested against the real store with any `Transcriber`.
+Idempotent by construction, so late acknowledgement is safe: a redelivered message for a job that
+already ended does nothing, and a job that is run again starts over (status, progress and
+segments are overwritten, never appended). Each start counts as an attempt; a job that keeps
+killing its worker fails with `worker_lost` instead of looping. While it runs, a heartbeat keeps
+the job's lease alive, so the recovery sweep can tell a running job from one whose worker
+vanished. No Celery here: tested against the real store with any `Transcriber`.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from app.errors import InvalidTransition, JobCanceled, JobNotFound, WhisperJobsError
+from app.errors import WORKER_LOST, InvalidTransition, JobCanceled, JobNotFound, WhisperJobsError
 from app.jobs import Segment
 from app.store import JobStore
 from worker.engine import Transcriber
@@ -18,11 +23,55 @@ from worker.engine import Transcriber
 logger = logging.getLogger(__name__)
 
 
-def run_job(job_id: str, store: JobStore, engine: Transcriber, audio_path: Path) -> None:
+@dataclass(frozen=True)
+class RunPolicy:
+    max_attempts: int = 3
+    lease_seconds: int = 30
+    # Exceptions meaning "the job ran out of time" (Celery's SoftTimeLimitExceeded).
+    timeout_errors: tuple[type[BaseException], ...] = field(default=())
+
+
+class Heartbeat:
+    def __init__(self, store: JobStore, job_id: str, lease_seconds: int) -> None:
+        self.store, self.job_id, self.lease_seconds = store, job_id, lease_seconds
+        self.stopped = threading.Event()
+        self.thread = threading.Thread(target=self._beat, name=f"lease-{job_id}", daemon=True)
+
+    def _beat(self) -> None:
+        while not self.stopped.wait(self.lease_seconds / 3):
+            try:
+                self.store.hold_lease(self.job_id, self.lease_seconds)
+            except Exception:  # a missed beat is not fatal; the next one may get through
+                logger.warning("lease heartbeat for job %s failed", self.job_id, exc_info=True)
+
+    def __enter__(self) -> Heartbeat:
+        self.store.hold_lease(self.job_id, self.lease_seconds)
+        self.thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.stopped.set()
+        self.thread.join()
+
+
+def run_job(
+    job_id: str,
+    store: JobStore,
+    engine: Transcriber,
+    audio_path: Path,
+    policy: RunPolicy | None = None,
+) -> None:
+    policy = policy or RunPolicy()
     try:
         job = store.mark_processing(job_id)
     except (JobNotFound, InvalidTransition):
         logger.info("job %s is gone or already ended; skipping", job_id)
+        audio_path.unlink(missing_ok=True)
+        return
+    if job.attempts > policy.max_attempts:
+        message = f"The job stopped its worker {policy.max_attempts} times; it is not retried."
+        logger.error("job %s: %s", job_id, message)
+        _fail(store, job_id, WORKER_LOST, message)
         audio_path.unlink(missing_ok=True)
         return
 
@@ -30,8 +79,10 @@ def run_job(job_id: str, store: JobStore, engine: Transcriber, audio_path: Path)
         if not store.record_segment(job_id, segment, progress):
             raise JobCanceled(f"Job {job_id} was canceled.")
 
+    ended = True  # False only when the process is being torn down mid-job (see finally)
     try:
-        result = engine.transcribe(audio_path, job.options, on_segment)
+        with Heartbeat(store, job_id, policy.lease_seconds):
+            result = engine.transcribe(audio_path, job.options, on_segment)
         store.mark_completed(job_id, result)
     except (JobCanceled, InvalidTransition):
         # Canceled (or otherwise ended) while running: the store already holds its final status.
@@ -39,11 +90,19 @@ def run_job(job_id: str, store: JobStore, engine: Transcriber, audio_path: Path)
     except WhisperJobsError as e:
         logger.warning("job %s failed: %s: %s", job_id, e.code, e.message)
         _fail(store, job_id, e.code, e.message)
+    except policy.timeout_errors:
+        _fail(store, job_id, "timeout", "The job ran past its time limit.")
     except Exception:
         logger.exception("job %s failed unexpectedly", job_id)
         _fail(store, job_id, "internal_error", "The worker hit an unexpected error.")
+    except BaseException:
+        # Shutdown (SystemExit, a terminate): the message goes back to the queue and the job
+        # runs again, so its upload must stay.
+        ended = False
+        raise
     finally:
-        audio_path.unlink(missing_ok=True)
+        if ended:
+            audio_path.unlink(missing_ok=True)
 
 
 def _fail(store: JobStore, job_id: str, code: str, message: str) -> None:

@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
+import logging
 from functools import cache
 from pathlib import Path
 
 import redis
+from celery.exceptions import SoftTimeLimitExceeded
 
 from app.config import get_settings
-from app.jobs import TRANSCRIBE_TASK
+from app.jobs import SWEEP_TASK, TRANSCRIBE_TASK, Job
+from app.queue import enqueue_transcription, task_time_limits
 from app.store import JobStore
 from worker.celery_app import celery_app
 from worker.engine import EngineConfig, Transcriber, WhisperEngine
-from worker.runner import run_job
+from worker.runner import RunPolicy, run_job
+from worker.sweep import sweep
+
+logger = logging.getLogger(__name__)
 
 
 @cache
@@ -30,6 +36,7 @@ def runtime() -> tuple[JobStore, Transcriber, Path]:
             max_loaded_models=settings.max_loaded_models,
             batch_size=settings.batch_size,
             batch_min_seconds=settings.batch_min_seconds,
+            max_audio_seconds=settings.max_audio_seconds,
         )
     )
     return store, engine, settings.uploads_dir
@@ -38,4 +45,21 @@ def runtime() -> tuple[JobStore, Transcriber, Path]:
 @celery_app.task(name=TRANSCRIBE_TASK)
 def transcribe(job_id: str) -> None:
     store, engine, uploads_dir = runtime()
-    run_job(job_id, store, engine, uploads_dir / job_id)
+    policy = RunPolicy(
+        max_attempts=get_settings().max_attempts, timeout_errors=(SoftTimeLimitExceeded,)
+    )
+    run_job(job_id, store, engine, uploads_dir / job_id, policy)
+
+
+@celery_app.task(name=SWEEP_TASK)
+def sweep_stuck_jobs() -> None:
+    settings = get_settings()
+    store, _, _ = runtime()
+
+    def resend(job: Job) -> None:
+        soft, hard = task_time_limits(settings, job.audio_seconds)
+        enqueue_transcription(celery_app, job.id, job.options.model, soft, hard)
+
+    report = sweep(store, store.redis, resend, stale_seconds=settings.sweep_interval_seconds)
+    if report.resent or report.requeued:
+        logger.warning("sweep: %s", report)

@@ -5,10 +5,12 @@ from __future__ import annotations
 from typing import Annotated
 
 from celery import Celery
-from fastapi import Depends, Request
+from fastapi import Depends, Header, Request
 from redis.asyncio import Redis as AsyncRedis
 
+from app.auth import ANONYMOUS, KeyRing
 from app.config import Settings
+from app.errors import Unauthorized
 from app.store import JobStore
 
 
@@ -32,7 +34,25 @@ def get_async_redis(request: Request) -> AsyncRedis:
     return client
 
 
+def get_caller(
+    request: Request,
+    authorization: Annotated[
+        str | None, Header(description="`Bearer <API key>` (when keys are configured)")
+    ] = None,
+) -> str:
+    """The name of the calling key; every `/v1` route depends on it."""
+    keys: KeyRing = request.app.state.keys
+    if keys.is_open:
+        return ANONYMOUS
+    scheme, _, token = (authorization or "").partition(" ")
+    name = keys.identify(token.strip()) if scheme.lower() == "bearer" and token else None
+    if name is None:
+        raise Unauthorized("A valid API key is required: send `Authorization: Bearer <key>`.")
+    return name
+
+
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 StoreDep = Annotated[JobStore, Depends(get_store)]
 ProducerDep = Annotated[Celery, Depends(get_producer)]
 AsyncRedisDep = Annotated[AsyncRedis, Depends(get_async_redis)]
+CallerDep = Annotated[str, Depends(get_caller)]

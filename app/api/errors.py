@@ -9,7 +9,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from app.errors import WhisperJobsError
+from app.errors import RateLimited, Unauthorized, WhisperJobsError
 
 logger = logging.getLogger(__name__)
 
@@ -24,10 +24,11 @@ _HTTP_CODES = {
 }
 
 
-def error_response(status_code: int, code: str, message: str) -> JSONResponse:
-    return JSONResponse(
-        status_code=status_code, content={"error": {"code": code, "message": message}}
-    )
+def error_response(
+    status_code: int, code: str, message: str, headers: dict[str, str] | None = None
+) -> JSONResponse:
+    content = {"error": {"code": code, "message": message}}
+    return JSONResponse(status_code=status_code, content=content, headers=headers)
 
 
 def _describe(exc: RequestValidationError) -> str:
@@ -41,7 +42,12 @@ def _describe(exc: RequestValidationError) -> str:
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(WhisperJobsError)
     async def domain_error(_: Request, exc: WhisperJobsError) -> JSONResponse:
-        return error_response(exc.status_code, exc.code, exc.message)
+        headers = {}
+        if isinstance(exc, Unauthorized):
+            headers["WWW-Authenticate"] = "Bearer"
+        if isinstance(exc, RateLimited):
+            headers["Retry-After"] = str(exc.retry_after)
+        return error_response(exc.status_code, exc.code, exc.message, headers)
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -10,10 +11,14 @@ import redis.asyncio
 from fastapi import FastAPI
 
 from app.api.errors import install_error_handlers
+from app.api.limits import UploadLimit
 from app.api.routes import events, health, jobs, models
+from app.auth import KeyRing
 from app.config import Settings, get_settings
 from app.queue import make_producer
 from app.store import JobStore
+
+logger = logging.getLogger(__name__)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -24,6 +29,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         pool = redis.ConnectionPool.from_url(settings.require_redis_url())
         settings.uploads_dir.mkdir(parents=True, exist_ok=True)
         app.state.settings = settings
+        app.state.keys = KeyRing(settings.api_keys)
+        if app.state.keys.is_open:
+            logger.warning(
+                "no API keys configured (WHISPER_JOBS_API_KEYS): anyone who can reach this "
+                "service can submit and read every job"
+            )
         app.state.store = JobStore(redis.Redis(connection_pool=pool), settings.result_ttl_seconds)
         app.state.producer = make_producer(settings)
         # Async client for pub/sub only (event streams); the store's calls are short and sync.
@@ -42,6 +53,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     install_error_handlers(app)
+    app.add_middleware(UploadLimit, max_bytes=settings.max_upload_bytes)
     app.include_router(health.router)
     app.include_router(jobs.router)
     app.include_router(events.router)

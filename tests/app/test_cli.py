@@ -6,12 +6,12 @@ from app.config import Settings
 
 def test_worker_consumes_one_queue_per_offered_model() -> None:
     argv = worker_argv(Settings(redis_url="redis://x", models=["base", "tiny.en"]))
-    assert argv[argv.index("--queues") + 1] == "transcribe.base,transcribe.tiny.en"
+    assert argv[argv.index("--queues") + 1] == "transcribe.base,transcribe.tiny.en,maintenance"
 
 
 def test_worker_can_be_dedicated_to_some_models() -> None:
     argv = worker_argv(Settings(redis_url="redis://x"), ["base"])
-    assert argv[argv.index("--queues") + 1] == "transcribe.base"
+    assert argv[argv.index("--queues") + 1] == "transcribe.base,maintenance"
 
 
 def test_worker_refuses_a_model_the_deployment_does_not_offer(

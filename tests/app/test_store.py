@@ -140,7 +140,8 @@ def test_delete_removes_everything(store: JobStore, redis_client: redis.Redis) -
     store.create(job)
     store.mark_processing(job.id)
     store.mark_completed(job.id, RESULT)
-    assert store.delete(job.id) is True
+    assert store.delete(job) is True
     assert store.get(job.id) is None
     assert redis_client.exists(key_for(job.id), result_key_for(job.id)) == 0
-    assert store.delete(job.id) is False
+    assert store.list_owned(job.owner, 10) == []
+    assert store.delete(job) is False

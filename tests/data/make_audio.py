@@ -4,6 +4,8 @@
 - silence.wav: 5 s of digital silence, 16 kHz mono (a job that ends with no segments).
 - de.wav, fr.wav: a German and a French sentence spoken by espeak-ng (language detection and
   translation).
+- corrupt.flac: jfk.flac's first 8 KiB (valid headers, declaring 11 s) then zeros: passes the
+  submit-time probe, decodes to nothing (a job that fails with invalid_audio).
 - stereo.wav: a two-party "call": JFK (jfk.flac mixed to mono) on the left channel, an English
   sentence by espeak-ng on the right, 16 kHz (channels=split).
 """
@@ -49,8 +51,13 @@ def make_stereo(out: Path) -> None:
                        check=True)  # fmt: skip
 
 
+def write_corrupt(path: Path) -> None:
+    path.write_bytes((HERE / "jfk.flac").read_bytes()[:8192] + bytes(65536))
+
+
 if __name__ == "__main__":
     write_silence(HERE / "silence.wav")
+    write_corrupt(HERE / "corrupt.flac")
     for language, sentence in SENTENCES.items():
         speak(language, sentence, HERE / f"{language}.wav")
     make_stereo(HERE / "stereo.wav")

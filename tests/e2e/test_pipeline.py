@@ -64,10 +64,18 @@ def test_jfk_end_to_end(service: Service) -> None:
     assert not (service.data_dir / "uploads" / job["id"]).exists()
 
 
-def test_not_audio_fails_with_invalid_audio(service: Service, tmp_path: Path) -> None:
+def test_not_audio_is_refused_at_submit(service: Service, tmp_path: Path) -> None:
     bogus = tmp_path / "report.pdf"
     bogus.write_bytes(b"%PDF-1.4 this is not a recording\n" * 100)
-    job = service.wait(service.submit(bogus)["id"])
+    with bogus.open("rb") as f:
+        response = service.http.post("/v1/jobs", files={"file": (bogus.name, f)})
+    assert response.status_code == 415
+    assert response.json()["error"]["code"] == "unsupported_media"
+    assert uploads(service) == []
+
+
+def test_corrupt_audio_that_passes_the_probe_fails_with_invalid_audio(service: Service) -> None:
+    job = service.wait(service.submit(DATA / "corrupt.flac")["id"])
     assert job["status"] == "failed"
     assert job["error"]["code"] == "invalid_audio"
     assert job["result"] is None

@@ -17,7 +17,7 @@ from fastapi.responses import StreamingResponse
 from redis.asyncio import Redis as AsyncRedis
 from starlette.concurrency import run_in_threadpool
 
-from app.api.deps import AsyncRedisDep, StoreDep
+from app.api.deps import AsyncRedisDep, CallerDep, StoreDep
 from app.api.routes.jobs import NOT_FOUND
 from app.jobs import Job, Segment
 from app.store import JobStore, events_channel_for
@@ -85,10 +85,12 @@ async def job_events(job_id: str, store: JobStore, redis: AsyncRedis) -> AsyncIt
     responses={**NOT_FOUND, 200: {"content": {"text/event-stream": {}}}},
     response_class=StreamingResponse,
 )
-def stream_job_events(job_id: str, store: StoreDep, redis: AsyncRedisDep) -> StreamingResponse:
+def stream_job_events(
+    job_id: str, store: StoreDep, redis: AsyncRedisDep, caller: CallerDep
+) -> StreamingResponse:
     """Server-Sent Events: `segment` (one per decoded segment, replayed first for late clients),
     `progress`, then one final `completed`, `failed` or `canceled` event."""
-    store.get_or_raise(job_id)  # 404 before the stream starts
+    store.get_owned(job_id, caller, with_result=False)  # 404 before the stream starts
     return StreamingResponse(
         job_events(job_id, store, redis),
         media_type="text/event-stream",

@@ -6,21 +6,19 @@ import json
 import logging
 import re
 from pathlib import Path
-from typing import Annotated, Any, BinaryIO
+from typing import Annotated, Any
 
-from celery import Celery
-from fastapi import APIRouter, File, Form, Query, Response, UploadFile, status
+from fastapi import APIRouter, File, Form, Header, Query, Response, UploadFile, status
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
-from app.api.deps import ProducerDep, SettingsDep, StoreDep
+from app.api.deps import CallerDep, ProducerDep, SettingsDep, StoreDep
 from app.api.forms import JobForm, job_options
-from app.config import Settings
-from app.errors import EmptyFile, InvalidRequest, JobNotCompleted, QueueUnavailable
+from app.api.submit import submit
+from app.errors import InvalidRequest, JobNotCompleted
 from app.formats import EXTENSIONS, MEDIA_TYPES, CueLimits, Format, render
 from app.jobs import Job, JobStatus, new_job_id, utcnow
-from app.queue import enqueue_transcription
-from app.store import JobStore
 
 logger = logging.getLogger(__name__)
 router = APIRouter(prefix="/v1/jobs", tags=["jobs"])
@@ -45,25 +43,21 @@ def _parse_metadata(raw: str | None) -> dict[str, Any] | None:
     return value
 
 
-def _save_upload(source: BinaryIO, destination: Path) -> int:
-    """Copy the spooled upload to the shared data directory in chunks; returns the byte count."""
-    written = 0
-    with destination.open("wb") as out:
-        while chunk := source.read(_COPY_CHUNK):
-            out.write(chunk)
-            written += len(chunk)
-    return written
-
-
 @router.post(
     "",
     status_code=status.HTTP_202_ACCEPTED,
     response_model=Job,
     responses={
+        200: {"description": "An `Idempotency-Key` replay: the job it created before"},
         400: {"description": "Empty upload (`empty_file`)"},
+        401: {"description": "No or an unknown API key (`unauthorized`)"},
+        413: {"description": "Upload over the size limit (`payload_too_large`)"},
+        415: {"description": "Not audio, or no audio stream (`unsupported_media`)"},
         422: {"description": "Invalid option (`invalid_request`), unknown model "
-              "(`model_not_available`), English-only model (`model_not_multilingual`)"},
-        503: {"description": "The queue is unreachable (`queue_unavailable`)"},
+              "(`model_not_available`), English-only model (`model_not_multilingual`), "
+              "`audio_too_long`, `idempotency_key_reused`"},
+        429: {"description": "Too many unfinished jobs for this key (`rate_limited`)"},
+        503: {"description": "`overloaded`, or the queue is unreachable (`queue_unavailable`)"},
     },
 )  # fmt: skip
 async def create_job(
@@ -71,8 +65,17 @@ async def create_job(
     settings: SettingsDep,
     store: StoreDep,
     producer: ProducerDep,
+    caller: CallerDep,
     file: Annotated[UploadFile, File(description="The audio (any format FFmpeg decodes).")],
     form: Annotated[JobForm, Form()],
+    idempotency_key: Annotated[
+        str | None,
+        Header(
+            max_length=255,
+            description="Retry-safe submission: the same key within 24 h "
+            "returns the job it created (200).",
+        ),
+    ] = None,
 ) -> Job:
     """Queue a transcription job for an uploaded file; poll `Location` for its status."""
     options = job_options(form, settings)
@@ -83,42 +86,40 @@ async def create_job(
         options=options,
         metadata=_parse_metadata(form.metadata),
         filename=(file.filename or None) and str(file.filename)[:255],
+        owner=caller,
     )
+    args = (job, file.file, settings, store, producer, idempotency_key)
     if (file.size or 0) > INLINE_UPLOAD_BYTES:
-        await run_in_threadpool(_persist_and_enqueue, job, file.file, settings, store, producer)
+        job, created = await run_in_threadpool(submit, *args)
     else:
-        # A small upload is still in memory: writing it and the two Redis calls take well under
-        # a millisecond, less than a thread-pool hop costs.
-        _persist_and_enqueue(job, file.file, settings, store, producer)
+        # A small upload is still in memory: writing it, probing it and the Redis calls take
+        # about a millisecond, less than a thread-pool hop costs under load.
+        job, created = submit(*args)
     response.headers["Location"] = f"/v1/jobs/{job.id}"
+    if not created:
+        response.status_code = status.HTTP_200_OK
     return job
 
 
-def _persist_and_enqueue(
-    job: Job, upload: BinaryIO, settings: Settings, store: JobStore, producer: Celery
-) -> None:
-    path = settings.uploads_dir / job.id
-    try:
-        if _save_upload(upload, path) == 0:
-            raise EmptyFile("The uploaded file is empty.")
-        # The record exists before the task does, so a worker never sees an unknown id.
-        store.create(job)
-    except BaseException:
-        path.unlink(missing_ok=True)
-        raise
-    try:
-        enqueue_transcription(producer, job.id, job.options.model)
-    except Exception as e:
-        logger.exception("could not enqueue job %s", job.id)
-        store.mark_failed(job.id, QueueUnavailable.code, "The job could not be queued.")
-        path.unlink(missing_ok=True)
-        raise QueueUnavailable("The job queue is unreachable; try again later.") from e
+class JobList(BaseModel):
+    data: list[Job]
+
+
+@router.get("", response_model=JobList)
+def list_jobs(
+    store: StoreDep,
+    caller: CallerDep,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    status: Annotated[JobStatus | None, Query(description="Only jobs in this status.")] = None,
+) -> JobList:
+    """The caller's jobs, newest first (without results)."""
+    return JobList(data=store.list_owned(caller, limit, status))
 
 
 @router.get("/{job_id}", response_model=Job, responses=NOT_FOUND)
-def get_job(job_id: str, store: StoreDep) -> Job:
+def get_job(job_id: str, store: StoreDep, caller: CallerDep) -> Job:
     """The job, with its result once completed."""
-    return store.get_or_raise(job_id)
+    return store.get_owned(job_id, caller)
 
 
 def _download_name(job: Job, fmt: str) -> str:
@@ -140,6 +141,7 @@ def _download_name(job: Job, fmt: str) -> str:
 def get_transcript(
     job_id: str,
     store: StoreDep,
+    caller: CallerDep,
     format: Annotated[Format, Query(description="Output format.")] = "json",  # noqa: A002
     max_line_width: Annotated[int | None, Query(ge=1, le=1000)] = None,
     max_line_count: Annotated[int | None, Query(ge=1, le=10)] = None,
@@ -147,7 +149,7 @@ def get_transcript(
 ) -> Response:
     """The finished transcript: `json` (our result), `verbose_json` (OpenAI's shape), `text`,
     `srt`, `vtt` or `tsv`. Subtitle cues follow the `max_*` limits."""
-    job = store.get_or_raise(job_id)
+    job = store.get_owned(job_id, caller)
     if job.status is not JobStatus.COMPLETED or job.result is None:
         raise JobNotCompleted(f"Job {job_id} is {job.status.value}; no transcript yet.")
     body = render(job.result, format, CueLimits(max_line_width, max_line_count, max_cue_seconds))
@@ -158,12 +160,12 @@ def get_transcript(
 
 
 @router.delete("/{job_id}", status_code=status.HTTP_204_NO_CONTENT, responses=NOT_FOUND)
-def delete_job(job_id: str, store: StoreDep, settings: SettingsDep) -> Response:
+def delete_job(job_id: str, store: StoreDep, settings: SettingsDep, caller: CallerDep) -> Response:
     """Cancel a queued or running job (a running one stops at its next segment);
     delete a finished job's data."""
-    job = store.get_or_raise(job_id)
+    job = store.get_owned(job_id, caller, with_result=False)
     if job.status.is_terminal:
-        store.delete(job_id)
+        store.delete(job)
         return Response(status_code=status.HTTP_204_NO_CONTENT)
     was_queued = job.status is JobStatus.QUEUED
     store.mark_canceled(job_id)

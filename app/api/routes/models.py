@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Depends
 from pydantic import BaseModel
 
-from app.api.deps import SettingsDep
+from app.api.deps import SettingsDep, get_caller
 from app.catalog import ModelInfo, model_info
 
-router = APIRouter(prefix="/v1/models", tags=["models"])
+router = APIRouter(prefix="/v1/models", tags=["models"], dependencies=[Depends(get_caller)])
 
 
 class ModelList(BaseModel):

@@ -1,0 +1,58 @@
+"""The recovery sweep: no job may stay `queued` or `processing` forever.
+
+- A `queued` job whose task message is gone (Redis lost its queue, a message was purged) is sent
+  again.
+- A `processing` job whose lease expired (its worker vanished without the message coming back) is
+  put back to `queued` and sent again. Its attempt counter still grows, so a job that keeps killing
+  workers ends as `worker_lost`.
+A duplicate message is harmless: the task skips jobs that already ended.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import timedelta
+
+from redis import Redis
+
+from app.errors import InvalidTransition, JobNotFound
+from app.jobs import Job, JobStatus, utcnow
+from app.queue import pending_job_ids
+from app.store import JobStore
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class SweepReport:
+    resent: int = 0
+    requeued: int = 0
+
+
+def sweep(
+    store: JobStore, redis: Redis, resend: Callable[[Job], None], stale_seconds: float = 60.0
+) -> SweepReport:
+    report = SweepReport()
+    pending = pending_job_ids(redis)
+    cutoff = utcnow() - timedelta(seconds=stale_seconds)
+    for job_id in sorted(store.active_ids()):
+        job = store.get(job_id, with_result=False)
+        if job is None:
+            store.forget_active(job_id)
+            continue
+        if (job.started_at or job.created_at) > cutoff:
+            continue  # too young to call stuck: its message may be in flight
+        try:
+            if job.status is JobStatus.QUEUED and job_id not in pending:
+                logger.warning("job %s is queued without a message; sending it again", job_id)
+                resend(job)
+                report.resent += 1
+            elif job.status is JobStatus.PROCESSING and not store.has_lease(job_id):
+                logger.warning("job %s lost its worker; queueing it again", job_id)
+                resend(store.requeue(job_id))
+                report.requeued += 1
+        except (JobNotFound, InvalidTransition):
+            continue  # it moved on while we looked
+    return report
