@@ -13,9 +13,9 @@ from app.queue import make_producer
 from tests.conftest import JFK
 
 
-def submit(client: TestClient, content: bytes | None = None, **form: str):
+def submit(client: TestClient, content: bytes | None = None, headers=None, **form: str):
     data = content if content is not None else JFK.read_bytes()
-    return client.post("/v1/jobs", files={"file": ("jfk.flac", data)}, data=form)
+    return client.post("/v1/jobs", files={"file": ("jfk.flac", data)}, data=form, headers=headers)
 
 
 def assert_error(response, status: int, code: str) -> None:

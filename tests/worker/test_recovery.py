@@ -1,0 +1,135 @@
+"""Attempts, leases and the recovery sweep against the real Redis (engine faked at our seam)."""
+
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+import redis
+
+from app.config import Settings
+from app.errors import AudioTooLong
+from app.jobs import Job, JobOptions, JobStatus, new_job_id, utcnow
+from app.queue import celery_config, pending_job_ids, task_time_limits
+from app.store import JobStore
+from tests.conftest import JFK
+from tests.worker.test_tasks import ScriptedTranscriber
+from worker.audio import decode
+from worker.runner import RunPolicy, run_job
+from worker.sweep import sweep
+
+
+def old_job(store: JobStore, minutes: int = 10) -> Job:
+    job = Job(id=new_job_id(), status=JobStatus.QUEUED,
+              created_at=utcnow() - timedelta(minutes=minutes), options=JobOptions())  # fmt: skip
+    store.create(job)
+    return job
+
+
+def test_a_job_that_keeps_killing_workers_fails_with_worker_lost(store: JobStore, tmp_path):
+    job = old_job(store)
+    audio = tmp_path / job.id
+    audio.write_bytes(b"x")
+    for _ in range(3):  # three starts that never finished (the worker died each time)
+        store.mark_processing(job.id)
+    transcriber = ScriptedTranscriber()
+    run_job(job.id, store, transcriber, audio, RunPolicy(max_attempts=3))
+    failed = store.get(job.id)
+    assert transcriber.calls == 0
+    assert failed is not None and failed.status is JobStatus.FAILED
+    assert failed.error is not None and failed.error.code == "worker_lost"
+    assert failed.attempts == 4
+    assert not audio.exists()
+
+
+def test_the_lease_lives_while_the_job_runs(store: JobStore, tmp_path: Path) -> None:
+    job = old_job(store)
+    audio = tmp_path / job.id
+    audio.write_bytes(b"x")
+    seen: list[bool] = []
+    transcriber = ScriptedTranscriber(before_last=lambda: seen.append(store.has_lease(job.id)))
+    run_job(job.id, store, transcriber, audio)
+    assert seen == [True]
+    assert not store.has_lease(job.id)  # gone with the terminal transition
+
+
+def test_timeouts_fail_the_job_with_timeout(store: JobStore, tmp_path: Path) -> None:
+    class Late(Exception):
+        pass
+
+    job = old_job(store)
+    audio = tmp_path / job.id
+    audio.write_bytes(b"x")
+    run_job(job.id, store, ScriptedTranscriber(Late()), audio, RunPolicy(timeout_errors=(Late,)))
+    failed = store.get(job.id)
+    assert failed is not None and failed.error is not None and failed.error.code == "timeout"
+
+
+def test_sweep_resends_queued_jobs_without_a_message(store: JobStore, redis_client: redis.Redis):
+    lost, young = old_job(store), old_job(store, minutes=0)
+    resent: list[str] = []
+    report = sweep(store, redis_client, lambda j: resent.append(j.id), stale_seconds=60)
+    assert resent == [lost.id]  # the young one's message may still be on its way
+    assert (report.resent, report.requeued) == (1, 0)
+    assert store.get(young.id).status is JobStatus.QUEUED
+
+
+def test_sweep_leaves_queued_jobs_whose_message_waits(
+    store: JobStore, redis_client: redis.Redis, settings: Settings
+) -> None:
+    from app.queue import enqueue_transcription, make_producer
+
+    job = old_job(store)
+    producer = make_producer(settings)
+    enqueue_transcription(producer, job.id, "base", 60, 120)
+    producer.close()
+    assert job.id in pending_job_ids(redis_client)
+    resent: list[str] = []
+    sweep(store, redis_client, lambda j: resent.append(j.id), stale_seconds=60)
+    assert resent == []
+
+
+def test_sweep_requeues_processing_jobs_whose_worker_vanished(
+    store: JobStore, redis_client: redis.Redis
+) -> None:
+    vanished, alive = old_job(store), old_job(store)
+    for job in (vanished, alive):
+        store.mark_processing(job.id)
+    for job in (vanished, alive):
+        stored = store.get(job.id)
+        stored.started_at = utcnow() - timedelta(minutes=5)
+        redis_client.set(f"whisper-jobs:job:{job.id}", stored.model_dump_json(exclude={"result"}))
+    store.hold_lease(alive.id, 30)
+    resent: list[str] = []
+    report = sweep(store, redis_client, lambda j: resent.append(j.id), stale_seconds=60)
+    assert resent == [vanished.id] and report.requeued == 1
+    assert store.get(vanished.id).status is JobStatus.QUEUED
+    assert store.get(alive.id).status is JobStatus.PROCESSING
+
+
+def test_time_limits_follow_the_audio_within_floor_and_ceiling() -> None:
+    settings = Settings(
+        redis_url="redis://x",
+        task_seconds_per_audio_second=2,
+        task_time_limit_min_seconds=300,
+        task_time_limit_max_seconds=3600,
+    )
+    assert task_time_limits(settings, 10) == (300, 360)
+    assert task_time_limits(settings, 1000) == (2000, 2060)
+    assert task_time_limits(settings, 10_000) == (3600, 3660)
+    assert task_time_limits(settings, None) == (3600, 3660)
+
+
+def test_visibility_timeout_must_exceed_the_hard_limit() -> None:
+    config = celery_config(Settings(redis_url="redis://x"))
+    timeout = config["broker_transport_options"]["visibility_timeout"]
+    assert config["visibility_timeout"] == timeout
+    assert config["result_backend_transport_options"]["visibility_timeout"] == timeout
+    assert timeout > Settings().task_time_limit_max_seconds + 60
+    with pytest.raises(ValueError, match="visibility"):
+        celery_config(Settings(redis_url="redis://x", task_time_limit_max_seconds=30 * 3600))
+
+
+def test_decoding_stops_at_the_duration_cap() -> None:
+    with pytest.raises(AudioTooLong, match="5 s"):
+        decode(JFK, max_seconds=5)
+    assert len(decode(JFK, max_seconds=12)[0]) == 11 * 16_000
