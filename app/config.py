@@ -98,6 +98,12 @@ class Settings(BaseSettings):
         description="Ceiling of a job's soft time limit; the hard limit adds 60 s and must stay "
         "below the Redis visibility timeout (checked at start-up).",
     )
+    job_lease_seconds: int = Field(
+        default=30,
+        ge=3,
+        description="A running job's heartbeat lease; the sweep requeues a processing job whose "
+        "lease expired (its worker vanished).",
+    )
     sweep_interval_seconds: float = Field(
         default=60.0, gt=0, description="How often the recovery sweep looks for stuck jobs."
     )

@@ -45,8 +45,11 @@ def runtime() -> tuple[JobStore, Transcriber, Path]:
 @celery_app.task(name=TRANSCRIBE_TASK)
 def transcribe(job_id: str) -> None:
     store, engine, uploads_dir = runtime()
+    settings = get_settings()
     policy = RunPolicy(
-        max_attempts=get_settings().max_attempts, timeout_errors=(SoftTimeLimitExceeded,)
+        max_attempts=settings.max_attempts,
+        lease_seconds=settings.job_lease_seconds,
+        timeout_errors=(SoftTimeLimitExceeded,),
     )
     run_job(job_id, store, engine, uploads_dir / job_id, policy)
 
