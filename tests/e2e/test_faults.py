@@ -195,3 +195,35 @@ def test_sigterm_lets_the_running_job_finish(cluster: Cluster, long_speech: Path
     assert_completed_once(job)
     cluster.start("worker")
     cluster.wait_ready()
+
+
+def test_redis_restart_with_jobs_in_every_state(
+    models_dir: Path, tmp_path_factory: pytest.TempPathFactory, long_speech: Path
+) -> None:
+    """Valkey (append-only file on) stops and starts again: every job still reaches its end."""
+    root = tmp_path_factory.mktemp("restart")
+    server = EmbeddedRedis(root / "valkey", persistent=True)
+    server.start()
+    cluster = make_cluster(
+        server.url, root, models_dir, WHISPER_JOBS_JOB_LEASE_SECONDS="6",
+        WHISPER_JOBS_SWEEP_INTERVAL_SECONDS="5",
+    )  # fmt: skip
+    cluster.start("beat")
+    try:
+        done = cluster.submit(JFK)["id"]
+        completed = cluster.wait_for(done, lambda j: j["status"] == "completed")
+        running = cluster.submit(long_speech)["id"]
+        cluster.wait_for(running, processing_with_progress)
+        waiting = cluster.submit(JFK)["id"]
+        server.stop()  # SIGTERM: Valkey writes its append-only file and exits
+        time.sleep(1)
+        server.start()
+        for job_id in (running, waiting):
+            job = cluster.wait_for(job_id, lambda j: j["status"] not in {"queued", "processing"},
+                                   300)  # fmt: skip
+            assert job["status"] == "completed", job
+        assert cluster.http.get(f"/v1/jobs/{done}").json() == completed  # intact
+    finally:
+        cluster.stop_all()
+        cluster.http.close()
+        server.stop()
