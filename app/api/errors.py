@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app.errors import RateLimited, Unauthorized, WhisperJobsError
@@ -62,3 +65,42 @@ def install_error_handlers(app: FastAPI) -> None:
     async def unexpected_error(_: Request, exc: Exception) -> JSONResponse:
         logger.error("unhandled error", exc_info=exc)
         return error_response(500, "internal_error", "The server hit an unexpected error.")
+
+
+class ErrorDetail(BaseModel):
+    code: str
+    message: str
+
+
+class ErrorResponse(BaseModel):
+    error: ErrorDetail
+
+
+def document_errors(app: FastAPI) -> dict[str, Any]:
+    """The OpenAPI schema, with every 4xx/5xx response (FastAPI's own 422 included) described by
+    the one shape errors really have."""
+    if app.openapi_schema:
+        return app.openapi_schema
+    schema = get_openapi(title=app.title, version=app.version, summary=app.summary,
+                         routes=app.routes)  # fmt: skip
+    components = schema.setdefault("components", {}).setdefault("schemas", {})
+    components["ErrorDetail"] = ErrorDetail.model_json_schema()
+    components["ErrorResponse"] = {
+        "type": "object", "required": ["error"], "title": "ErrorResponse",
+        "properties": {"error": {"$ref": "#/components/schemas/ErrorDetail"}},
+    }  # fmt: skip
+    error_content = {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorResponse"}}}
+    for route, path in schema.get("paths", {}).items():
+        for operation in path.values():
+            responses = operation.setdefault("responses", {})
+            if route.startswith("/v1/"):
+                responses.setdefault("401", {"description": "API key missing (`unauthorized`)"})
+            responses.setdefault("422", {"description": "Invalid request (`invalid_request`)"})
+            responses.setdefault("500", {"description": "Unexpected error (`internal_error`)"})
+            for status, response in responses.items():
+                if status[0] in "45":
+                    response["content"] = error_content
+    for name in ("HTTPValidationError", "ValidationError"):
+        components.pop(name, None)
+    app.openapi_schema = schema
+    return schema

@@ -10,7 +10,7 @@ import redis
 import redis.asyncio
 from fastapi import FastAPI
 
-from app.api.errors import install_error_handlers
+from app.api.errors import document_errors, install_error_handlers
 from app.api.limits import UploadLimit
 from app.api.routes import events, health, jobs, models
 from app.auth import KeyRing
@@ -53,6 +53,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     install_error_handlers(app)
+    app.openapi = lambda: document_errors(app)  # type: ignore[method-assign]
     app.add_middleware(UploadLimit, max_bytes=settings.max_upload_bytes)
     app.include_router(health.router)
     app.include_router(jobs.router)
