@@ -6,6 +6,8 @@
   translation).
 - corrupt.flac: jfk.flac's first 8 KiB (valid headers, declaring 11 s) then zeros: passes the
   submit-time probe, decodes to nothing (a job that fails with invalid_audio).
+- bomb.flac: 5 hours of digital silence at 8 kHz in 455 KB (a "duration bomb"): sox without
+  dither (-D), so FLAC's constant subframes stay tiny.
 - stereo.wav: a two-party "call": JFK (jfk.flac mixed to mono) on the left channel, an English
   sentence by espeak-ng on the right, 16 kHz (channels=split).
 """
@@ -61,3 +63,5 @@ if __name__ == "__main__":
     for language, sentence in SENTENCES.items():
         speak(language, sentence, HERE / f"{language}.wav")
     make_stereo(HERE / "stereo.wav")
+    subprocess.run(["sox", "-D", "-n", "-r", "8000", "-c", "1", "-b", "16", str(HERE / "bomb.flac"),
+                    "trim", "0", "18000"], check=True)  # fmt: skip

@@ -91,7 +91,8 @@ def cluster(
     redis_url = redis_server.url.rsplit("/", 1)[0] + "/2"
     c = make_cluster(redis_url, tmp_path_factory.mktemp("faults"), models_dir,
                      WHISPER_JOBS_MAX_UPLOAD_BYTES=str(4 * 1024 * 1024),
-                     WHISPER_JOBS_MAX_ACTIVE_JOBS_PER_KEY="1000")  # fmt: skip
+                     WHISPER_JOBS_MAX_ACTIVE_JOBS_PER_KEY="1000",
+                     WHISPER_JOBS_MAX_AUDIO_SECONDS="600")  # fmt: skip
     yield c
     c.stop_all()
     c.http.close()
@@ -227,3 +228,32 @@ def test_redis_restart_with_jobs_in_every_state(
         cluster.stop_all()
         cluster.http.close()
         server.stop()
+
+
+def hide_duration(flac: bytes) -> bytes:
+    """Zero STREAMINFO's total-samples field: the container no longer declares its length."""
+    data = bytearray(flac)
+    assert data[:4] == b"fLaC"
+    start = 8 + 10  # after "fLaC", the block header and the block/frame size fields
+    bits = int.from_bytes(data[start : start + 8], "big") & ~((1 << 36) - 1)
+    data[start : start + 8] = bits.to_bytes(8, "big")
+    return bytes(data)
+
+
+def test_duration_bombs_are_stopped_and_the_api_stays_flat(
+    cluster: Cluster, tmp_path: Path
+) -> None:
+    api = psutil.Process(cluster.procs["api"].pid)
+    before = api.memory_info().rss
+    bomb = DATA / "bomb.flac"  # 455 KB that decode to 5 hours
+    with bomb.open("rb") as f:
+        declared = cluster.http.post("/v1/jobs", files={"file": (bomb.name, f)})
+    assert declared.status_code == 422
+    assert declared.json()["error"]["code"] == "audio_too_long"
+    hidden = tmp_path / "hidden.flac"
+    hidden.write_bytes(hide_duration(bomb.read_bytes()))
+    job = cluster.wait_for(cluster.submit(hidden)["id"], lambda j: j["status"] == "failed", 180)
+    assert job["error"]["code"] == "audio_too_long"  # stopped while decoding, past 600 s
+    assert list((cluster.data_dir / "uploads").iterdir()) == []
+    assert api.memory_info().rss - before < 64 * 2**20
+    assert cluster.wait_for(cluster.submit(JFK)["id"], lambda j: j["status"] == "completed")
