@@ -10,7 +10,7 @@ to the next, which swamped the overhead being measured."""
 import sys
 import time
 
-from faster_whisper import WhisperModel
+from faster_whisper import BatchedInferencePipeline, WhisperModel
 
 from benchmarks.harness import ROOT
 from worker.models import resolve_model
@@ -20,10 +20,15 @@ def main() -> None:
     threads = int(sys.argv[1])
     path = resolve_model("base", ROOT / "data" / "models")
     model = WhisperModel(path, device="cpu", compute_type="int8", cpu_threads=threads)
+    batched = BatchedInferencePipeline(model)
     print("ready", flush=True)
-    for line in sys.stdin:
+    for line in sys.stdin:  # "<path>" or "batched <path>"
+        mode, _, path = line.strip().rpartition(" ")
         started = time.perf_counter()
-        segments, _ = model.transcribe(line.strip(), beam_size=5, temperature=0.0)
+        if mode == "batched":
+            segments, _ = batched.transcribe(path, beam_size=5, temperature=0.0, batch_size=8)
+        else:
+            segments, _ = model.transcribe(path, beam_size=5, temperature=0.0)
         list(segments)
         print(f"{time.perf_counter() - started:.4f}", flush=True)
 

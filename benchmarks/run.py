@@ -49,9 +49,9 @@ class Direct:
         )
         assert self.process.stdout is not None and self.process.stdout.readline() == "ready\n"
 
-    def __call__(self, path: Path) -> float:
+    def __call__(self, path: Path, batched: bool = False) -> float:
         assert self.process.stdin is not None and self.process.stdout is not None
-        self.process.stdin.write(f"{path}\n")
+        self.process.stdin.write(f"{'batched ' if batched else ''}{path}\n")
         self.process.stdin.flush()
         return float(self.process.stdout.readline())
 
@@ -97,9 +97,18 @@ def bench_overhead_and_batching(
             )
             if path == long_path:
                 sequential = sm
+        library_batched = direct(long_path, batched=True)
         direct.close()
         batched = statistics.median(
             run_job(client, long_path, batched="true", temperature="0")[0] for _ in range(n)
+        )
+        rows.append(
+            Row(
+                f"library alone, batched vs sequential: {library_batched:.2f} s vs {dm:.2f} s",
+                f"{dm / library_batched:.2f}x",
+                "info",
+                None,
+            )
         )
         speedup = sequential / batched
         rows.append(
