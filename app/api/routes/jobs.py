@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import logging
 import re
 from pathlib import Path
 from typing import Annotated, Any
@@ -20,12 +19,10 @@ from app.errors import InvalidRequest, JobNotCompleted
 from app.formats import EXTENSIONS, MEDIA_TYPES, CueLimits, Format, render
 from app.jobs import Job, JobStatus, new_job_id, utcnow
 
-logger = logging.getLogger(__name__)
 router = APIRouter(prefix="/v1/jobs", tags=["jobs"])
 
 MAX_METADATA_BYTES = 16 * 1024
 INLINE_UPLOAD_BYTES = 256 * 1024
-_COPY_CHUNK = 1 << 20
 NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"description": "No such job (`not_found`)"}}
 
 
