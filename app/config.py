@@ -6,6 +6,7 @@ the environment themselves.
 
 from __future__ import annotations
 
+import ipaddress
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Literal
@@ -68,6 +69,14 @@ class Settings(BaseSettings):
         default=[],
         description="Comma-separated `name:sha256hex` entries (`whisper-jobs keys create NAME`). "
         "Empty: the service is open to anyone who can reach it.",
+    )
+    allowed_networks: Annotated[list[str], NoDecode] = Field(
+        default=[],
+        description="Comma-separated CIDRs that caller-chosen URLs may reach although they are "
+        "not public (e.g. `10.0.0.0/8` for internal object storage).",
+    )
+    allowed_hosts: Annotated[list[str], NoDecode] = Field(
+        default=[], description="Comma-separated host names allowed likewise."
     )
     max_upload_bytes: int = Field(
         default=2 * 1024**3, gt=0, description="Largest accepted upload (413 above)."
@@ -132,7 +141,7 @@ class Settings(BaseSettings):
         default=1.0, gt=0, description="How long `/readyz` waits for a worker to answer a ping."
     )
 
-    @field_validator("models", "api_keys", mode="before")
+    @field_validator("models", "api_keys", "allowed_networks", "allowed_hosts", mode="before")
     @classmethod
     def _split_models(cls, value: object) -> object:
         if isinstance(value, str):
@@ -156,6 +165,13 @@ class Settings(BaseSettings):
             name, _, digest = entry.partition(":")
             if not name or len(digest) != 64 or any(c not in "0123456789abcdef" for c in digest):
                 raise ValueError(f"API key entries are name:sha256hex, got {entry!r}")
+        return value
+
+    @field_validator("allowed_networks")
+    @classmethod
+    def _check_networks(cls, value: list[str]) -> list[str]:
+        for network in value:
+            ipaddress.ip_network(network, strict=False)  # raises ValueError when malformed
         return value
 
     @property

@@ -19,6 +19,8 @@ Codes:
 - `rate_limited` (429): the caller has too many unfinished jobs; retry after `Retry-After`.
 - `overloaded` (503): the service holds too many unfinished jobs overall.
 - `timeout` (job error): the job ran past its time limit (derived from the audio duration).
+- `url_not_allowed` (422 / job error): a caller-chosen URL points at a refused address.
+- `download_failed` (job error): `audio_url` could not be fetched (status or reason given).
 - `worker_lost` (job error): the job killed its worker `WHISPER_JOBS_MAX_ATTEMPTS` times.
 - `invalid_audio`: the worker could not decode the file (a job error, never an HTTP status).
 - `model_load_failed`: the worker could not load the model (a job error).
@@ -114,6 +116,16 @@ class RateLimited(WhisperJobsError):
 class Overloaded(WhisperJobsError):
     code = "overloaded"
     status_code = 503
+
+
+class UrlNotAllowed(WhisperJobsError):
+    code = "url_not_allowed"
+    status_code = 422
+
+
+class DownloadFailed(WhisperJobsError):
+    code = "download_failed"
+    status_code = 502
 
 
 WORKER_LOST = "worker_lost"

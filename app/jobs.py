@@ -163,6 +163,9 @@ class Job(BaseModel):
     error: JobError | None = None
     result: TranscriptResult | None = None
     filename: str | None = Field(default=None, description="The uploaded file's name, if given.")
+    source_url: str | None = Field(
+        default=None, description="`audio_url` of the submission; fetched by the worker."
+    )
     owner: str = Field(default="anonymous", description="The name of the API key that created it.")
     attempts: int = Field(default=0, description="How many times a worker has started it.")
     audio_seconds: float | None = Field(

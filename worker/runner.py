@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -60,7 +61,9 @@ def run_job(
     engine: Transcriber,
     audio_path: Path,
     policy: RunPolicy | None = None,
+    fetch: Callable[[str, Path], object] | None = None,
 ) -> None:
+    """`fetch(url, path)` downloads a job's `audio_url` (the upload's place) before it runs."""
     policy = policy or RunPolicy()
     try:
         job = store.mark_processing(job_id)
@@ -82,6 +85,8 @@ def run_job(
     ended = True  # False only when the process is being torn down mid-job (see finally)
     try:
         with Heartbeat(store, job_id, policy.lease_seconds):
+            if job.source_url is not None and fetch is not None:
+                fetch(job.source_url, audio_path)
             result = engine.transcribe(audio_path, job.options, on_segment)
         store.mark_completed(job_id, result)
     except (JobCanceled, InvalidTransition):

@@ -11,9 +11,11 @@ from celery.exceptions import SoftTimeLimitExceeded
 
 from app.config import get_settings
 from app.jobs import SWEEP_TASK, TRANSCRIBE_TASK, Job
+from app.netguard import UrlPolicy
 from app.queue import enqueue_transcription, task_time_limits
 from app.store import JobStore
 from worker.celery_app import celery_app
+from worker.download import download
 from worker.engine import EngineConfig, Transcriber, WhisperEngine
 from worker.runner import RunPolicy, run_job
 from worker.sweep import sweep
@@ -51,7 +53,12 @@ def transcribe(job_id: str) -> None:
         lease_seconds=settings.job_lease_seconds,
         timeout_errors=(SoftTimeLimitExceeded,),
     )
-    run_job(job_id, store, engine, uploads_dir / job_id, policy)
+    url_policy = UrlPolicy.from_settings(settings.allowed_networks, settings.allowed_hosts)
+
+    def fetch(url: str, path: Path) -> None:
+        download(url, path, url_policy, settings.max_upload_bytes)
+
+    run_job(job_id, store, engine, uploads_dir / job_id, policy, fetch)
 
 
 @celery_app.task(name=SWEEP_TASK)

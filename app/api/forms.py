@@ -84,6 +84,12 @@ class JobForm(BaseModel):
         "auto", description="Batched inference; `auto`: for audio over the configured length."
     )
     metadata: str | None = Field(None, description="A JSON object, echoed back on the job.")
+    audio_url: str | None = Field(
+        None,
+        max_length=2048,
+        description="Instead of `file`: an http(s) URL the worker downloads (exactly one of the "
+        "two). Internal addresses are refused unless the operator allows them.",
+    )
 
 
 def job_options(form: JobForm, settings: Settings) -> JobOptions:
@@ -105,7 +111,7 @@ def job_options(form: JobForm, settings: Settings) -> JobOptions:
         raise InvalidRequest(
             "vad_threshold, vad_min_silence_ms and vad_speech_pad_ms need vad_filter=true."
         )
-    fields = form.model_dump(exclude={"metadata", "language", "model", "temperature"})
+    fields = form.model_dump(exclude={"metadata", "language", "model", "temperature", "audio_url"})
     try:
         return JobOptions(
             **fields

@@ -16,8 +16,16 @@ from typing import BinaryIO
 from celery import Celery
 
 from app.config import Settings
-from app.errors import AudioTooLong, EmptyFile, Overloaded, QueueUnavailable, RateLimited
+from app.errors import (
+    AudioTooLong,
+    EmptyFile,
+    Overloaded,
+    QueueUnavailable,
+    RateLimited,
+    UrlNotAllowed,
+)
 from app.jobs import Job
+from app.netguard import UrlPolicy, check_url, resolve, split_url
 from app.probe import probe
 from app.queue import enqueue_transcription, task_time_limits
 from app.store import JobStore
@@ -39,10 +47,11 @@ def save_upload(source: BinaryIO, destination: Path) -> tuple[int, str]:
     return written, digest.hexdigest()
 
 
-def fingerprint(job: Job, file_sha256: str) -> str:
-    """What makes two submissions "the same request" for Idempotency-Key."""
+def fingerprint(job: Job, content: str) -> str:
+    """What makes two submissions "the same request" for Idempotency-Key (`content`: the file's
+    sha256, or the audio URL)."""
     request = {"options": job.options.model_dump(mode="json"), "metadata": job.metadata,
-               "file": file_sha256}  # fmt: skip
+               "content": content}  # fmt: skip
     return hashlib.sha256(json.dumps(request, sort_keys=True).encode()).hexdigest()
 
 
@@ -78,22 +87,61 @@ def submit(
                 f"The audio lasts {job.audio_seconds:.0f} s; the limit is "
                 f"{settings.max_audio_seconds:.0f} s."
             )
-        admit(job, settings, store)
-        idempotency = (idempotency_key, fingerprint(job, file_sha256)) if idempotency_key else None
-        # The record exists before the task does, so a worker never sees an unknown id.
-        stored = store.create(job, idempotency)
+        stored = _record(job, settings, store, idempotency_key, file_sha256)
     except BaseException:
         path.unlink(missing_ok=True)
         raise
     if stored.id != job.id:
         path.unlink(missing_ok=True)
         return stored, False
+    _enqueue(job, settings, store, producer)
+    return job, True
+
+
+def submit_url(
+    job: Job, settings: Settings, store: JobStore, producer: Celery, idempotency_key: str | None
+) -> tuple[Job, bool]:
+    """An `audio_url` job: the URL is checked now when its host resolves (refused addresses are
+    422 at once), and again, hop by hop, when the worker downloads it."""
+    assert job.source_url is not None
+    policy = UrlPolicy.from_settings(settings.allowed_networks, settings.allowed_hosts)
+    scheme, host, port = split_url(job.source_url)
+    try:
+        check_url(job.source_url, policy)
+    except UrlNotAllowed:
+        if _resolves(host, port):
+            raise
+        # not resolvable now: the worker checks again (and fails the job if it still is not)
+    stored = _record(job, settings, store, idempotency_key, job.source_url)
+    if stored.id != job.id:
+        return stored, False
+    _enqueue(job, settings, store, producer)
+    return job, True
+
+
+def _resolves(host: str, port: int) -> bool:
+    try:
+        resolve(host, port)
+    except UrlNotAllowed:
+        return False
+    return True
+
+
+def _record(
+    job: Job, settings: Settings, store: JobStore, idempotency_key: str | None, content: str
+) -> Job:
+    admit(job, settings, store)
+    idempotency = (idempotency_key, fingerprint(job, content)) if idempotency_key else None
+    # The record exists before the task does, so a worker never sees an unknown id.
+    return store.create(job, idempotency)
+
+
+def _enqueue(job: Job, settings: Settings, store: JobStore, producer: Celery) -> None:
     try:
         soft, hard = task_time_limits(settings, job.audio_seconds)
         enqueue_transcription(producer, job.id, job.options.model, soft, hard)
     except Exception as e:
         logger.exception("could not enqueue job %s", job.id)
         store.mark_failed(job.id, QueueUnavailable.code, "The job could not be queued.")
-        path.unlink(missing_ok=True)
+        (settings.uploads_dir / job.id).unlink(missing_ok=True)
         raise QueueUnavailable("The job queue is unreachable; try again later.") from e
-    return job, True

@@ -66,6 +66,10 @@ def conformance_test(operation: schemathesis.APIOperation, excluded: list) -> Ca
     @settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck),
               database=None)  # fmt: skip
     def conforms(case: schemathesis.Case) -> None:
+        if isinstance(case.body, dict):
+            # A generated audio_url could name a real host: resolving it would send a DNS query
+            # off this machine. Tests never do that; audio_url has its own loopback-only tests.
+            case.body.pop("audio_url", None)
         case.call_and_validate(
             headers={"Authorization": f"Bearer {KEY}"}, timeout=10, excluded_checks=excluded
         )

@@ -14,7 +14,7 @@ from starlette.concurrency import run_in_threadpool
 
 from app.api.deps import CallerDep, ProducerDep, SettingsDep, StoreDep
 from app.api.forms import JobForm, job_options
-from app.api.submit import submit
+from app.api.submit import submit, submit_url
 from app.errors import InvalidRequest, JobNotCompleted
 from app.formats import EXTENSIONS, MEDIA_TYPES, CueLimits, Format, render
 from app.jobs import Job, JobStatus, new_job_id, utcnow
@@ -63,8 +63,11 @@ async def create_job(
     store: StoreDep,
     producer: ProducerDep,
     caller: CallerDep,
-    file: Annotated[UploadFile, File(description="The audio (any format FFmpeg decodes).")],
     form: Annotated[JobForm, Form()],
+    file: Annotated[
+        UploadFile | None,
+        File(description="The audio (any format FFmpeg decodes); or send `audio_url`."),
+    ] = None,
     idempotency_key: Annotated[
         str | None,
         Header(
@@ -74,7 +77,9 @@ async def create_job(
         ),
     ] = None,
 ) -> Job:
-    """Queue a transcription job for an uploaded file; poll `Location` for its status."""
+    """Queue a transcription job for an uploaded file or an audio URL; poll `Location`."""
+    if (file is None) == (not form.audio_url):
+        raise InvalidRequest("Send exactly one of `file` (an upload) and `audio_url`.")
     options = job_options(form, settings)
     job = Job(
         id=new_job_id(),
@@ -82,16 +87,23 @@ async def create_job(
         created_at=utcnow(),
         options=options,
         metadata=_parse_metadata(form.metadata),
-        filename=(file.filename or None) and str(file.filename)[:255],
+        filename=(file.filename or None) and str(file.filename)[:255] if file else None,
         owner=caller,
+        source_url=form.audio_url or None,
     )
-    args = (job, file.file, settings, store, producer, idempotency_key)
-    if (file.size or 0) > INLINE_UPLOAD_BYTES:
-        job, created = await run_in_threadpool(submit, *args)
+    if file is None:
+        # Resolving the host may block briefly: off the event loop.
+        job, created = await run_in_threadpool(
+            submit_url, job, settings, store, producer, idempotency_key
+        )
+    elif (file.size or 0) > INLINE_UPLOAD_BYTES:
+        job, created = await run_in_threadpool(
+            submit, job, file.file, settings, store, producer, idempotency_key
+        )
     else:
         # A small upload is still in memory: writing it, probing it and the Redis calls take
         # about a millisecond, less than a thread-pool hop costs under load.
-        job, created = submit(*args)
+        job, created = submit(job, file.file, settings, store, producer, idempotency_key)
     response.headers["Location"] = f"/v1/jobs/{job.id}"
     if not created:
         response.status_code = status.HTTP_200_OK

@@ -1,0 +1,103 @@
+"""Server-side request forgery guard for the URLs a caller chooses (`audio_url`, later webhooks).
+
+A host is resolved once; if **any** of its addresses is loopback, private (RFC 1918, ULA),
+link-local (cloud metadata at 169.254.169.254 included), multicast, unspecified or otherwise not
+globally routable, the URL is refused — unless the operator allowed that network or host
+(`WHISPER_JOBS_ALLOWED_NETWORKS`, `WHISPER_JOBS_ALLOWED_HOSTS`: internal services are real users).
+The connection then goes to the *checked* address (pinned: no second lookup, so DNS rebinding
+cannot swap it), while TLS still verifies the original host name.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+from dataclasses import dataclass, field
+from urllib.parse import urlsplit
+
+from app.errors import InvalidRequest, UrlNotAllowed
+
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+def refusal_reason(ip: IPAddress) -> str | None:
+    """Why an address must not be fetched, or None for a public unicast address."""
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        return refusal_reason(ip.ipv4_mapped)  # ::ffff:127.0.0.1 is 127.0.0.1
+    checks = (
+        ("loopback", ip.is_loopback),
+        ("unspecified", ip.is_unspecified),
+        ("link-local", ip.is_link_local),
+        ("multicast", ip.is_multicast),
+        ("private", ip.is_private and not ip.is_reserved),
+        ("reserved", ip.is_reserved),
+        ("not globally routable", not ip.is_global),
+    )
+    return next((reason for reason, hit in checks if hit), None)
+
+
+@dataclass(frozen=True)
+class UrlPolicy:
+    allowed_networks: tuple[IPNetwork, ...] = ()
+    allowed_hosts: frozenset[str] = field(default_factory=frozenset)
+
+    @classmethod
+    def from_settings(cls, networks: list[str], hosts: list[str]) -> UrlPolicy:
+        return cls(
+            tuple(ipaddress.ip_network(n, strict=False) for n in networks),
+            frozenset(h.lower().rstrip(".") for h in hosts),
+        )
+
+    def allows(self, host: str, ip: IPAddress) -> bool:
+        if host.lower().rstrip(".") in self.allowed_hosts:
+            return True
+        return any(ip in network for network in self.allowed_networks)
+
+
+@dataclass(frozen=True)
+class Target:
+    """A URL whose host was resolved and checked: connect to `ip`, speak to `host`."""
+
+    url: str
+    scheme: str
+    host: str
+    port: int
+    ip: IPAddress
+
+
+def split_url(url: str) -> tuple[str, str, int]:
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError as e:
+        raise InvalidRequest(f"Not a valid URL: {url!r}.") from e
+    if parts.scheme not in ("http", "https"):
+        raise InvalidRequest("Only http and https URLs are accepted.")
+    if not parts.hostname:
+        raise InvalidRequest(f"The URL has no host: {url!r}.")
+    if parts.username or parts.password:
+        raise InvalidRequest("Credentials in URLs are not accepted.")
+    return parts.scheme, parts.hostname, port or (443 if parts.scheme == "https" else 80)
+
+
+def resolve(host: str, port: int) -> list[IPAddress]:
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except socket.gaierror as e:
+        raise UrlNotAllowed(f"The host {host!r} does not resolve.") from e
+    return list(dict.fromkeys(ipaddress.ip_address(info[4][0]) for info in infos))
+
+
+def check_url(url: str, policy: UrlPolicy) -> Target:
+    """Resolve once and refuse if any address is refused; the target pins the first address."""
+    scheme, host, port = split_url(url)
+    addresses = resolve(host, port)
+    for ip in addresses:
+        reason = refusal_reason(ip)
+        if reason is not None and not policy.allows(host, ip):
+            raise UrlNotAllowed(
+                f"The URL's host {host!r} resolves to {ip}, a {reason} address; such targets "
+                "are refused unless the operator allows them."
+            )
+    return Target(url=url, scheme=scheme, host=host, port=port, ip=addresses[0])
