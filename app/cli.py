@@ -14,7 +14,7 @@ from types import FrameType
 from app.auth import new_key
 from app.config import Settings, get_settings
 from app.embedded import EmbeddedRedis
-from app.jobs import MAINTENANCE_QUEUE, queue_for
+from app.jobs import MAINTENANCE_QUEUE, WEBHOOK_QUEUE, queue_for
 
 logger = logging.getLogger("whisper_jobs")
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
@@ -54,6 +54,18 @@ def run_worker(settings: Settings, models: list[str] | None = None) -> None:
         raise SystemExit(f"not in WHISPER_JOBS_MODELS: {', '.join(sorted(unknown))}")
     argv = worker_argv(settings, models)
     os.execv(argv[0], argv)  # become the Celery worker: signals reach it directly
+
+
+def run_webhooks(settings: Settings) -> None:
+    """A worker for the `webhooks` queue only: slow receivers never hold a transcription worker.
+    Threads: deliveries wait on the network, not the CPU."""
+    settings.require_redis_url()
+    argv = [
+        sys.executable, "-m", "celery", "-A", "worker.celery_app", "worker",
+        "--queues", WEBHOOK_QUEUE, "--pool", "threads", "--concurrency", "8",
+        "--loglevel", "INFO", "--hostname", "webhooks@%h",
+    ]  # fmt: skip
+    os.execv(argv[0], argv)
 
 
 def run_beat(settings: Settings) -> None:
@@ -98,6 +110,7 @@ class Supervisor:
             )
             env["WHISPER_JOBS_REDIS_URL"] = self.embedded.start()
         self._spawn("beat", "beat", env)
+        self._spawn("webhooks", "webhooks", env)
         self._spawn("worker", "worker", env)
         self._spawn("api", "api", env)
 
@@ -147,6 +160,7 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser(
         "serve", help="run everything: embedded Redis (if no URL), API, a worker and beat"
     )
+    sub.add_parser("webhooks", help="run a worker that delivers webhook events")
     sub.add_parser("beat", help="run the scheduler of the recovery sweep (one per deployment)")
     keys = sub.add_parser("keys", help="manage API keys")
     keys_sub = keys.add_subparsers(dest="keys_command", required=True)
@@ -167,6 +181,8 @@ def main(argv: list[str] | None = None) -> int:
     settings = get_settings()
     if args.command == "beat":
         run_beat(settings)
+    elif args.command == "webhooks":
+        run_webhooks(settings)
     elif args.command == "api":
         run_api(settings)
     elif args.command == "worker":

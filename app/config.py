@@ -6,6 +6,7 @@ the environment themselves.
 
 from __future__ import annotations
 
+import base64
 import ipaddress
 from functools import lru_cache
 from pathlib import Path
@@ -69,6 +70,22 @@ class Settings(BaseSettings):
         default=[],
         description="Comma-separated `name:sha256hex` entries (`whisper-jobs keys create NAME`). "
         "Empty: the service is open to anyone who can reach it.",
+    )
+    webhook_secret: str | None = Field(
+        default=None,
+        description="`whsec_` + base64: signs webhook events (Standard Webhooks). Unset: "
+        "`webhook_url` is refused.",
+    )
+    webhook_secrets_previous: str = Field(
+        default="",
+        description="Space-separated earlier secrets, still signed with during a key rotation.",
+    )
+    webhook_retry_schedule: Annotated[list[float], NoDecode] = Field(
+        default=[5, 30, 120, 600, 1800, 3600, 10800, 21600],
+        description="Comma-separated seconds before each retry (jitter of up to 10 % added).",
+    )
+    webhook_timeout_seconds: float = Field(
+        default=15.0, gt=0, description="Timeout of one webhook delivery."
     )
     allowed_networks: Annotated[list[str], NoDecode] = Field(
         default=[],
@@ -166,6 +183,26 @@ class Settings(BaseSettings):
             if not name or len(digest) != 64 or any(c not in "0123456789abcdef" for c in digest):
                 raise ValueError(f"API key entries are name:sha256hex, got {entry!r}")
         return value
+
+    @field_validator("webhook_retry_schedule", mode="before")
+    @classmethod
+    def _split_schedule(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [float(v) for v in value.split(",") if v.strip()]
+        return value
+
+    @field_validator("webhook_secret", "webhook_secrets_previous")
+    @classmethod
+    def _check_secret(cls, value: str | None) -> str | None:
+        for secret in (value or "").split():
+            try:
+                base64.b64decode(secret.removeprefix("whsec_"), validate=True)
+            except ValueError as e:
+                raise ValueError("webhook secrets are whsec_ followed by base64") from e
+        return value
+
+    def webhook_secrets(self) -> list[str]:
+        return [s for s in [self.webhook_secret, *self.webhook_secrets_previous.split()] if s]
 
     @field_validator("allowed_networks")
     @classmethod

@@ -4,6 +4,7 @@
 Codes:
 - `not_found` (404): no such job.
 - `job_not_completed` (409): the transcript was asked for before the job completed.
+- `no_webhook` (409): redelivery asked of a job without `webhook_url`.
 - `invalid_transition` (409): a status change the state machine does not allow.
 - `empty_file` (400): the upload had no bytes.
 - `model_not_available` (422): the job named a model this deployment does not offer.
@@ -46,6 +47,11 @@ class JobNotFound(WhisperJobsError):
 
 class JobNotCompleted(WhisperJobsError):
     code = "job_not_completed"
+    status_code = 409
+
+
+class NoWebhook(WhisperJobsError):
+    code = "no_webhook"
     status_code = 409
 
 

@@ -15,6 +15,8 @@ from pydantic import BaseModel, ConfigDict, Field
 TRANSCRIBE_TASK = "whisper_jobs.transcribe"
 TRANSCRIBE_QUEUE = "transcribe"
 SWEEP_TASK = "whisper_jobs.sweep"
+WEBHOOK_TASK = "whisper_jobs.deliver_webhook"
+WEBHOOK_QUEUE = "webhooks"
 MAINTENANCE_QUEUE = "maintenance"
 
 
@@ -151,6 +153,18 @@ class JobError(BaseModel):
     message: str
 
 
+class WebhookState(BaseModel):
+    """Every delivery attempt of the job's final event, visible on the job."""
+
+    url: str
+    include_result: bool = False
+    attempts: int = 0
+    last_status_code: int | None = None
+    last_error: str | None = None
+    delivered_at: datetime | None = None
+    next_attempt_at: datetime | None = None
+
+
 class Job(BaseModel):
     id: str
     status: JobStatus
@@ -163,6 +177,7 @@ class Job(BaseModel):
     error: JobError | None = None
     result: TranscriptResult | None = None
     filename: str | None = Field(default=None, description="The uploaded file's name, if given.")
+    webhook: WebhookState | None = None
     source_url: str | None = Field(
         default=None, description="`audio_url` of the submission; fetched by the worker."
     )

@@ -13,7 +13,7 @@ from __future__ import annotations
 import ipaddress
 import socket
 from dataclasses import dataclass, field
-from urllib.parse import urlsplit
+from urllib.parse import urlsplit, urlunsplit
 
 from app.errors import InvalidRequest, UrlNotAllowed
 
@@ -64,6 +64,20 @@ class Target:
     host: str
     port: int
     ip: IPAddress
+
+    def pinned_url(self) -> str:
+        """The same URL with its host replaced by the checked address (no second lookup)."""
+        parts = urlsplit(self.url)
+        host = f"[{self.ip}]" if isinstance(self.ip, ipaddress.IPv6Address) else str(self.ip)
+        return urlunsplit((parts.scheme, f"{host}:{self.port}", parts.path or "/", parts.query, ""))
+
+    def host_header(self) -> str:
+        default = 443 if self.scheme == "https" else 80
+        return self.host if self.port == default else f"{self.host}:{self.port}"
+
+    def extensions(self) -> dict[str, str]:
+        """httpx request extensions: TLS (SNI and the certificate check) uses the original name."""
+        return {"sni_hostname": self.host} if self.scheme == "https" else {}
 
 
 def split_url(url: str) -> tuple[str, str, int]:

@@ -7,16 +7,29 @@ imports the worker package or faster-whisper.
 from __future__ import annotations
 
 import json
+import logging
 import re
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from celery import Celery
 
 from app.config import Settings
-from app.jobs import MAINTENANCE_QUEUE, SWEEP_TASK, TRANSCRIBE_QUEUE, TRANSCRIBE_TASK, queue_for
+from app.jobs import (
+    MAINTENANCE_QUEUE,
+    SWEEP_TASK,
+    TRANSCRIBE_QUEUE,
+    TRANSCRIBE_TASK,
+    WEBHOOK_QUEUE,
+    WEBHOOK_TASK,
+    Job,
+    queue_for,
+)
 
 if TYPE_CHECKING:
     from redis import Redis
+
+logger = logging.getLogger(__name__)
 
 # Must exceed the longest transcription: an unacknowledged message is handed to another worker
 # once this passes (acks are late, so a task is acknowledged only after it finished).
@@ -97,6 +110,28 @@ def enqueue_transcription(
         soft_time_limit=soft_limit,
         time_limit=hard_limit,
     )
+
+
+def enqueue_webhook(producer: Celery, job_id: str, countdown: float = 0.0) -> None:
+    # Countdowns stay short (the caller keeps long waits in the store for the sweep), so Redis'
+    # visibility timeout can never make a delivery run twice.
+    producer.send_task(
+        WEBHOOK_TASK, args=[job_id], queue=WEBHOOK_QUEUE, ignore_result=True, countdown=countdown
+    )
+
+
+def webhook_notifier(producer: Celery) -> Callable[[Job], None]:
+    """The store's `on_terminal` hook: send a finished job's webhook at once. If sending fails,
+    the job is still in the store's due set, and the sweep sends it."""
+
+    def notify(job: Job) -> None:
+        if job.webhook is not None:
+            try:
+                enqueue_webhook(producer, job.id)
+            except Exception:
+                logger.warning("could not queue the webhook of job %s now", job.id, exc_info=True)
+
+    return notify
 
 
 _JOB_ID = re.compile(r"[0-9a-f]{32}")

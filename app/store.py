@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from app.errors import IdempotencyKeyReused, InvalidTransition, JobNotFound
@@ -74,6 +75,7 @@ def idempotency_key_for(owner: str, key: str) -> str:
 
 
 IDEMPOTENCY_TTL_SECONDS = 24 * 3600
+WEBHOOKS_DUE_KEY = f"{PREFIX}webhooks:due"
 
 
 def event(kind: str, **data: Any) -> str:
@@ -81,9 +83,16 @@ def event(kind: str, **data: Any) -> str:
 
 
 class JobStore:
-    def __init__(self, redis: Redis, result_ttl_seconds: int) -> None:
+    def __init__(
+        self,
+        redis: Redis,
+        result_ttl_seconds: int,
+        on_terminal: Callable[[Job], None] | None = None,
+    ) -> None:
         self.redis = redis
         self.result_ttl_seconds = result_ttl_seconds
+        # Called after a job reached its final status (e.g. to send its webhook at once).
+        self.on_terminal = on_terminal
 
     def ping(self) -> bool:
         return bool(self.redis.ping())
@@ -260,6 +269,7 @@ class JobStore:
             pipe.srem(ACTIVE_KEY, job.id)
             pipe.srem(owner_active_key(job.owner), job.id)
             pipe.zrem(owner_jobs_key(job.owner), job.id)
+            pipe.zrem(WEBHOOKS_DUE_KEY, job.id)
             deleted = pipe.execute()[0]
         return bool(deleted)
 
@@ -308,6 +318,10 @@ class JobStore:
             pipe.multi()
             if target is JobStatus.PROCESSING:
                 pipe.delete(segments_key_for(job_id))  # a rerun starts its segments over
+            if target.is_terminal and job.webhook is not None:
+                # Due now; recorded in the same transaction, so the event cannot be lost.
+                job.webhook.next_attempt_at = utcnow()
+                pipe.zadd(WEBHOOKS_DUE_KEY, {job_id: job.webhook.next_attempt_at.timestamp()})
             if target.is_terminal:
                 ttl = self.result_ttl_seconds
                 pipe.set(key, _dump(job), ex=ttl)
@@ -327,7 +341,41 @@ class JobStore:
         assert changed is not None
         if result is not None:
             changed.result = result
+        if target.is_terminal and self.on_terminal is not None:
+            self.on_terminal(changed)
         return changed
+
+    def record_webhook_attempt(self, job_id: str, change: Callable[[Job], None]) -> Job | None:
+        """Update a finished job's webhook state (its TTL kept) and its place in the due set."""
+        key = key_for(job_id)
+        updated: Job | None = None
+
+        def update(pipe: Pipeline) -> None:
+            nonlocal updated
+            raw = pipe.get(key)
+            if raw is None:
+                return
+            job = Job.model_validate_json(raw)
+            if job.webhook is None:
+                return
+            change(job)
+            pipe.multi()
+            pipe.set(key, _dump(job), keepttl=True)
+            when = job.webhook.next_attempt_at
+            if when is None:
+                pipe.zrem(WEBHOOKS_DUE_KEY, job_id)
+            else:
+                pipe.zadd(WEBHOOKS_DUE_KEY, {job_id: when.timestamp()})
+            updated = job
+
+        self.redis.transaction(update, key)
+        return updated
+
+    def forget_webhook(self, job_id: str) -> None:
+        self.redis.zrem(WEBHOOKS_DUE_KEY, job_id)
+
+    def due_webhooks(self, now: datetime) -> list[str]:
+        return [_text(i) for i in self.redis.zrangebyscore(WEBHOOKS_DUE_KEY, 0, now.timestamp())]
 
 
 def _text(value: Any) -> str:

@@ -6,29 +6,16 @@ public server cannot bounce the worker to an internal one.
 
 from __future__ import annotations
 
-import ipaddress
 from pathlib import Path
-from urllib.parse import urljoin, urlsplit, urlunsplit
+from urllib.parse import urljoin
 
 import httpx
 
 from app.errors import DownloadFailed, PayloadTooLarge
-from app.netguard import Target, UrlPolicy, check_url
+from app.netguard import UrlPolicy, check_url
 
 MAX_REDIRECTS = 5
 _CHUNK = 1 << 16
-
-
-def _pinned_url(target: Target) -> str:
-    """The same URL with its host replaced by the checked address (no second DNS lookup)."""
-    parts = urlsplit(target.url)
-    host = f"[{target.ip}]" if isinstance(target.ip, ipaddress.IPv6Address) else str(target.ip)
-    return urlunsplit((parts.scheme, f"{host}:{target.port}", parts.path or "/", parts.query, ""))
-
-
-def _host_header(target: Target) -> str:
-    default = 443 if target.scheme == "https" else 80
-    return target.host if target.port == default else f"{target.host}:{target.port}"
 
 
 def download(
@@ -43,12 +30,10 @@ def download(
     with httpx.Client(timeout=timeout, follow_redirects=False) as client:
         for _ in range(MAX_REDIRECTS + 1):
             target = check_url(current, policy)
-            # TLS verifies the original name: SNI and the certificate check use `host`.
-            extensions = {"sni_hostname": target.host} if target.scheme == "https" else {}
             try:
                 with client.stream(
-                    "GET", _pinned_url(target), headers={"Host": _host_header(target)},
-                    extensions=extensions,
+                    "GET", target.pinned_url(), headers={"Host": target.host_header()},
+                    extensions=target.extensions(),
                 ) as response:  # fmt: skip
                     if response.is_redirect and "location" in response.headers:
                         current = urljoin(current, response.headers["location"])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 from functools import cache
 from pathlib import Path
 
@@ -10,17 +11,21 @@ import redis
 from celery.exceptions import SoftTimeLimitExceeded
 
 from app.config import get_settings
-from app.jobs import SWEEP_TASK, TRANSCRIBE_TASK, Job
+from app.jobs import SWEEP_TASK, TRANSCRIBE_TASK, WEBHOOK_TASK, Job, utcnow
 from app.netguard import UrlPolicy
-from app.queue import enqueue_transcription, task_time_limits
+from app.queue import enqueue_transcription, enqueue_webhook, task_time_limits, webhook_notifier
 from app.store import JobStore
 from worker.celery_app import celery_app
 from worker.download import download
 from worker.engine import EngineConfig, Transcriber, WhisperEngine
 from worker.runner import RunPolicy, run_job
 from worker.sweep import sweep
+from worker.webhooks import apply_outcome, deliver
 
 logger = logging.getLogger(__name__)
+# Retries sooner than this are a countdown on the queue; later ones wait in the store's due set
+# for the sweep, so no countdown ever approaches the visibility timeout.
+SHORT_RETRY_SECONDS = 60.0
 
 
 @cache
@@ -28,7 +33,7 @@ def runtime() -> tuple[JobStore, Transcriber, Path]:
     """One store and one engine per worker process (the engine keeps its models loaded)."""
     settings = get_settings()
     client = redis.Redis.from_url(settings.require_redis_url())
-    store = JobStore(client, settings.result_ttl_seconds)
+    store = JobStore(client, settings.result_ttl_seconds, webhook_notifier(celery_app))
     engine = WhisperEngine(
         EngineConfig(
             models_dir=settings.models_dir,
@@ -73,3 +78,31 @@ def sweep_stuck_jobs() -> None:
     report = sweep(store, store.redis, resend, stale_seconds=settings.sweep_interval_seconds)
     if report.resent or report.requeued:
         logger.warning("sweep: %s", report)
+    for job_id in store.due_webhooks(utcnow()):  # retries kept in the store, and lost sends
+        enqueue_webhook(celery_app, job_id)
+
+
+@celery_app.task(name=WEBHOOK_TASK)
+def deliver_webhook(job_id: str) -> None:
+    settings = get_settings()
+    store, _, _ = runtime()
+    job = store.get(job_id)
+    now = utcnow()
+    if job is None or job.webhook is None or not job.status.is_terminal:
+        store.forget_webhook(job_id)
+        return
+    due = job.webhook.next_attempt_at
+    if due is None or due > now + timedelta(seconds=1):
+        return  # delivered, given up, or not due yet: a duplicate message
+    policy = UrlPolicy.from_settings(settings.allowed_networks, settings.allowed_hosts)
+    outcome = deliver(
+        job, settings.webhook_secrets(), policy, settings.webhook_timeout_seconds, now
+    )
+    delay: list[float | None] = [None]
+
+    def record(stored: Job) -> None:
+        delay[0] = apply_outcome(stored, outcome, settings.webhook_retry_schedule, now)
+
+    store.record_webhook_attempt(job_id, record)
+    if delay[0] is not None and delay[0] <= SHORT_RETRY_SECONDS:
+        enqueue_webhook(celery_app, job_id, countdown=delay[0])

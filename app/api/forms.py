@@ -84,6 +84,12 @@ class JobForm(BaseModel):
         "auto", description="Batched inference; `auto`: for audio over the configured length."
     )
     metadata: str | None = Field(None, description="A JSON object, echoed back on the job.")
+    webhook_url: str | None = Field(
+        None,
+        max_length=2048,
+        description="Called (signed, Standard Webhooks) when the job ends; retried on failure.",
+    )
+    webhook_include_result: bool = Field(False, description="Put the full result in the event.")
     audio_url: str | None = Field(
         None,
         max_length=2048,

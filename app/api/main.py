@@ -15,7 +15,7 @@ from app.api.limits import UploadLimit
 from app.api.routes import events, health, jobs, models
 from app.auth import KeyRing
 from app.config import Settings, get_settings
-from app.queue import make_producer
+from app.queue import make_producer, webhook_notifier
 from app.store import JobStore
 
 logger = logging.getLogger(__name__)
@@ -35,8 +35,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 "no API keys configured (WHISPER_JOBS_API_KEYS): anyone who can reach this "
                 "service can submit and read every job"
             )
-        app.state.store = JobStore(redis.Redis(connection_pool=pool), settings.result_ttl_seconds)
         app.state.producer = make_producer(settings)
+        app.state.store = JobStore(
+            redis.Redis(connection_pool=pool),
+            settings.result_ttl_seconds,
+            on_terminal=webhook_notifier(app.state.producer),  # e.g. a cancel sends its event
+        )
         # Async client for pub/sub only (event streams); the store's calls are short and sync.
         app.state.async_redis = redis.asyncio.Redis.from_url(settings.require_redis_url())
         try:

@@ -104,19 +104,24 @@ def submit_url(
     """An `audio_url` job: the URL is checked now when its host resolves (refused addresses are
     422 at once), and again, hop by hop, when the worker downloads it."""
     assert job.source_url is not None
-    policy = UrlPolicy.from_settings(settings.allowed_networks, settings.allowed_hosts)
-    scheme, host, port = split_url(job.source_url)
-    try:
-        check_url(job.source_url, policy)
-    except UrlNotAllowed:
-        if _resolves(host, port):
-            raise
-        # not resolvable now: the worker checks again (and fails the job if it still is not)
+    check_caller_url(job.source_url, settings)
     stored = _record(job, settings, store, idempotency_key, job.source_url)
     if stored.id != job.id:
         return stored, False
     _enqueue(job, settings, store, producer)
     return job, True
+
+
+def check_caller_url(url: str, settings: Settings) -> None:
+    """Submit-time SSRF check of a caller-chosen URL: refused now if its host already resolves
+    to a refused address; a host that does not resolve yet is checked again when used."""
+    policy = UrlPolicy.from_settings(settings.allowed_networks, settings.allowed_hosts)
+    _, host, port = split_url(url)
+    try:
+        check_url(url, policy)
+    except UrlNotAllowed:
+        if _resolves(host, port):
+            raise
 
 
 def _resolves(host: str, port: int) -> bool:

@@ -14,10 +14,11 @@ from starlette.concurrency import run_in_threadpool
 
 from app.api.deps import CallerDep, ProducerDep, SettingsDep, StoreDep
 from app.api.forms import JobForm, job_options
-from app.api.submit import submit, submit_url
-from app.errors import InvalidRequest, JobNotCompleted
+from app.api.submit import check_caller_url, submit, submit_url
+from app.errors import InvalidRequest, JobNotCompleted, NoWebhook
 from app.formats import EXTENSIONS, MEDIA_TYPES, CueLimits, Format, render
-from app.jobs import Job, JobStatus, new_job_id, utcnow
+from app.jobs import Job, JobStatus, WebhookState, new_job_id, utcnow
+from app.queue import enqueue_webhook
 
 router = APIRouter(prefix="/v1/jobs", tags=["jobs"])
 
@@ -81,6 +82,12 @@ async def create_job(
     if (file is None) == (not form.audio_url):
         raise InvalidRequest("Send exactly one of `file` (an upload) and `audio_url`.")
     options = job_options(form, settings)
+    webhook = None
+    if form.webhook_url:
+        if not settings.webhook_secret:
+            raise InvalidRequest("webhook_url needs WHISPER_JOBS_WEBHOOK_SECRET on the server.")
+        await run_in_threadpool(check_caller_url, form.webhook_url, settings)
+        webhook = WebhookState(url=form.webhook_url, include_result=form.webhook_include_result)
     job = Job(
         id=new_job_id(),
         status=JobStatus.QUEUED,
@@ -90,6 +97,7 @@ async def create_job(
         filename=(file.filename or None) and str(file.filename)[:255] if file else None,
         owner=caller,
         source_url=form.audio_url or None,
+        webhook=webhook,
     )
     if file is None:
         # Resolving the host may block briefly: off the event loop.
@@ -182,3 +190,31 @@ def delete_job(job_id: str, store: StoreDep, settings: SettingsDep, caller: Call
         # No worker holds the file yet; a running worker removes its own when it stops.
         (settings.uploads_dir / job_id).unlink(missing_ok=True)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.post(
+    "/{job_id}/webhook/redeliver",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=Job,
+    responses={**NOT_FOUND, 409: {"description": "Not ended, or no webhook (`job_not_completed`, "
+                                  "`no_webhook`)"}},
+)  # fmt: skip
+def redeliver_webhook(
+    job_id: str, store: StoreDep, producer: ProducerDep, caller: CallerDep
+) -> Job:
+    """Send the job's final event again (same `webhook-id`), with a fresh attempt schedule."""
+    job = store.get_owned(job_id, caller, with_result=False)
+    if job.webhook is None:
+        raise NoWebhook(f"Job {job_id} has no webhook_url.")
+    if not job.status.is_terminal:
+        raise JobNotCompleted(f"Job {job_id} is {job.status.value}; its event is not final yet.")
+
+    def again(stored: Job) -> None:
+        assert stored.webhook is not None
+        stored.webhook.attempts = 0
+        stored.webhook.delivered_at = None
+        stored.webhook.next_attempt_at = utcnow()
+
+    updated = store.record_webhook_attempt(job_id, again) or job
+    enqueue_webhook(producer, job_id)
+    return updated

@@ -1,0 +1,67 @@
+"""Webhook events and their signatures, per the Standard Webhooks specification.
+
+Headers: `webhook-id` (stable across retries and redeliveries of the same event),
+`webhook-timestamp` (Unix seconds) and `webhook-signature: v1,<base64 HMAC-SHA256 of
+"{id}.{timestamp}.{body}">` — one signature per configured secret, space-separated, so receivers
+keep verifying through a key rotation. Secrets are `whsec_` + base64, as the specification defines.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+from datetime import datetime
+from typing import Any
+
+from app.jobs import Job, JobStatus
+
+EVENT_TYPES = {
+    JobStatus.COMPLETED: "job.completed",
+    JobStatus.FAILED: "job.failed",
+    JobStatus.CANCELED: "job.canceled",
+}
+
+
+def secret_key(secret: str) -> bytes:
+    return base64.b64decode(secret.removeprefix("whsec_"))
+
+
+def event_id(job: Job) -> str:
+    return f"msg_{job.id}"
+
+
+def build_event(job: Job, timestamp: datetime, include_result: bool) -> dict[str, Any]:
+    """A thin payload; the full result only when the caller asked for it."""
+    data: dict[str, Any] = {
+        "id": job.id,
+        "status": job.status.value,
+        "error": job.error.model_dump() if job.error else None,
+        "metadata": job.metadata,
+        "links": {"self": f"/v1/jobs/{job.id}", "transcript": f"/v1/jobs/{job.id}/transcript"},
+    }
+    if include_result and job.result is not None:
+        data["result"] = job.result.model_dump(mode="json")
+    return {"type": EVENT_TYPES[job.status], "timestamp": timestamp.isoformat(), "data": data}
+
+
+def signed_headers(
+    msg_id: str, timestamp: datetime, body: str, secrets: list[str]
+) -> dict[str, str]:
+    seconds = int(timestamp.timestamp())
+    content = f"{msg_id}.{seconds}.{body}".encode()
+    signatures = [
+        "v1," + base64.b64encode(hmac.new(secret_key(s), content, hashlib.sha256).digest()).decode()
+        for s in secrets
+    ]
+    return {
+        "webhook-id": msg_id,
+        "webhook-timestamp": str(seconds),
+        "webhook-signature": " ".join(signatures),
+        "content-type": "application/json",
+    }
+
+
+def encode(event: dict[str, Any]) -> str:
+    return json.dumps(event, separators=(",", ":"))
