@@ -71,6 +71,11 @@ class Settings(BaseSettings):
         description="Comma-separated `name:sha256hex` entries (`whisper-jobs keys create NAME`). "
         "Empty: the service is open to anyone who can reach it.",
     )
+    sync_timeout_seconds: float = Field(
+        default=600.0,
+        gt=0,
+        description="How long the OpenAI-compatible endpoints wait for their job (504 after).",
+    )
     webhook_secret: str | None = Field(
         default=None,
         description="`whsec_` + base64: signs webhook events (Standard Webhooks). Unset: "

@@ -4,6 +4,7 @@
 Codes:
 - `not_found` (404): no such job.
 - `job_not_completed` (409): the transcript was asked for before the job completed.
+- `sync_timeout` (504): an OpenAI-compatible request outlived its wait; the job continues.
 - `no_webhook` (409): redelivery asked of a job without `webhook_url`.
 - `invalid_transition` (409): a status change the state machine does not allow.
 - `empty_file` (400): the upload had no bytes.
@@ -48,6 +49,23 @@ class JobNotFound(WhisperJobsError):
 class JobNotCompleted(WhisperJobsError):
     code = "job_not_completed"
     status_code = 409
+
+
+class SyncTimeout(WhisperJobsError):
+    code = "sync_timeout"
+    status_code = 504
+
+
+class JobFailed(WhisperJobsError):
+    """A synchronous (OpenAI-compatible) request whose job failed: its code, as a response."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.status_code = 422 if code in CALLER_FAULTS else 500
+
+
+CALLER_FAULTS = frozenset({"invalid_audio", "audio_too_long", "payload_too_large", "canceled"})
 
 
 class NoWebhook(WhisperJobsError):

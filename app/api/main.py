@@ -12,7 +12,7 @@ from fastapi import FastAPI
 
 from app.api.errors import document_errors, install_error_handlers
 from app.api.limits import UploadLimit
-from app.api.routes import events, health, jobs, models
+from app.api.routes import events, health, jobs, models, openai
 from app.auth import KeyRing
 from app.config import Settings, get_settings
 from app.queue import make_producer, webhook_notifier
@@ -63,4 +63,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(jobs.router)
     app.include_router(events.router)
     app.include_router(models.router)
+    app.include_router(openai.router)
     return app

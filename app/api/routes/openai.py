@@ -1,0 +1,160 @@
+"""OpenAI-compatible endpoints: `POST /v1/audio/transcriptions` and `/v1/audio/translations`.
+
+They run as ordinary jobs (same queue, keys, limits; visible in `GET /v1/jobs`), and the request
+waits for the job's end on its pub/sub channel (no polling) up to
+`WHISPER_JOBS_SYNC_TIMEOUT_SECONDS`; past that, `504` names the job id so the caller can poll it.
+`model` accepts `whisper-1` (the default model) or any offered model name.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Annotated, Any, Literal
+
+from celery import Celery
+from fastapi import APIRouter, Depends, File, Form, Response, UploadFile
+from fastapi.responses import JSONResponse, PlainTextResponse
+from redis.asyncio import Redis as AsyncRedis
+from starlette.concurrency import run_in_threadpool
+
+from app.api.deps import AsyncRedisDep, CallerDep, ProducerDep, SettingsDep, StoreDep
+from app.api.forms import JobForm, job_options
+from app.api.submit import submit
+from app.config import Settings
+from app.errors import InvalidRequest, JobFailed, SyncTimeout, WhisperJobsError
+from app.formats import MEDIA_TYPES, CueLimits, render
+from app.jobs import Job, JobError, JobStatus, new_job_id, utcnow
+from app.store import JobStore, events_channel_for
+
+router = APIRouter(prefix="/v1/audio", tags=["openai"])
+ResponseFormat = Literal["json", "text", "srt", "verbose_json", "vtt"]
+Granularity = Literal["segment", "word"]
+
+
+async def wait_until_ended(job_id: str, store: JobStore, redis: AsyncRedis, timeout: float) -> Job:
+    """Subscribe first, then look: an end published in between cannot be missed."""
+    pubsub = redis.pubsub()
+    await pubsub.subscribe(events_channel_for(job_id))
+    try:
+        async with asyncio.timeout(timeout):
+            while True:
+                job = await run_in_threadpool(store.get, job_id)
+                if job is None or job.status.is_terminal:
+                    break
+                while True:
+                    message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=None)
+                    if message and json.loads(message["data"])["type"] in (
+                        "completed", "failed", "canceled",
+                    ):  # fmt: skip
+                        break
+    except TimeoutError as e:
+        raise SyncTimeout(
+            f"The transcription did not finish within {timeout:g} s; it continues as job "
+            f"{job_id}: poll GET /v1/jobs/{job_id}."
+        ) from e
+    finally:
+        await pubsub.unsubscribe()
+        await pubsub.aclose()  # type: ignore[no-untyped-call]
+    if job is None:
+        raise WhisperJobsError(f"Job {job_id} disappeared while it ran.")
+    return job
+
+
+class OpenAIRequest:
+    """The form fields both endpoints share, as OpenAI names them."""
+
+    def __init__(
+        self,
+        file: Annotated[UploadFile, File(description="The audio.")],
+        model: Annotated[str, Form(description="`whisper-1` (the default model) or a name.")],
+        prompt: Annotated[str | None, Form(max_length=2000)] = None,
+        response_format: Annotated[ResponseFormat, Form()] = "json",
+        temperature: Annotated[float | None, Form(ge=0, le=1)] = None,
+        timestamp_granularities: Annotated[
+            list[Granularity] | None, Form(alias="timestamp_granularities[]")
+        ] = None,
+    ) -> None:
+        self.file, self.model, self.prompt = file, model, prompt
+        self.response_format, self.temperature = response_format, temperature
+        self.granularities = timestamp_granularities or ["segment"]
+
+
+async def run_sync_job(
+    task: Literal["transcribe", "translate"],
+    request: OpenAIRequest,
+    language: str | None,
+    settings: Settings,
+    store: JobStore,
+    producer: Celery,
+    redis: AsyncRedis,
+    caller: str,
+) -> Response:
+    if "word" in request.granularities and request.response_format != "verbose_json":
+        # OpenAI's rule: word timestamps come only with verbose_json.
+        raise InvalidRequest("timestamp_granularities[]=word needs response_format=verbose_json.")
+    form = JobForm.model_validate(
+        {
+            "task": task,
+            "language": language,
+            "model": None if request.model == "whisper-1" else request.model,
+            "initial_prompt": request.prompt,
+            "temperature": None if request.temperature is None else str(request.temperature),
+            "word_timestamps": "word" in request.granularities,
+        }
+    )
+    job = Job(
+        id=new_job_id(), status=JobStatus.QUEUED, created_at=utcnow(),
+        options=job_options(form, settings), filename=request.file.filename or None, owner=caller,
+    )  # fmt: skip
+    job, _ = await run_in_threadpool(
+        submit, job, request.file.file, settings, store, producer, None
+    )
+    ended = await wait_until_ended(job.id, store, redis, settings.sync_timeout_seconds)
+    if ended.status is not JobStatus.COMPLETED or ended.result is None:
+        error = ended.error or JobError(code="canceled", message="The job was canceled.")
+        raise JobFailed(error.code, error.message)
+    fmt = request.response_format
+    if fmt == "json":
+        return JSONResponse({"text": ended.result.text})
+    if fmt == "text":
+        return PlainTextResponse(ended.result.text + "\n")
+    body = render(ended.result, fmt, CueLimits())
+    if isinstance(body, dict):
+        return JSONResponse(body)
+    return Response(body, media_type=MEDIA_TYPES[fmt])
+
+
+RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {"content": {"text/plain": {}, "application/x-subrip": {}, "text/vtt": {}}},
+    504: {"description": "Not done within the sync timeout (`sync_timeout`); the job continues"},
+}
+
+
+@router.post("/transcriptions", responses=RESPONSES)
+async def create_transcription(
+    request: Annotated[OpenAIRequest, Depends()],
+    settings: SettingsDep,
+    store: StoreDep,
+    producer: ProducerDep,
+    redis: AsyncRedisDep,
+    caller: CallerDep,
+    language: Annotated[str | None, Form(description="ISO 639-1 code; absent: detect.")] = None,
+) -> Response:
+    """OpenAI's transcription endpoint, run as a job of this service."""
+    return await run_sync_job("transcribe", request, language, settings, store, producer, redis,
+                              caller)  # fmt: skip
+
+
+@router.post("/translations", responses=RESPONSES)
+async def create_translation(
+    request: Annotated[OpenAIRequest, Depends()],
+    settings: SettingsDep,
+    store: StoreDep,
+    producer: ProducerDep,
+    redis: AsyncRedisDep,
+    caller: CallerDep,
+) -> Response:
+    """OpenAI's translation endpoint (any language to English), run as a job of this service."""
+    return await run_sync_job("translate", request, None, settings, store, producer, redis,
+                              caller)  # fmt: skip
