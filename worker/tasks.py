@@ -98,11 +98,12 @@ def deliver_webhook(job_id: str) -> None:
     outcome = deliver(
         job, settings.webhook_secrets(), policy, settings.webhook_timeout_seconds, now
     )
-    delay: list[float | None] = [None]
+    delay: float | None = None
 
     def record(stored: Job) -> None:
-        delay[0] = apply_outcome(stored, outcome, settings.webhook_retry_schedule, now)
+        nonlocal delay
+        delay = apply_outcome(stored, outcome, settings.webhook_retry_schedule, now)
 
     store.record_webhook_attempt(job_id, record)
-    if delay[0] is not None and delay[0] <= SHORT_RETRY_SECONDS:
-        enqueue_webhook(celery_app, job_id, countdown=delay[0])
+    if delay is not None and delay <= SHORT_RETRY_SECONDS:
+        enqueue_webhook(celery_app, job_id, countdown=delay)
