@@ -53,11 +53,13 @@ def keyed_api(
 
 # Checks some operations fail by design, and why:
 # - GET /readyz answers 503 here: no worker runs (its schema is still checked).
-# - POST /v1/jobs refuses schema-valid bodies the schema cannot describe: an empty or non-audio
-#   `file` is 400 empty_file / 415 unsupported_media (documented responses, still checked).
+# - The three upload endpoints refuse schema-valid bodies the schema cannot describe: an empty
+#   or non-audio `file` is 400 empty_file / 415 unsupported_media (documented, still checked).
 BY_DESIGN = {
     "GET /readyz": [not_a_server_error],
     "POST /v1/jobs": [positive_data_acceptance],
+    "POST /v1/audio/transcriptions": [positive_data_acceptance],
+    "POST /v1/audio/translations": [positive_data_acceptance],
 }
 
 

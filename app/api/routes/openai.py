@@ -67,7 +67,9 @@ class OpenAIRequest:
     def __init__(
         self,
         file: Annotated[UploadFile, File(description="The audio.")],
-        model: Annotated[str, Form(description="`whisper-1` (the default model) or a name.")],
+        model: Annotated[
+            str, Form(description="`whisper-1` or empty (the default model), or a model name.")
+        ] = "whisper-1",
         prompt: Annotated[str | None, Form(max_length=2000)] = None,
         response_format: Annotated[ResponseFormat, Form()] = "json",
         temperature: Annotated[float | None, Form(ge=0, le=1)] = None,
@@ -97,7 +99,7 @@ async def run_sync_job(
         {
             "task": task,
             "language": language,
-            "model": None if request.model == "whisper-1" else request.model,
+            "model": None if request.model in ("whisper-1", "") else request.model,
             "initial_prompt": request.prompt,
             "temperature": None if request.temperature is None else str(request.temperature),
             "word_timestamps": "word" in request.granularities,
@@ -127,6 +129,12 @@ async def run_sync_job(
 
 RESPONSES: dict[int | str, dict[str, Any]] = {
     200: {"content": {"text/plain": {}, "application/x-subrip": {}, "text/vtt": {}}},
+    400: {"description": "Empty upload (`empty_file`)"},
+    413: {"description": "Upload over the size limit (`payload_too_large`)"},
+    415: {"description": "Not audio (`unsupported_media`)"},
+    429: {"description": "Too many unfinished jobs for this key (`rate_limited`)"},
+    500: {"description": "The job failed in the worker (its error code)"},
+    503: {"description": "`overloaded`, or the queue is unreachable (`queue_unavailable`)"},
     504: {"description": "Not done within the sync timeout (`sync_timeout`); the job continues"},
 }
 
