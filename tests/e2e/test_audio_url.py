@@ -4,15 +4,15 @@ so no traffic ever leaves this machine."""
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import pytest
 
 from app.embedded import EmbeddedRedis
 from tests.conftest import JFK, JFK_TEXT
+from tests.e2e.conftest import loopback_http_server
 from tests.e2e.test_faults import Cluster, make_cluster
 
 CAP = 4 * 1024 * 1024
@@ -51,12 +51,8 @@ class AudioServer(BaseHTTPRequestHandler):
 
 @pytest.fixture(scope="module")
 def audio_server() -> Iterator[str]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), AudioServer)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
+    with loopback_http_server(AudioServer) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")

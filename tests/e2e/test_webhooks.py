@@ -10,7 +10,7 @@ import threading
 import time
 from collections import defaultdict
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import pytest
@@ -18,6 +18,7 @@ from standardwebhooks.webhooks import Webhook
 
 from app.embedded import EmbeddedRedis
 from tests.conftest import DATA, JFK, JFK_TEXT
+from tests.e2e.conftest import loopback_http_server
 from tests.e2e.test_faults import Cluster, make_cluster
 
 SECRET = "whsec_" + base64.b64encode(os.urandom(24)).decode()
@@ -61,12 +62,8 @@ class Receiver(BaseHTTPRequestHandler):
 
 @pytest.fixture(scope="module")
 def receiver() -> Iterator[str]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Receiver)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
+    with loopback_http_server(Receiver) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
