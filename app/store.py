@@ -192,12 +192,6 @@ class JobStore:
             job.result = TranscriptResult.model_validate_json(raw_result)
         return job
 
-    def get_or_raise(self, job_id: str) -> Job:
-        job = self.get(job_id)
-        if job is None:
-            raise JobNotFound(f"No job with id {job_id!r}.")
-        return job
-
     def active_ids(self) -> set[str]:
         return {_text(m) for m in self.redis.smembers(ACTIVE_KEY)}
 

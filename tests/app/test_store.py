@@ -46,7 +46,7 @@ def test_create_refuses_an_existing_id(store: JobStore) -> None:
 def test_unknown_job(store: JobStore) -> None:
     assert store.get("nope") is None
     with pytest.raises(JobNotFound):
-        store.get_or_raise("nope")
+        store.get_owned("nope", "anonymous")
     with pytest.raises(JobNotFound):
         store.mark_processing("nope")
 
