@@ -1,4 +1,5 @@
-"""`whisper-jobs`: run the service (`serve`), or its parts (`api`, `worker`) for deployments."""
+"""`whisper-jobs`: run the service (`serve`), or its parts (`api`, `worker`) for deployments;
+talk to a running one (`submit`, `status`, `get`, `cancel`, `list`)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import time
 from types import FrameType
 
 from app.auth import new_key
+from app.client import cli as client_cli
 from app.config import Settings, get_settings
 from app.embedded import EmbeddedRedis
 from app.jobs import MAINTENANCE_QUEUE, WEBHOOK_QUEUE, queue_for
@@ -174,7 +176,10 @@ def main(argv: list[str] | None = None) -> int:
         type=lambda v: [m.strip() for m in v.split(",") if m.strip()],
         help="consume only these models' queues (comma-separated; default: all offered)",
     )
+    client_cli.add_commands(sub)
     args = parser.parse_args(argv)
+    if args.command in client_cli.COMMANDS:
+        return client_cli.run(args, parser)
     logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
     if args.command == "keys":
         return create_key(args.name)

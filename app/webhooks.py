@@ -46,15 +46,17 @@ def build_event(job: Job, timestamp: datetime, include_result: bool) -> dict[str
     return {"type": EVENT_TYPES[job.status], "timestamp": timestamp.isoformat(), "data": data}
 
 
+def signature(key: bytes, msg_id: str, seconds: int, body: bytes) -> str:
+    """The base64 HMAC-SHA256 of `{id}.{timestamp}.{body}` (without the `v1,` prefix)."""
+    content = f"{msg_id}.{seconds}.".encode() + body
+    return base64.b64encode(hmac.new(key, content, hashlib.sha256).digest()).decode()
+
+
 def signed_headers(
     msg_id: str, timestamp: datetime, body: str, secrets: list[str]
 ) -> dict[str, str]:
     seconds = int(timestamp.timestamp())
-    content = f"{msg_id}.{seconds}.{body}".encode()
-    signatures = [
-        "v1," + base64.b64encode(hmac.new(secret_key(s), content, hashlib.sha256).digest()).decode()
-        for s in secrets
-    ]
+    signatures = ["v1," + signature(secret_key(s), msg_id, seconds, body.encode()) for s in secrets]
     return {
         "webhook-id": msg_id,
         "webhook-timestamp": str(seconds),

@@ -1,0 +1,208 @@
+"""The client half of the `whisper-jobs` command: `submit`, `status`, `get`, `cancel`, `list`.
+
+Exit codes: 0 every job completed (or the command did what it was asked), 1 a job failed or the
+server refused or could not be reached, 2 a usage error. Progress and messages go to stderr, so
+stdout carries only job ids and transcripts.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TaskID, TaskProgressColumn, TextColumn
+from rich.table import Table
+
+from app.client._common import Event
+from app.client.aio import AsyncClient
+from app.client.errors import ClientError
+from app.client.sync import Client
+from app.formats import EXTENSIONS
+from app.jobs import Job, JobStatus
+
+SERVER_ENV, KEY_ENV = "WHISPER_JOBS_SERVER", "WHISPER_JOBS_API_KEY"
+DEFAULT_SERVER = "http://127.0.0.1:8000"
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+err = Console(stderr=True)
+
+
+def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--server",
+        default=os.environ.get(SERVER_ENV, DEFAULT_SERVER),
+        help=f"API base URL (env {SERVER_ENV}; default {DEFAULT_SERVER})",
+    )
+    common.add_argument("--api-key", default=os.environ.get(KEY_ENV),
+                        help=f"API key (env {KEY_ENV})")  # fmt: skip
+    submit = sub.add_parser("submit", parents=[common], help="submit audio files or URLs")
+    submit.add_argument("files", nargs="*", type=Path, metavar="FILE")
+    submit.add_argument("--url", action="append", default=[], help="an audio URL (repeatable)")
+    submit.add_argument("--model")
+    submit.add_argument("--task", choices=["transcribe", "translate"])
+    submit.add_argument("--language", help="ISO 639-1 code; default: detect")
+    submit.add_argument("--word-timestamps", action="store_true", default=None)
+    submit.add_argument("--format", choices=sorted(EXTENSIONS), default="text",
+                        help="transcript format written with --wait (default: text)")  # fmt: skip
+    submit.add_argument("-o", "--output", type=Path,
+                        help="with --wait: the output file (one input), or directory; '-': stdout "
+                        "(default: FILE's name with the format's extension, here)")  # fmt: skip
+    submit.add_argument("--wait", action="store_true", help="follow the jobs and write results")
+    submit.add_argument("--timeout", type=float, help="with --wait: give up after seconds")
+    status = sub.add_parser("status", parents=[common], help="show a job")
+    status.add_argument("job_id")
+    get = sub.add_parser("get", parents=[common], help="print or save a finished transcript")
+    get.add_argument("job_id")
+    get.add_argument("--format", choices=sorted(EXTENSIONS), default="text")
+    get.add_argument("-o", "--output", type=Path, help="write to this file instead of stdout")
+    cancel = sub.add_parser("cancel", parents=[common], help="cancel jobs (or delete finished)")
+    cancel.add_argument("job_ids", nargs="+", metavar="job_id")
+    listing = sub.add_parser("list", parents=[common], help="list this key's jobs, newest first")
+    listing.add_argument("--status", choices=[s.value for s in JobStatus])
+    listing.add_argument("--limit", type=int, default=20)
+
+
+COMMANDS = frozenset({"submit", "status", "get", "cancel", "list"})
+
+
+def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    try:
+        if args.command == "submit":
+            return submit(args, parser)
+        with Client(args.server, args.api_key) as client:
+            if args.command == "status":
+                return show(client.get(args.job_id))
+            if args.command == "get":
+                write(client.transcript(args.job_id, args.format), args.output)
+            elif args.command == "cancel":
+                for job_id in args.job_ids:
+                    client.cancel(job_id)
+            else:
+                show_list(client.list(limit=args.limit, status=args.status))
+        return EXIT_OK
+    except ClientError as e:
+        err.print(f"[red]error:[/red] {e}", highlight=False)
+        return EXIT_FAILED
+
+
+def write(body: str | dict[str, Any], output: Path | None) -> None:
+    text = json.dumps(body, indent=2, ensure_ascii=False) + "\n" if isinstance(body, dict) else body
+    if output is None or str(output) == "-":
+        sys.stdout.write(text)
+    else:
+        output.write_text(text, encoding="utf-8")
+
+
+def show(job: Job) -> int:
+    line = f"{job.id}  {job.status.value}  {job.progress:.0%}  {job.options.model}"
+    line += f"  {job.filename or job.source_url or ''}"
+    if job.error:
+        line += f"  {job.error.code}: {job.error.message}"
+    sys.stdout.write(line + "\n")
+    return EXIT_FAILED if job.status in (JobStatus.FAILED, JobStatus.CANCELED) else EXIT_OK
+
+
+def show_list(jobs: list[Job]) -> None:
+    table = Table("id", "status", "progress", "model", "source", "created")
+    for job in jobs:
+        source = job.filename or job.source_url or ""
+        table.add_row(job.id, job.status.value, f"{job.progress:.0%}", job.options.model, source,
+                      job.created_at.strftime("%Y-%m-%d %H:%M:%S"))  # fmt: skip
+    Console().print(table)
+
+
+@dataclass
+class Input:
+    label: str
+    file: Path | None = None
+    url: str | None = None
+
+
+def submit(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    inputs = [Input(str(f), file=f) for f in args.files] + [Input(u, url=u) for u in args.url]
+    if not inputs:
+        parser.error("submit needs at least one FILE or --url")
+    missing = [str(i.file) for i in inputs if i.file is not None and not i.file.is_file()]
+    if missing:
+        parser.error(f"no such file: {', '.join(missing)}")
+    if args.output and len(inputs) > 1 and str(args.output) != "-":
+        if args.output.exists() and not args.output.is_dir():
+            parser.error("-o must be a directory when several inputs are given")
+        args.output.mkdir(parents=True, exist_ok=True)
+    return asyncio.run(submit_all(args, inputs))
+
+
+def output_path(args: argparse.Namespace, item: Input, job: Job, many: bool) -> Path | None:
+    """None: stdout."""
+    output: Path | None = args.output
+    name = Path(item.file.name if item.file else job.id).with_suffix("." + EXTENSIONS[args.format])
+    if output is None:
+        return Path(name.name)
+    if str(output) == "-":
+        return None
+    return output / name.name if many or output.is_dir() else output
+
+
+async def submit_all(args: argparse.Namespace, inputs: list[Input]) -> int:
+    options = {"model": args.model, "task": args.task, "language": args.language,
+               "word_timestamps": args.word_timestamps}  # fmt: skip
+    columns = (TextColumn("{task.description}"), BarColumn(), TaskProgressColumn(),
+               TextColumn("{task.fields[state]}"))  # fmt: skip
+    async with AsyncClient(args.server, args.api_key) as client:
+        with Progress(*columns, console=err, disable=not args.wait) as progress:
+            results = await asyncio.gather(
+                *(follow(client, args, item, options, progress, len(inputs) > 1) for item in inputs)
+            )
+    return EXIT_OK if all(results) else EXIT_FAILED
+
+
+async def follow(
+    client: AsyncClient,
+    args: argparse.Namespace,
+    item: Input,
+    options: dict[str, Any],
+    progress: Progress,
+    many: bool,
+) -> bool:
+    """Submit one input and, with --wait, follow it to the end and write its transcript."""
+    task = progress.add_task(item.label, total=1.0, state="submitting", visible=args.wait)
+    try:
+        job = await client.submit(item.file, audio_url=item.url, **options)
+        if not args.wait:
+            sys.stdout.write(f"{job.id}\t{item.label}\n")
+            return True
+        progress.update(task, state=job.status.value)
+        job = await client.wait(job.id, timeout=args.timeout, on_event=on_event(progress, task))
+        progress.update(task, state=job.status.value)
+        if job.status is not JobStatus.COMPLETED:
+            reason = f"{job.error.code}: {job.error.message}" if job.error else job.status.value
+            err.print(f"[red]{item.label}[/red]: {reason}", highlight=False)
+            return False
+        progress.update(task, completed=1.0)
+        path = output_path(args, item, job, many)
+        write(await client.transcript(job.id, args.format), path)
+        if path is not None:
+            err.print(f"{item.label} -> {path}", highlight=False)
+        return True
+    except ClientError as e:
+        progress.update(task, state="error")
+        err.print(f"[red]{item.label}[/red]: {e}", highlight=False)
+        return False
+
+
+def on_event(progress: Progress, task: TaskID) -> Callable[[Event], None]:
+    def update(event: Event) -> None:
+        if event.kind == "progress":
+            progress.update(task, completed=event.data["progress"], state="processing")
+        elif event.kind == "processing":
+            progress.update(task, state="processing")
+
+    return update

@@ -1,0 +1,195 @@
+"""The blocking client: `Client(url, api_key)`; `aio.AsyncClient` is the same on asyncio."""
+
+from __future__ import annotations
+
+import builtins
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import httpx
+
+from app.client._common import (
+    DEFAULT_TIMEOUT,
+    POLL_INTERVAL,
+    POLL_INTERVAL_MAX,
+    AudioSource,
+    Deadline,
+    Event,
+    EventDecoder,
+    check,
+    form_fields,
+    headers,
+    open_source,
+    parse_job,
+    progress_event,
+    stream_fallback,
+    transcript_body,
+    transcript_params,
+    transport_error,
+)
+from app.client.errors import APIError, ConnectionFailed, JobFailedError, WaitTimeout
+from app.jobs import Job, JobStatus
+
+EventCallback = Callable[[Event], None]
+
+
+class Client:
+    """A whisper-jobs API client.
+
+    >>> client = Client("http://localhost:8000", api_key="wj_...")
+    >>> job = client.transcribe("call.mp3", language="de", wait=True)
+    >>> print(job.result.text)
+    """
+
+    def __init__(
+        self,
+        url: str = "http://127.0.0.1:8000",
+        api_key: str | None = None,
+        *,
+        timeout: httpx.Timeout | float = DEFAULT_TIMEOUT,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        self._http = httpx.Client(
+            base_url=url, headers=headers(api_key), timeout=timeout, transport=transport
+        )
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._http.close()
+
+    def _request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        try:
+            return check(self._http.request(method, path, **kwargs))
+        except httpx.TransportError as e:
+            raise transport_error(e) from e
+
+    def submit(
+        self,
+        file: AudioSource | None = None,
+        *,
+        audio_url: str | None = None,
+        idempotency_key: str | None = None,
+        **options: Any,
+    ) -> Job:
+        """Queue a job for a file (path, bytes or open file) or an `audio_url`. `options` are
+        the API's form fields (`model`, `language`, `task`, `word_timestamps`, `metadata`,
+        `webhook_url`, ...); `None` leaves a field to the server's default."""
+        extra = {"Idempotency-Key": idempotency_key} if idempotency_key else {}
+        data = form_fields(options | {"audio_url": audio_url})
+        if file is None:
+            return parse_job(self._request("POST", "/v1/jobs", data=data, headers=extra))
+        name, content, opened = open_source(file)
+        try:
+            files = {"file": (name, content)}
+            return parse_job(
+                self._request("POST", "/v1/jobs", data=data, files=files, headers=extra)
+            )
+        finally:
+            if opened is not None:
+                opened.close()
+
+    def transcribe(
+        self,
+        file: AudioSource | None = None,
+        *,
+        wait: bool = True,
+        timeout: float | None = None,
+        on_event: EventCallback | None = None,
+        **options: Any,
+    ) -> Job:
+        """`submit`, then (with `wait`) `wait`. Returns a completed job, whose `result` is set;
+        raises `JobFailedError` if it failed or was canceled, `WaitTimeout` after `timeout`."""
+        job = self.submit(file, **options)
+        if not wait:
+            return job
+        job = self.wait(job.id, timeout=timeout, on_event=on_event)
+        if job.status is not JobStatus.COMPLETED:
+            raise JobFailedError(job)
+        return job
+
+    def get(self, job_id: str) -> Job:
+        return parse_job(self._request("GET", f"/v1/jobs/{job_id}"))
+
+    def events(self, job_id: str, *, timeout: float | None = None) -> Iterator[Event]:
+        """The job's event stream, ending with its final event; reconnects past idle links."""
+        deadline, decoder = Deadline(timeout), EventDecoder()
+        path = f"/v1/jobs/{job_id}/events"
+        while True:
+            try:
+                with self._http.stream("GET", path, timeout=deadline.read_timeout()) as response:
+                    if not response.is_success:
+                        response.read()
+                        check(response)
+                    for line in response.iter_lines():
+                        event = decoder.feed(line)
+                        if event is not None:
+                            yield event
+                            if event.is_final:
+                                return
+                        if deadline.passed:
+                            raise WaitTimeout(job_id, timeout or 0)
+            except httpx.ReadTimeout:
+                if deadline.passed:
+                    raise WaitTimeout(job_id, timeout or 0) from None
+            except httpx.TransportError as e:
+                raise transport_error(e) from e
+
+    def wait(
+        self, job_id: str, *, timeout: float | None = None, on_event: EventCallback | None = None
+    ) -> Job:
+        """Block until the job ends (any final status) and return it with its result. Follows
+        the event stream; polls if the stream is not available."""
+        deadline = Deadline(timeout)
+        try:
+            for event in self.events(job_id, timeout=timeout):
+                if on_event is not None:
+                    on_event(event)
+                if event.is_final:
+                    return self.get(job_id)
+        except APIError as e:
+            if not stream_fallback(e):
+                raise
+        except ConnectionFailed:
+            pass  # the stream broke (a restarting API, a proxy): polling tells the truth
+        return self._poll(job_id, deadline, on_event)
+
+    def _poll(self, job_id: str, deadline: Deadline, on_event: EventCallback | None) -> Job:
+        interval, reported = POLL_INTERVAL, -1.0
+        while True:
+            job = self.get(job_id)
+            if on_event is not None and job.progress != reported:
+                reported = job.progress
+                on_event(progress_event(job))
+            if job.status.is_terminal:
+                return job
+            if deadline.passed:
+                raise WaitTimeout(job_id, deadline.timeout or 0)
+            time.sleep(deadline.sleep_for(interval))
+            interval = min(interval * 1.5, POLL_INTERVAL_MAX)
+
+    def transcript(self, job_id: str, format: str = "text", **limits: Any) -> str | dict[str, Any]:  # noqa: A002
+        """The finished transcript: `text`, `srt`, `vtt`, `tsv` (a string) or `json`,
+        `verbose_json` (a dict). `limits`: `max_line_width`, `max_line_count`,
+        `max_cue_seconds`."""
+        params = transcript_params(format, limits)
+        return transcript_body(self._request("GET", f"/v1/jobs/{job_id}/transcript", params=params))
+
+    def cancel(self, job_id: str) -> None:
+        """Cancel a queued or running job; for a finished job, delete its data."""
+        self._request("DELETE", f"/v1/jobs/{job_id}")
+
+    def list(self, *, limit: int = 50, status: JobStatus | str | None = None) -> list[Job]:
+        """This key's jobs, newest first, without results."""
+        params = form_fields({"limit": limit, "status": status})
+        body = self._request("GET", "/v1/jobs", params=params).json()
+        return [Job.model_validate(item) for item in body["data"]]
+
+    def models(self) -> builtins.list[dict[str, Any]]:
+        body: builtins.list[dict[str, Any]] = self._request("GET", "/v1/models").json()["data"]
+        return body
