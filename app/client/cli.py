@@ -19,7 +19,7 @@ from typing import Any
 
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskID, TaskProgressColumn, TextColumn
-from rich.table import Table
+from rich.table import Column, Table
 
 from app.client._common import Event
 from app.client.aio import AsyncClient
@@ -111,11 +111,18 @@ def show(job: Job) -> int:
 
 
 def show_list(jobs: list[Job]) -> None:
-    table = Table("id", "status", "progress", "model", "source", "created")
-    for job in jobs:
-        source = job.filename or job.source_url or ""
-        table.add_row(job.id, job.status.value, f"{job.progress:.0%}", job.options.model, source,
-                      job.created_at.strftime("%Y-%m-%d %H:%M:%S"))  # fmt: skip
+    """A table on a terminal; tab-separated lines (one per job) for pipes and scripts."""
+    rows = [
+        (job.id, job.status.value, f"{job.progress:.0%}", job.options.model,
+         job.filename or job.source_url or "", job.created_at.strftime("%Y-%m-%d %H:%M:%S"))
+        for job in jobs
+    ]  # fmt: skip
+    if not sys.stdout.isatty():
+        sys.stdout.writelines("\t".join(row) + "\n" for row in rows)
+        return
+    table = Table(Column("id", no_wrap=True), "status", "progress", "model", "source", "created")
+    for row in rows:
+        table.add_row(*row)
     Console().print(table)
 
 

@@ -4,6 +4,7 @@ real model, and the API served by uvicorn over real HTTP."""
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import threading
@@ -17,6 +18,7 @@ from pathlib import Path
 
 import httpx
 import numpy as np
+import psutil
 import pytest
 
 from app.embedded import EmbeddedRedis, free_port
@@ -130,3 +132,66 @@ def loopback_http_server(handler: type[BaseHTTPRequestHandler]) -> Iterator[str]
     finally:
         server.shutdown()
         server.server_close()
+
+
+class Cluster(Service):
+    """A service whose processes the test may kill and restart."""
+
+    env: dict[str, str]
+    procs: dict[str, subprocess.Popen[bytes]]
+
+    def start(self, name: str) -> None:
+        self.procs[name] = _start(name, self.env, self.logs)
+
+    def wait_ready(self, timeout: float = 90) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                if self.http.get("/readyz").status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
+            time.sleep(0.2)
+        raise AssertionError(f"not ready\n{self.tail()}")
+
+    def worker_child(self) -> psutil.Process:
+        children = psutil.Process(self.procs["worker"].pid).children()
+        assert len(children) == 1, children
+        return children[0]
+
+    def stop(self, name: str, sig: int = signal.SIGTERM, timeout: float = 120) -> None:
+        proc = self.procs.pop(name)
+        proc.send_signal(sig)
+        proc.wait(timeout)
+
+    def stop_all(self) -> None:
+        for name in list(self.procs)[::-1]:
+            self.stop(name, signal.SIGTERM, 60)
+
+    def wait_for(self, job_id: str, predicate, timeout: float = 120) -> dict:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            job = self.http.get(f"/v1/jobs/{job_id}").json()
+            if predicate(job):
+                return job
+            time.sleep(0.05)
+        raise AssertionError(f"job {job_id}: condition not met: {job}\n{self.tail()}")
+
+
+def make_cluster(redis_url: str, root: Path, models_dir: Path, **env: str) -> Cluster:
+    port = free_port()
+    cluster = Cluster(
+        url=f"http://127.0.0.1:{port}", redis_url=redis_url, data_dir=root / "data",
+        logs=root, http=httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30),
+    )  # fmt: skip
+    cluster.env = {
+        **os.environ, "WHISPER_JOBS_REDIS_URL": redis_url,
+        "WHISPER_JOBS_DATA_DIR": str(root / "data"),
+        "WHISPER_JOBS_MODEL_CACHE_DIR": str(models_dir), "WHISPER_JOBS_DEVICE": "cpu",
+        "PORT": str(port), **env,
+    }  # fmt: skip
+    cluster.procs = {}
+    for name in ("worker", "api"):
+        cluster.start(name)
+    cluster.wait_ready()
+    return cluster

@@ -1,0 +1,192 @@
+"""The Python client and the `whisper-jobs` client commands against a running service with keys:
+real HTTP, Redis, Celery worker and model."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+import srt
+import webvtt
+
+from app.auth import new_key
+from app.client import (
+    AsyncClient,
+    AuthenticationError,
+    Client,
+    ConflictError,
+    Event,
+    InvalidRequestError,
+    JobFailedError,
+    JobStatus,
+    NotFoundError,
+    WaitTimeout,
+)
+from app.embedded import EmbeddedRedis
+from tests.conftest import DATA, JFK, JFK_TEXT
+from tests.e2e.conftest import ROOT, Cluster, make_cluster
+
+KEY, ENTRY = new_key("client-tests")
+
+
+@pytest.fixture(scope="module")
+def cluster(
+    redis_server: EmbeddedRedis, models_dir: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Cluster]:
+    redis_url = redis_server.url.rsplit("/", 1)[0] + "/8"
+    c = make_cluster(redis_url, tmp_path_factory.mktemp("client"), models_dir,
+                     WHISPER_JOBS_API_KEYS=ENTRY)  # fmt: skip
+    yield c
+    c.stop_all()
+    c.http.close()
+
+
+@pytest.fixture
+def client(cluster: Cluster) -> Iterator[Client]:
+    with Client(cluster.url, KEY) as c:
+        yield c
+
+
+def test_transcribe_waits_on_the_event_stream(client: Client) -> None:
+    events: list[Event] = []
+    job = client.transcribe(JFK, wait=True, temperature=0, on_event=events.append)
+    assert job.status is JobStatus.COMPLETED and job.result is not None
+    assert job.result.text == JFK_TEXT.strip()
+    kinds = [e.kind for e in events]
+    assert kinds.count("segment") == 1 and kinds[-1] == "completed", kinds
+    assert [e.data["progress"] for e in events if e.kind == "progress"][-1] == 1.0
+    assert client.transcript(job.id, "json")["text"] == JFK_TEXT.strip()  # type: ignore[index]
+    (cue,) = srt.parse(client.transcript(job.id, "srt"))  # type: ignore[arg-type]
+    assert cue.content == JFK_TEXT.strip()
+    assert job.id in [j.id for j in client.list(status="completed")]
+
+
+def test_async_client(cluster: Cluster) -> None:
+    async def run() -> tuple[str, str]:
+        async with AsyncClient(cluster.url, KEY) as client:
+            job = await client.transcribe(JFK.read_bytes(), temperature=0)
+            assert job.result is not None
+            vtt = await client.transcript(job.id, "vtt")
+            assert isinstance(vtt, str)
+            return job.result.text, vtt
+
+    text, vtt = asyncio.run(run())
+    assert text == JFK_TEXT.strip()
+    (caption,) = webvtt.from_buffer(io.StringIO(vtt))
+    assert caption.text == JFK_TEXT.strip()
+
+
+def test_errors_carry_the_api_code(cluster: Cluster, client: Client) -> None:
+    with Client(cluster.url, "wj_not-a-key") as stranger, pytest.raises(AuthenticationError) as e:
+        stranger.list()
+    assert e.value.code == "unauthorized"
+    with pytest.raises(NotFoundError) as e2:
+        client.get("no-such-job")
+    assert e2.value.code == "not_found"
+    with pytest.raises(InvalidRequestError) as e3:
+        client.submit(JFK, language="xx")
+    assert e3.value.code == "invalid_request" and "'xx'" in e3.value.message
+
+
+def test_a_failed_job_raises_with_its_code(client: Client) -> None:
+    with pytest.raises(JobFailedError) as e:
+        client.transcribe(DATA / "corrupt.flac")
+    assert e.value.code == "invalid_audio" and e.value.job.status is JobStatus.FAILED
+
+
+def test_wait_timeout_then_cancel(client: Client, long_speech: Path) -> None:
+    job = client.submit(long_speech)
+    with pytest.raises(WaitTimeout):
+        client.wait(job.id, timeout=0.3)
+    client.cancel(job.id)
+    assert client.wait(job.id, timeout=60).status is JobStatus.CANCELED
+    with pytest.raises(ConflictError) as e:
+        client.transcript(job.id)
+    assert e.value.code == "job_not_completed"
+
+
+class NoStreaming(httpx.HTTPTransport):
+    """Like a proxy that will not stream: the event stream answers 502."""
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        if request.url.path.endswith("/events"):
+            return httpx.Response(502, request=request)
+        return super().handle_request(request)
+
+
+def test_wait_polls_when_the_event_stream_is_unavailable(cluster: Cluster) -> None:
+    events: list[Event] = []
+    with Client(cluster.url, KEY, transport=NoStreaming()) as client:
+        job = client.transcribe(JFK, temperature=0, on_event=events.append)
+    assert job.result is not None and job.result.text == JFK_TEXT.strip()
+    assert events and events[-1].kind == "progress" and events[-1].data["progress"] == 1.0
+    assert not any(e.kind == "segment" for e in events)  # none came from a stream
+
+
+def cli(cluster: Cluster, *args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "WHISPER_JOBS_SERVER": cluster.url, "WHISPER_JOBS_API_KEY": KEY}
+    return subprocess.run(
+        [sys.executable, "-m", "app.cli", *args], cwd=cwd, env=env, capture_output=True,
+        text=True, timeout=300,
+    )  # fmt: skip
+
+
+def test_cli_submit_wait_writes_srt(cluster: Cluster, tmp_path: Path) -> None:
+    out = tmp_path / "jfk.srt"
+    run = cli(cluster, "submit", str(JFK), "--wait", "--format", "srt", "-o", str(out),
+              "--language", "en")  # fmt: skip
+    assert run.returncode == 0, run.stderr
+    (cue,) = srt.parse(out.read_text())
+    assert cue.content == JFK_TEXT.strip()
+    assert cue.start.total_seconds() == 0.0 and cue.end.total_seconds() == 11.0
+
+
+def test_cli_several_files_one_fails_exit_1(cluster: Cluster, tmp_path: Path) -> None:
+    run = cli(cluster, "submit", str(JFK), str(DATA / "corrupt.flac"), "--wait", "-o",
+              str(tmp_path / "out"))  # fmt: skip
+    assert run.returncode == 1, run.stderr
+    assert (tmp_path / "out" / "jfk.txt").read_text().strip() == JFK_TEXT.strip()
+    assert not (tmp_path / "out" / "corrupt.txt").exists()
+    assert "invalid_audio" in run.stderr
+
+
+def test_cli_submit_status_get_cancel_list(cluster: Cluster, client: Client) -> None:
+    run = cli(cluster, "submit", str(JFK))
+    assert run.returncode == 0, run.stderr
+    job_id, label = run.stdout.strip().split("\t")
+    assert label == str(JFK)
+    client.wait(job_id, timeout=120)
+    status = cli(cluster, "status", job_id)
+    assert status.returncode == 0 and status.stdout.split()[:3] == [job_id, "completed", "100%"]
+    vtt = cli(cluster, "get", job_id, "--format", "vtt")
+    (caption,) = webvtt.from_buffer(io.StringIO(vtt.stdout))
+    assert caption.text == JFK_TEXT.strip()
+    listing = cli(cluster, "list", "--status", "completed")
+    assert listing.returncode == 0 and job_id in listing.stdout
+    assert cli(cluster, "cancel", job_id).returncode == 0  # a finished job: its data is deleted
+    gone = cli(cluster, "status", job_id)
+    assert gone.returncode == 1 and "not_found" in gone.stderr
+
+
+def test_cli_usage_errors_exit_2(cluster: Cluster, tmp_path: Path) -> None:
+    assert cli(cluster, "submit").returncode == 2
+    missing = cli(cluster, "submit", str(tmp_path / "nope.flac"))
+    assert missing.returncode == 2 and "no such file" in missing.stderr
+    assert cli(cluster, "get").returncode == 2
+    assert cli(cluster, "submit", str(JFK), "--format", "docx").returncode == 2
+
+
+def test_cli_without_a_key_is_refused(cluster: Cluster) -> None:
+    env = {k: v for k, v in os.environ.items() if k != "WHISPER_JOBS_API_KEY"}
+    run = subprocess.run(
+        [sys.executable, "-m", "app.cli", "list", "--server", cluster.url], cwd=ROOT, env=env,
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert run.returncode == 1 and "unauthorized" in run.stderr
