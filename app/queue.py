@@ -163,3 +163,21 @@ def pending_job_ids(redis: Redis) -> set[str]:
     for message in redis.hvals(_UNACKED_KEY):
         ids |= _job_ids_in(message)
     return ids
+
+
+# kombu's Redis transport keeps a queue's messages of priority p > 0 in `{queue}\x06\x16{p}`.
+_PRIORITY_SEPARATOR, _PRIORITY_STEPS = "\x06\x16", (3, 6, 9)
+
+
+def queue_depths(redis: Redis, queues: list[str]) -> dict[str, int]:
+    """Messages waiting in each queue (taken but unacknowledged ones are not counted)."""
+    with redis.pipeline(transaction=False) as pipe:
+        for queue in queues:
+            pipe.llen(queue)
+            for step in _PRIORITY_STEPS:
+                pipe.llen(f"{queue}{_PRIORITY_SEPARATOR}{step}")
+        lengths = pipe.execute()
+    per_queue = 1 + len(_PRIORITY_STEPS)
+    return {
+        queue: sum(lengths[i * per_queue : (i + 1) * per_queue]) for i, queue in enumerate(queues)
+    }

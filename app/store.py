@@ -23,6 +23,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from app import stats
 from app.errors import IdempotencyKeyReused, InvalidTransition, JobNotFound
 from app.jobs import (
     Job,
@@ -137,6 +138,7 @@ class JobStore:
         own.sadd(ACTIVE_KEY, job.id)
         own.sadd(owner_active_key(job.owner), job.id)
         own.zadd(owner_jobs_key(job.owner), {job.id: job.created_at.timestamp()})
+        stats.count_submitted(own, job)
         if pipe is None:
             created = own.execute()[0]
             own.reset()
@@ -191,6 +193,15 @@ class JobStore:
         if raw_result is not None:
             job.result = TranscriptResult.model_validate_json(raw_result)
         return job
+
+    def active_records(self, chunk: int = 500) -> list[bytes | str]:
+        """The stored JSON of every job not yet ended (for metrics; a bounded set)."""
+        ids = list(self.active_ids())
+        records: list[bytes | str] = []
+        for start in range(0, len(ids), chunk):
+            raws = self.redis.mget([key_for(i) for i in ids[start : start + chunk]])
+            records.extend(r for r in raws if r is not None)
+        return records
 
     def active_ids(self) -> set[str]:
         return {_text(m) for m in self.redis.smembers(ACTIVE_KEY)}
@@ -324,6 +335,7 @@ class JobStore:
                 pipe.srem(ACTIVE_KEY, job_id)
                 pipe.srem(owner_active_key(job.owner), job_id)
                 pipe.delete(segments_key_for(job_id), lease_key_for(job_id))  # the result has them
+                stats.count_finished(pipe, job, result)
             else:
                 pipe.set(key, _dump(job))
                 pipe.sadd(ACTIVE_KEY, job_id)
@@ -339,8 +351,11 @@ class JobStore:
             self.on_terminal(changed)
         return changed
 
-    def record_webhook_attempt(self, job_id: str, change: Callable[[Job], None]) -> Job | None:
-        """Update a finished job's webhook state (its TTL kept) and its place in the due set."""
+    def record_webhook_attempt(
+        self, job_id: str, change: Callable[[Job], str | None]
+    ) -> Job | None:
+        """Update a finished job's webhook state (its TTL kept) and its place in the due set.
+        `change` returns the attempt's outcome to count (`delivered`, `retry`, `gave_up`)."""
         key = key_for(job_id)
         updated: Job | None = None
 
@@ -352,9 +367,11 @@ class JobStore:
             job = Job.model_validate_json(raw)
             if job.webhook is None:
                 return
-            change(job)
+            outcome = change(job)
             pipe.multi()
             pipe.set(key, _dump(job), keepttl=True)
+            if outcome is not None:
+                stats.count_webhook_attempt(pipe, outcome)
             when = job.webhook.next_attempt_at
             if when is None:
                 pipe.zrem(WEBHOOKS_DUE_KEY, job_id)

@@ -100,9 +100,10 @@ def deliver_webhook(job_id: str) -> None:
     )
     delay: float | None = None
 
-    def record(stored: Job) -> None:
+    def record(stored: Job) -> str:
         nonlocal delay
         delay = apply_outcome(stored, outcome, settings.webhook_retry_schedule, now)
+        return "delivered" if outcome.delivered else "gave_up" if delay is None else "retry"
 
     store.record_webhook_attempt(job_id, record)
     if delay is not None and delay <= SHORT_RETRY_SECONDS:

@@ -12,7 +12,8 @@ from fastapi import FastAPI
 
 from app.api.errors import document_errors, install_error_handlers
 from app.api.limits import UploadLimit
-from app.api.routes import events, health, jobs, models, openai
+from app.api.metrics import Metrics, RequestLatency
+from app.api.routes import events, health, jobs, metrics, models, openai
 from app.auth import KeyRing
 from app.config import Settings, get_settings
 from app.queue import make_producer, webhook_notifier
@@ -41,11 +42,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             settings.result_ttl_seconds,
             on_terminal=webhook_notifier(app.state.producer),  # e.g. a cancel sends its event
         )
+        app.state.metrics.watch(app.state.store, settings)
         # Async client for pub/sub only (event streams); the store's calls are short and sync.
         app.state.async_redis = redis.asyncio.Redis.from_url(settings.require_redis_url())
         try:
             yield
         finally:
+            app.state.metrics.unwatch()
             await app.state.async_redis.aclose()
             app.state.producer.close()
             pool.disconnect()
@@ -59,9 +62,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_error_handlers(app)
     app.openapi = lambda: document_errors(app)  # type: ignore[method-assign]
     app.add_middleware(UploadLimit, max_bytes=settings.max_upload_bytes)
+    app.state.metrics = Metrics()
+    app.add_middleware(RequestLatency, histogram=app.state.metrics.latency)
     app.include_router(health.router)
     app.include_router(jobs.router)
     app.include_router(events.router)
     app.include_router(models.router)
     app.include_router(openai.router)
+    app.include_router(metrics.router)
     return app

@@ -190,3 +190,27 @@ def test_cli_without_a_key_is_refused(cluster: Cluster) -> None:
         capture_output=True, text=True, timeout=60,
     )  # fmt: skip
     assert run.returncode == 1 and "unauthorized" in run.stderr
+
+
+def test_metrics_count_a_completed_job(cluster: Cluster, client: Client) -> None:
+    from prometheus_client.parser import text_string_to_metric_families
+
+    def read() -> dict[tuple[str, str], float]:
+        text = httpx.get(f"{cluster.url}/metrics").text
+        return {
+            (s.name, s.labels.get("status", "")): s.value
+            for family in text_string_to_metric_families(text)
+            for s in family.samples
+            if s.labels.get("model") == "base" and "le" not in s.labels
+        }
+
+    before = read()
+    client.transcribe(JFK, temperature=0)
+    after = read()
+    completed = ("whisper_jobs_jobs_finished_total", "completed")
+    assert after[completed] == before.get(completed, 0) + 1
+    audio = ("whisper_jobs_job_audio_seconds_sum", "")
+    assert after[audio] == before.get(audio, 0) + 11.0
+    count = ("whisper_jobs_job_real_time_factor_count", "")
+    assert after[count] == before.get(count, 0) + 1
+    assert after[("whisper_jobs_jobs", "processing")] == 0
