@@ -17,9 +17,9 @@ from app.client import cli as client_cli
 from app.config import Settings, get_settings
 from app.embedded import EmbeddedRedis
 from app.jobs import MAINTENANCE_QUEUE, WEBHOOK_QUEUE, queue_for
+from app.logs import configure_logging, logging_config
 
 logger = logging.getLogger("whisper_jobs")
-LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
 
 def run_api(settings: Settings) -> None:
@@ -33,14 +33,17 @@ def run_api(settings: Settings) -> None:
         host=settings.api_host,
         port=port,
         workers=settings.api_workers,
-        log_level="warning" if settings.api_workers > 1 else "info",
+        log_config=logging_config(settings.log_format, settings.log_level),
+        access_log=settings.api_workers == 1,  # one line per request costs throughput at scale
     )
 
 
 def worker_argv(settings: Settings, models: list[str] | None = None) -> list[str]:
     queues = ",".join([*(queue_for(m) for m in (models or settings.models)), MAINTENANCE_QUEUE])
+    # --quiet: no start-up banner, which would break a stream of JSON lines.
+    quiet = ["--quiet"] if settings.log_format == "json" else []
     return [
-        sys.executable, "-m", "celery", "-A", "worker.celery_app", "worker",
+        sys.executable, "-m", "celery", "-A", "worker.celery_app", *quiet, "worker",
         "--queues", queues,
         "--concurrency", str(settings.worker_concurrency),
         "--pool", "prefork",
@@ -180,10 +183,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.command in client_cli.COMMANDS:
         return client_cli.run(args, parser)
-    logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
     if args.command == "keys":
         return create_key(args.name)
     settings = get_settings()
+    configure_logging(settings.log_format, settings.log_level)
     if args.command == "beat":
         run_beat(settings)
     elif args.command == "webhooks":

@@ -16,6 +16,7 @@ from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from app.languages import MODEL_NAME_PATTERN
+from app.logs import LogFormat
 
 
 class Settings(BaseSettings):
@@ -153,6 +154,13 @@ class Settings(BaseSettings):
         ge=0,
         le=65535,
         description="Port of the embedded Valkey that `serve` starts (0: any free port).",
+    )
+    log_format: LogFormat = Field(
+        default="text",
+        description="`text`, or `json`: one JSON object per line, with `job_id` where it applies.",
+    )
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
+        default="INFO", description="The lowest level logged."
     )
     shutdown_timeout_seconds: float = Field(
         default=60.0,

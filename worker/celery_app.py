@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
-import logging
+from typing import Any
 
-from celery import Celery
+from celery import Celery, signals
 
 from app.config import get_settings
+from app.logs import configure_logging
 from app.queue import celery_config
 
-logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+@signals.setup_logging.connect
+def _configure_logging(**_: Any) -> None:
+    """Connected, so Celery leaves logging to us: the same text or JSON lines as the API."""
+    settings = get_settings()
+    configure_logging(settings.log_format, settings.log_level)
+
 
 celery_app = Celery("whisper_jobs", include=["worker.tasks"])
 celery_app.conf.update(celery_config(get_settings()))

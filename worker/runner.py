@@ -88,7 +88,12 @@ def run_job(
             if job.source_url is not None and fetch is not None:
                 fetch(job.source_url, audio_path)
             result = engine.transcribe(audio_path, job.options, on_segment)
-        store.mark_completed(job_id, result)
+        done = store.mark_completed(job_id, result)
+        seconds = (done.completed_at - job.started_at).total_seconds()  # type: ignore[operator]
+        logger.info(
+            "job %s completed: %.1f s of audio in %.1f s", job_id, result.duration, seconds,
+            extra={"audio_seconds": result.duration, "seconds": seconds},
+        )  # fmt: skip
     except (JobCanceled, InvalidTransition):
         # Canceled (or otherwise ended) while running: the store already holds its final status.
         logger.info("job %s ended while running; result discarded", job_id)

@@ -12,6 +12,7 @@ from celery.exceptions import SoftTimeLimitExceeded
 
 from app.config import get_settings
 from app.jobs import SWEEP_TASK, TRANSCRIBE_TASK, WEBHOOK_TASK, Job, utcnow
+from app.logs import job_context
 from app.netguard import UrlPolicy
 from app.queue import enqueue_transcription, enqueue_webhook, task_time_limits, webhook_notifier
 from app.store import JobStore
@@ -63,7 +64,8 @@ def transcribe(job_id: str) -> None:
     def fetch(url: str, path: Path) -> None:
         download(url, path, url_policy, settings.max_upload_bytes)
 
-    run_job(job_id, store, engine, uploads_dir / job_id, policy, fetch)
+    with job_context(job_id):
+        run_job(job_id, store, engine, uploads_dir / job_id, policy, fetch)
 
 
 @celery_app.task(name=SWEEP_TASK)
@@ -84,6 +86,11 @@ def sweep_stuck_jobs() -> None:
 
 @celery_app.task(name=WEBHOOK_TASK)
 def deliver_webhook(job_id: str) -> None:
+    with job_context(job_id):
+        _deliver_webhook(job_id)
+
+
+def _deliver_webhook(job_id: str) -> None:
     settings = get_settings()
     store, _, _ = runtime()
     job = store.get(job_id)

@@ -145,6 +145,7 @@ def _enqueue(job: Job, settings: Settings, store: JobStore, producer: Celery) ->
     try:
         soft, hard = task_time_limits(settings, job.audio_seconds)
         enqueue_transcription(producer, job.id, job.options.model, soft, hard)
+        logger.info("job %s queued", job.id, extra={"job_id": job.id, "model": job.options.model})
     except Exception as e:
         logger.exception("could not enqueue job %s", job.id)
         store.mark_failed(job.id, QueueUnavailable.code, "The job could not be queued.")

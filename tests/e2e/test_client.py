@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import json
 import os
 import subprocess
 import sys
@@ -42,7 +43,7 @@ def cluster(
 ) -> Iterator[Cluster]:
     redis_url = redis_server.url.rsplit("/", 1)[0] + "/8"
     c = make_cluster(redis_url, tmp_path_factory.mktemp("client"), models_dir,
-                     WHISPER_JOBS_API_KEYS=ENTRY)  # fmt: skip
+                     WHISPER_JOBS_API_KEYS=ENTRY, WHISPER_JOBS_LOG_FORMAT="json")  # fmt: skip
     yield c
     c.stop_all()
     c.http.close()
@@ -214,3 +215,24 @@ def test_metrics_count_a_completed_job(cluster: Cluster, client: Client) -> None
     count = ("whisper_jobs_job_real_time_factor_count", "")
     assert after[count] == before.get(count, 0) + 1
     assert after[("whisper_jobs_jobs", "processing")] == 0
+
+
+def json_lines(path: Path) -> list[dict]:
+    """The log lines. Celery itself prints a few plain lines outside logging (its warning about
+    running as root, before logging is set up; "Warm shutdown"); everything else is JSON."""
+    return [json.loads(line) for line in path.read_text().splitlines() if line.startswith("{")]
+
+
+def test_json_logs_tag_lines_with_the_job_id(cluster: Cluster, client: Client) -> None:
+    job = client.transcribe(JFK, temperature=0)
+    api = json_lines(cluster.logs / "api.log")
+    assert {"job_id": job.id, "model": "base", "message": f"job {job.id} queued"}.items() <= next(
+        e for e in api if e.get("job_id") == job.id
+    ).items()
+    assert any(e["logger"] == "uvicorn.access" and f"/v1/jobs/{job.id}" in e["message"]
+               for e in api)  # fmt: skip
+    worker = [e for e in json_lines(cluster.logs / "worker.log") if e.get("job_id") == job.id]
+    done = next(e for e in worker if e["message"].startswith(f"job {job.id} completed"))
+    assert done["audio_seconds"] == 11.0 and done["level"] == "INFO"
+    # Library lines logged while the job runs carry its id too (they run inside job_context).
+    assert any(e["logger"] == "faster_whisper" for e in worker), worker

