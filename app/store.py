@@ -1,14 +1,4 @@
-"""JobStore: the only code that touches the job keys in Redis.
-
-Layout (all under `whisper-jobs:`):
-- `job:{id}`         the Job as JSON, without its result (small: polled often);
-- `job:{id}:result`  the TranscriptResult as JSON (large: read only when asked for);
-- `job:{id}:segments` segments decoded so far by a running job (replayed to late SSE clients);
-- `job:{id}:events`   the pub/sub channel of a job's progress, segment and final events;
-- `job:{id}:lease`    set (with a short TTL) while a live worker runs the job;
-- `active`           a set of the ids that are not yet in a terminal status;
-- `owner:{name}:jobs` / `owner:{name}:active`  one caller's jobs (by creation time) / unfinished;
-- `idempotency:{owner}:{key}`  the job an `Idempotency-Key` created, and the request's fingerprint.
+"""JobStore: the only code that touches the job keys in Redis (their layout: `app.keys`).
 
 Every status change is a WATCH/MULTI transaction that re-checks the transition table, so two
 processes racing (a cancel against a completing worker) cannot both win. Terminal writes put the
@@ -34,53 +24,24 @@ from app.jobs import (
     can_transition,
     utcnow,
 )
+from app.keys import (
+    ACTIVE_KEY,
+    IDEMPOTENCY_TTL_SECONDS,
+    WEBHOOKS_DUE_KEY,
+    event,
+    events_channel_for,
+    idempotency_key_for,
+    key_for,
+    lease_key_for,
+    owner_active_key,
+    owner_jobs_key,
+    result_key_for,
+    segments_key_for,
+)
 
 if TYPE_CHECKING:
     from redis import Redis
     from redis.client import Pipeline
-
-PREFIX = "whisper-jobs:"
-ACTIVE_KEY = f"{PREFIX}active"
-
-
-def key_for(job_id: str) -> str:
-    return f"{PREFIX}job:{job_id}"
-
-
-def result_key_for(job_id: str) -> str:
-    return f"{PREFIX}job:{job_id}:result"
-
-
-def segments_key_for(job_id: str) -> str:
-    return f"{PREFIX}job:{job_id}:segments"
-
-
-def events_channel_for(job_id: str) -> str:
-    return f"{PREFIX}job:{job_id}:events"
-
-
-def lease_key_for(job_id: str) -> str:
-    return f"{PREFIX}job:{job_id}:lease"
-
-
-def owner_jobs_key(owner: str) -> str:
-    return f"{PREFIX}owner:{owner}:jobs"
-
-
-def owner_active_key(owner: str) -> str:
-    return f"{PREFIX}owner:{owner}:active"
-
-
-def idempotency_key_for(owner: str, key: str) -> str:
-    return f"{PREFIX}idempotency:{owner}:{key}"
-
-
-IDEMPOTENCY_TTL_SECONDS = 24 * 3600
-WEBHOOKS_DUE_KEY = f"{PREFIX}webhooks:due"
-
-
-def event(kind: str, **data: Any) -> str:
-    return json.dumps({"type": kind, **data}, default=str)
 
 
 class JobStore:

@@ -4,7 +4,8 @@ from datetime import timedelta
 
 from app import stats
 from app.jobs import JobOptions
-from app.store import JobStore, key_for
+from app.keys import key_for
+from app.store import JobStore
 from tests.app.test_store import RESULT, make_job
 
 

@@ -3,7 +3,8 @@ import redis
 
 from app.errors import InvalidTransition, JobNotFound
 from app.jobs import Job, JobOptions, JobStatus, Segment, TranscriptResult, new_job_id, utcnow
-from app.store import ACTIVE_KEY, JobStore, key_for, result_key_for
+from app.keys import ACTIVE_KEY, key_for, result_key_for
+from app.store import JobStore
 
 
 def make_job() -> Job:

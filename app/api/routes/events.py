@@ -20,7 +20,8 @@ from starlette.concurrency import run_in_threadpool
 from app.api.deps import AsyncRedisDep, CallerDep, StoreDep
 from app.api.routes.jobs import NOT_FOUND
 from app.jobs import Job, Segment
-from app.store import JobStore, events_channel_for
+from app.keys import events_channel_for
+from app.store import JobStore
 
 router = APIRouter(prefix="/v1/jobs", tags=["jobs"])
 KEEPALIVE_SECONDS = 15.0

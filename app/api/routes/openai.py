@@ -25,7 +25,8 @@ from app.config import Settings
 from app.errors import InvalidRequest, JobFailed, SyncTimeout, WhisperJobsError
 from app.formats import MEDIA_TYPES, CueLimits, render
 from app.jobs import Job, JobError, JobStatus, new_job_id, utcnow
-from app.store import JobStore, events_channel_for
+from app.keys import events_channel_for
+from app.store import JobStore
 
 router = APIRouter(prefix="/v1/audio", tags=["openai"])
 ResponseFormat = Literal["json", "text", "srt", "verbose_json", "vtt"]
