@@ -117,7 +117,8 @@ class AsyncClient:
         return parse_job(await self._request("GET", f"/v1/jobs/{job_id}"))
 
     async def events(self, job_id: str, *, timeout: float | None = None) -> AsyncIterator[Event]:
-        """The job's event stream, ending with its final event; reconnects past idle links."""
+        """The job's event stream, up to its final event (or the server closing the stream);
+        reconnects when the link goes quiet past the server's keep-alives."""
         deadline, decoder = Deadline(timeout), EventDecoder()
         path = f"/v1/jobs/{job_id}/events"
         while True:
@@ -136,6 +137,9 @@ class AsyncClient:
                                 return
                         if deadline.passed:
                             raise WaitTimeout(job_id, timeout or 0)
+                    # Closed before the final event (a restarting server, a job deleted
+                    # meanwhile): not reconnected here, or a stream that keeps closing would spin.
+                    return
             except httpx.ReadTimeout:
                 if deadline.passed:
                     raise WaitTimeout(job_id, timeout or 0) from None
@@ -159,6 +163,7 @@ class AsyncClient:
                 raise
         except ConnectionFailed:
             pass  # the stream broke (a restarting API, a proxy): polling tells the truth
+        # No final event (refused, broken or closed early): the job itself says where it is.
         return await self._poll(job_id, deadline, on_event)
 
     async def _poll(self, job_id: str, deadline: Deadline, on_event: EventCallback | None) -> Job:
