@@ -1,8 +1,9 @@
 """The client half of the `whisper-jobs` command: `submit`, `status`, `get`, `cancel`, `list`.
 
-Exit codes: 0 every job completed (or the command did what it was asked), 1 a job failed or the
-server refused or could not be reached, 2 a usage error. Progress and messages go to stderr, so
-stdout carries only job ids and transcripts.
+Exit codes: 0 every job completed (or the command did what it was asked), 1 a job failed or was
+canceled (`status` of such a job too), the server refused or could not be reached, or an output
+file could not be written; 2 a usage error; 130 interrupted (the submitted jobs go on).
+Progress and messages go to stderr, so stdout carries only job ids and transcripts.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from app.jobs import Job, JobStatus
 
 SERVER_ENV, KEY_ENV = "WHISPER_JOBS_SERVER", "WHISPER_JOBS_API_KEY"
 DEFAULT_SERVER = "http://127.0.0.1:8000"
-EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 err = Console(stderr=True)
 
 
@@ -88,9 +89,12 @@ def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
             else:
                 show_list(client.list(limit=args.limit, status=args.status))
         return EXIT_OK
-    except ClientError as e:
+    except (ClientError, OSError) as e:
         err.print(f"[red]error:[/red] {e}", highlight=False)
         return EXIT_FAILED
+    except KeyboardInterrupt:
+        err.print("interrupted; submitted jobs go on (see `whisper-jobs list`)")
+        return EXIT_INTERRUPTED
 
 
 def write(body: str | dict[str, Any], output: Path | None) -> None:
@@ -186,6 +190,7 @@ async def follow(
         if not args.wait:
             sys.stdout.write(f"{job.id}\t{item.label}\n")
             return True
+        err.print(f"{item.label}: job {job.id}", highlight=False)
         progress.update(task, state=job.status.value)
         job = await client.wait(job.id, timeout=args.timeout, on_event=on_event(progress, task))
         progress.update(task, state=job.status.value)
@@ -199,7 +204,7 @@ async def follow(
         if path is not None:
             err.print(f"{item.label} -> {path}", highlight=False)
         return True
-    except ClientError as e:
+    except (ClientError, OSError) as e:
         progress.update(task, state="error")
         err.print(f"[red]{item.label}[/red]: {e}", highlight=False)
         return False
