@@ -112,3 +112,18 @@ def test_multi_line_data_is_joined() -> None:
     assert decode('event: completed\ndata: {"job":\ndata:  {"id": "x"}}\n\n') == [
         ("completed", {"job": {"id": "x"}})
     ]
+
+
+def test_the_client_imports_none_of_the_server_side() -> None:
+    """A caller's process gets httpx and the contract, not FastAPI, Celery, Redis or the model."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, app.client, app.client.cli\n"
+        "heavy = ('fastapi', 'starlette', 'celery', 'kombu', 'redis', 'worker', 'faster_whisper',"
+        " 'ctranslate2', 'av', 'numpy')\n"
+        "print(','.join(m for m in heavy if m in sys.modules))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == ""
