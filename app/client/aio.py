@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import builtins
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, Callable
+from contextlib import aclosing
 from typing import Any
 
 import httpx
@@ -116,7 +117,9 @@ class AsyncClient:
     async def get(self, job_id: str) -> Job:
         return parse_job(await self._request("GET", f"/v1/jobs/{job_id}"))
 
-    async def events(self, job_id: str, *, timeout: float | None = None) -> AsyncIterator[Event]:
+    async def events(
+        self, job_id: str, *, timeout: float | None = None
+    ) -> AsyncGenerator[Event, None]:
         """The job's event stream, up to its final event (or the server closing the stream);
         reconnects when the link goes quiet past the server's keep-alives."""
         deadline, decoder = Deadline(timeout), EventDecoder()
@@ -153,11 +156,13 @@ class AsyncClient:
         the event stream; polls if the stream is not available."""
         deadline = Deadline(timeout)
         try:
-            async for event in self.events(job_id, timeout=timeout):
-                if on_event is not None:
-                    on_event(event)
-                if event.is_final:
-                    return await self.get(job_id)
+            # aclosing: leaving at the final event closes the stream now, not at garbage collection
+            async with aclosing(self.events(job_id, timeout=timeout)) as events:
+                async for event in events:
+                    if on_event is not None:
+                        on_event(event)
+                    if event.is_final:
+                        return await self.get(job_id)
         except APIError as e:
             if not stream_fallback(e):
                 raise

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import builtins
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator
+from contextlib import closing
 from typing import Any
 
 import httpx
@@ -116,7 +117,7 @@ class Client:
     def get(self, job_id: str) -> Job:
         return parse_job(self._request("GET", f"/v1/jobs/{job_id}"))
 
-    def events(self, job_id: str, *, timeout: float | None = None) -> Iterator[Event]:
+    def events(self, job_id: str, *, timeout: float | None = None) -> Generator[Event, None, None]:
         """The job's event stream, up to its final event (or the server closing the stream);
         reconnects when the link goes quiet past the server's keep-alives."""
         deadline, decoder = Deadline(timeout), EventDecoder()
@@ -151,11 +152,12 @@ class Client:
         the event stream; polls if the stream is not available."""
         deadline = Deadline(timeout)
         try:
-            for event in self.events(job_id, timeout=timeout):
-                if on_event is not None:
-                    on_event(event)
-                if event.is_final:
-                    return self.get(job_id)
+            with closing(self.events(job_id, timeout=timeout)) as events:
+                for event in events:
+                    if on_event is not None:
+                        on_event(event)
+                    if event.is_final:
+                        return self.get(job_id)
         except APIError as e:
             if not stream_fallback(e):
                 raise
