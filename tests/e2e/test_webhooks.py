@@ -8,12 +8,13 @@ import json
 import os
 import threading
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 from standardwebhooks.webhooks import Webhook
 
 from app.embedded import EmbeddedRedis
@@ -138,9 +139,22 @@ def test_completed_event_is_signed_and_verifies(cluster: Cluster, receiver: str)
     assert {c["headers"]["webhook-id"] for c in calls_for("/ok", job_id)} == {f"msg_{job_id}"}
 
 
+def webhook_attempts(cluster: Cluster) -> Counter[str]:
+    """`whisper_jobs_webhook_attempts_total` by outcome, from `GET /metrics`."""
+    text = cluster.http.get("/metrics").text
+    return Counter({
+        s.labels["outcome"]: int(s.value)
+        for family in text_string_to_metric_families(text)
+        for s in family.samples
+        if s.name == "whisper_jobs_webhook_attempts_total"
+    })  # fmt: skip
+
+
 def test_failures_are_retried_with_one_event_id(cluster: Cluster, receiver: str) -> None:
+    before = webhook_attempts(cluster)
     job_id = submit(cluster, DATA / "silence.wav", f"{receiver}/flaky")
     job = settled(cluster, job_id)
+    assert webhook_attempts(cluster) - before == Counter({"retry": 2, "delivered": 1})
     calls = calls_for("/flaky", job_id)
     assert len(calls) == 3
     assert {c["headers"]["webhook-id"] for c in calls} == {f"msg_{job_id}"}
@@ -152,8 +166,10 @@ def test_failures_are_retried_with_one_event_id(cluster: Cluster, receiver: str)
 
 
 def test_410_stops_retries(cluster: Cluster, receiver: str) -> None:
+    before = webhook_attempts(cluster)
     job_id = submit(cluster, DATA / "silence.wav", f"{receiver}/gone")
     job = settled(cluster, job_id)
+    assert webhook_attempts(cluster) - before == Counter({"gave_up": 1})
     time.sleep(2 * max(SCHEDULE))
     assert len(calls_for("/gone", job_id)) == 1
     assert job["webhook"]["last_status_code"] == 410 and job["webhook"]["delivered_at"] is None
