@@ -6,6 +6,7 @@ Layout (all under `whisper-jobs:`):
 - `job:{id}:segments` segments decoded so far by a running job (replayed to late SSE clients);
 - `job:{id}:events`   the pub/sub channel of a job's progress, segment and final events;
 - `job:{id}:lease`    set (with a short TTL) while a live worker runs the job;
+- `job:{id}:webhook-claim`  set (with a TTL) while one delivery of the job's event is in flight;
 - `active`           a set of the ids that are not yet in a terminal status;
 - `owner:{name}:jobs` / `owner:{name}:active`  one caller's jobs (by creation time) / unfinished;
 - `idempotency:{owner}:{key}`  the job an `Idempotency-Key` created, and the request's fingerprint;
@@ -48,6 +49,10 @@ def owner_jobs_key(owner: str) -> str:
 
 def owner_active_key(owner: str) -> str:
     return f"{PREFIX}owner:{owner}:active"
+
+
+def webhook_claim_key_for(job_id: str) -> str:
+    return f"{PREFIX}job:{job_id}:webhook-claim"
 
 
 def idempotency_key_for(owner: str, key: str) -> str:

@@ -37,6 +37,7 @@ from app.keys import (
     owner_jobs_key,
     result_key_for,
     segments_key_for,
+    webhook_claim_key_for,
 )
 
 if TYPE_CHECKING:
@@ -231,7 +232,8 @@ class JobStore:
 
     def delete(self, job: Job) -> bool:
         with self.redis.pipeline(transaction=True) as pipe:
-            pipe.delete(key_for(job.id), result_key_for(job.id), segments_key_for(job.id))
+            pipe.delete(key_for(job.id), result_key_for(job.id), segments_key_for(job.id),
+                        webhook_claim_key_for(job.id))  # fmt: skip
             pipe.srem(ACTIVE_KEY, job.id)
             pipe.srem(owner_active_key(job.owner), job.id)
             pipe.zrem(owner_jobs_key(job.owner), job.id)
@@ -342,6 +344,15 @@ class JobStore:
 
         self.redis.transaction(update, key)
         return updated
+
+    def claim_webhook(self, job_id: str, ttl_seconds: int) -> bool:
+        """One delivery of a job's event at a time: the immediate send and a sweep's (or a
+        redelivered message) can arrive together; the one that does not get the claim stops.
+        The TTL frees the claim of a worker that died mid-delivery."""
+        return bool(self.redis.set(webhook_claim_key_for(job_id), "1", nx=True, ex=ttl_seconds))
+
+    def release_webhook(self, job_id: str) -> None:
+        self.redis.delete(webhook_claim_key_for(job_id))
 
     def forget_webhook(self, job_id: str) -> None:
         self.redis.zrem(WEBHOOKS_DUE_KEY, job_id)

@@ -10,7 +10,7 @@ from pathlib import Path
 import redis
 from celery.exceptions import SoftTimeLimitExceeded
 
-from app.config import get_settings
+from app.config import Settings, get_settings
 from app.jobs import SWEEP_TASK, TRANSCRIBE_TASK, WEBHOOK_TASK, Job, utcnow
 from app.logs import job_context
 from app.netguard import UrlPolicy
@@ -86,13 +86,20 @@ def sweep_stuck_jobs() -> None:
 
 @celery_app.task(name=WEBHOOK_TASK)
 def deliver_webhook(job_id: str) -> None:
-    with job_context(job_id):
-        _deliver_webhook(job_id)
-
-
-def _deliver_webhook(job_id: str) -> None:
     settings = get_settings()
     store, _, _ = runtime()
+    # Claimed before the job is read: a second message for the same event (the sweep's, in the
+    # same second as the immediate send) then finds it delivered instead of sending it again.
+    if not store.claim_webhook(job_id, int(settings.webhook_timeout_seconds) + 30):
+        return
+    try:
+        with job_context(job_id):
+            _deliver_webhook(job_id, store, settings)
+    finally:
+        store.release_webhook(job_id)
+
+
+def _deliver_webhook(job_id: str, store: JobStore, settings: Settings) -> None:
     job = store.get(job_id)
     now = utcnow()
     if job is None or job.webhook is None or not job.status.is_terminal:

@@ -52,3 +52,12 @@ def test_terminal_transition_puts_the_event_in_the_due_set(store: JobStore) -> N
     assert store.due_webhooks(later + timedelta(seconds=1)) == [job.id]
     store.delete(store.get(job.id))
     assert store.due_webhooks(later + timedelta(seconds=1)) == []
+
+
+def test_one_delivery_of_an_event_at_a_time(store: JobStore) -> None:
+    assert store.claim_webhook("j1", ttl_seconds=60)
+    assert not store.claim_webhook("j1", ttl_seconds=60)  # a second message for the same event
+    assert store.claim_webhook("j2", ttl_seconds=60)  # other jobs are not held up
+    store.release_webhook("j1")
+    assert store.claim_webhook("j1", ttl_seconds=60)
+    assert 0 < store.redis.ttl("whisper-jobs:job:j1:webhook-claim") <= 60  # a dead worker's expires
