@@ -15,3 +15,29 @@ def test_every_setting_is_in_the_readme() -> None:
 def test_the_two_commands_come_first() -> None:
     first_section = README.split("## ")[1]
     assert "make serve" in first_section and "make test" in first_section
+
+
+def test_the_webhook_receiver_example_runs(capsys) -> None:
+    """The README's receiver, run as written (with a real secret in place of `whsec_...`)."""
+    import base64
+    import json
+    import re
+    from datetime import UTC, datetime
+
+    from fastapi.testclient import TestClient
+
+    from app.webhooks import signed_headers
+
+    blocks = re.findall(r"```python\n(.*?)```", README, re.S)
+    (code,) = [b for b in blocks if "WebhookVerifier" in b]
+    secret = "whsec_" + base64.b64encode(b"k" * 32).decode()
+    namespace: dict = {}
+    exec(code.replace('"whsec_..."', repr(secret)), namespace)  # noqa: S102
+    body = json.dumps({"type": "job.completed", "data": {"id": "j1"}})
+    headers = signed_headers("msg_j1", datetime.now(UTC), body, [secret])
+    with TestClient(namespace["app"]) as client:
+        assert client.post("/whisper-jobs", content=body, headers=headers).status_code == 200
+        assert client.post("/whisper-jobs", content=body, headers=headers).status_code == 200
+        tampered = body.replace("j1", "j2")
+        assert client.post("/whisper-jobs", content=tampered, headers=headers).status_code == 400
+    assert capsys.readouterr().out == "job.completed j1\n"  # the retry was deduplicated
