@@ -1,4 +1,5 @@
-"""JobStore: the only code that touches the job keys in Redis (their layout: `app.keys`).
+"""JobStore: the only code that touches the job keys in Redis (their layout: `app.keys`; the
+webhook delivery state: its base class in `app.store_webhooks`).
 
 Every status change is a WATCH/MULTI transaction that re-checks the transition table, so two
 processes racing (a cancel against a completing worker) cannot both win. Terminal writes put the
@@ -10,8 +11,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from app import stats
 from app.errors import IdempotencyKeyReused, InvalidTransition, JobNotFound
@@ -39,13 +39,14 @@ from app.keys import (
     segments_key_for,
     webhook_claim_key_for,
 )
+from app.store_webhooks import WebhookSchedule, dump_job, text_of
 
 if TYPE_CHECKING:
     from redis import Redis
     from redis.client import Pipeline
 
 
-class JobStore:
+class JobStore(WebhookSchedule):
     def __init__(
         self,
         redis: Redis,
@@ -96,7 +97,7 @@ class JobStore:
 
     def _create(self, job: Job, pipe: Pipeline | None) -> None:
         own = pipe or self.redis.pipeline(transaction=True)
-        own.set(key_for(job.id), _dump(job), nx=True)
+        own.set(key_for(job.id), dump_job(job), nx=True)
         own.sadd(ACTIVE_KEY, job.id)
         own.sadd(owner_active_key(job.owner), job.id)
         own.zadd(owner_jobs_key(job.owner), {job.id: job.created_at.timestamp()})
@@ -128,7 +129,7 @@ class JobStore:
         jobs: list[Job] = []
         start = 0
         while len(jobs) < limit:
-            ids = [_text(i) for i in self.redis.zrevrange(index, start, start + 2 * limit - 1)]
+            ids = [text_of(i) for i in self.redis.zrevrange(index, start, start + 2 * limit - 1)]
             if not ids:
                 break
             start += len(ids)
@@ -166,7 +167,7 @@ class JobStore:
         return records
 
     def active_ids(self) -> set[str]:
-        return {_text(m) for m in self.redis.smembers(ACTIVE_KEY)}
+        return {text_of(m) for m in self.redis.smembers(ACTIVE_KEY)}
 
     def mark_processing(self, job_id: str) -> Job:
         def change(job: Job) -> None:
@@ -218,7 +219,7 @@ class JobStore:
             job.progress = min(max(progress, job.progress), 1.0)
             channel = events_channel_for(job_id)
             pipe.multi()
-            pipe.set(key, _dump(job))
+            pipe.set(key, dump_job(job))
             pipe.rpush(segments_key_for(job_id), segment.model_dump_json())
             pipe.publish(channel, event("segment", segment=segment.model_dump(mode="json")))
             pipe.publish(channel, event("progress", progress=job.progress))
@@ -292,7 +293,7 @@ class JobStore:
                 pipe.zadd(WEBHOOKS_DUE_KEY, {job_id: job.webhook.next_attempt_at.timestamp()})
             if target.is_terminal:
                 ttl = self.result_ttl_seconds
-                pipe.set(key, _dump(job), ex=ttl)
+                pipe.set(key, dump_job(job), ex=ttl)
                 if result is not None:
                     pipe.set(result_key_for(job_id), result.model_dump_json(), ex=ttl)
                 pipe.srem(ACTIVE_KEY, job_id)
@@ -300,7 +301,7 @@ class JobStore:
                 pipe.delete(segments_key_for(job_id), lease_key_for(job_id))  # the result has them
                 stats.count_finished(pipe, job, result)
             else:
-                pipe.set(key, _dump(job))
+                pipe.set(key, dump_job(job))
                 pipe.sadd(ACTIVE_KEY, job_id)
             payload = job.model_dump(mode="json", exclude={"result"})
             pipe.publish(events_channel_for(job_id), event(target.value, job=payload))
@@ -313,57 +314,3 @@ class JobStore:
         if target.is_terminal and self.on_terminal is not None:
             self.on_terminal(changed)
         return changed
-
-    def record_webhook_attempt(
-        self, job_id: str, change: Callable[[Job], str | None]
-    ) -> Job | None:
-        """Update a finished job's webhook state (its TTL kept) and its place in the due set.
-        `change` returns the attempt's outcome to count (`delivered`, `retry`, `gave_up`)."""
-        key = key_for(job_id)
-        updated: Job | None = None
-
-        def update(pipe: Pipeline) -> None:
-            nonlocal updated
-            raw = pipe.get(key)
-            if raw is None:
-                return
-            job = Job.model_validate_json(raw)
-            if job.webhook is None:
-                return
-            outcome = change(job)
-            pipe.multi()
-            pipe.set(key, _dump(job), keepttl=True)
-            if outcome is not None:
-                stats.count_webhook_attempt(pipe, outcome)
-            when = job.webhook.next_attempt_at
-            if when is None:
-                pipe.zrem(WEBHOOKS_DUE_KEY, job_id)
-            else:
-                pipe.zadd(WEBHOOKS_DUE_KEY, {job_id: when.timestamp()})
-            updated = job
-
-        self.redis.transaction(update, key)
-        return updated
-
-    def claim_webhook(self, job_id: str, ttl_seconds: int) -> bool:
-        """One delivery of a job's event at a time: the immediate send and a sweep's (or a
-        redelivered message) can arrive together; the one that does not get the claim stops.
-        The TTL frees the claim of a worker that died mid-delivery."""
-        return bool(self.redis.set(webhook_claim_key_for(job_id), "1", nx=True, ex=ttl_seconds))
-
-    def release_webhook(self, job_id: str) -> None:
-        self.redis.delete(webhook_claim_key_for(job_id))
-
-    def forget_webhook(self, job_id: str) -> None:
-        self.redis.zrem(WEBHOOKS_DUE_KEY, job_id)
-
-    def due_webhooks(self, now: datetime) -> list[str]:
-        return [_text(i) for i in self.redis.zrangebyscore(WEBHOOKS_DUE_KEY, 0, now.timestamp())]
-
-
-def _text(value: Any) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)
-
-
-def _dump(job: Job) -> str:
-    return job.model_dump_json(exclude={"result"})
