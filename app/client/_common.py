@@ -6,7 +6,8 @@ from __future__ import annotations
 import json
 import os
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -66,6 +67,29 @@ def open_source(source: AudioSource) -> tuple[str, IO[bytes] | bytes, IO[bytes] 
     return Path(getattr(source, "name", None) or "audio").name, source, None
 
 
+@contextmanager
+def submission(
+    file: AudioSource | None,
+    audio_url: str | None,
+    idempotency_key: str | None,
+    options: Mapping[str, Any],
+) -> Iterator[dict[str, Any]]:
+    """The keyword arguments of `POST /v1/jobs` (a path is open for the block's duration)."""
+    kwargs: dict[str, Any] = {
+        "data": form_fields({**options, "audio_url": audio_url}),
+        "headers": {"Idempotency-Key": idempotency_key} if idempotency_key else {},
+    }
+    if file is None:
+        yield kwargs
+        return
+    name, content, opened = open_source(file)
+    try:
+        yield kwargs | {"files": {"file": (name, content)}}
+    finally:
+        if opened is not None:
+            opened.close()
+
+
 def check(response: httpx.Response) -> httpx.Response:
     """Raise the typed error for a refusal; return the response otherwise."""
     if response.is_success:
@@ -108,6 +132,10 @@ def transcript_body(response: httpx.Response) -> str | dict[str, Any]:
 
 def parse_job(response: httpx.Response) -> Job:
     return Job.model_validate_json(response.content)
+
+
+def parse_jobs(response: httpx.Response) -> list[Job]:
+    return [Job.model_validate(item) for item in response.json()["data"]]
 
 
 @dataclass

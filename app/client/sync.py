@@ -21,10 +21,11 @@ from app.client._common import (
     check,
     form_fields,
     headers,
-    open_source,
     parse_job,
+    parse_jobs,
     progress_event,
     stream_fallback,
+    submission,
     transcript_body,
     transcript_params,
     transport_error,
@@ -81,19 +82,8 @@ class Client:
         """Queue a job for a file (path, bytes or open file) or an `audio_url`. `options` are
         the API's form fields (`model`, `language`, `task`, `word_timestamps`, `metadata`,
         `webhook_url`, ...); `None` leaves a field to the server's default."""
-        extra = {"Idempotency-Key": idempotency_key} if idempotency_key else {}
-        data = form_fields(options | {"audio_url": audio_url})
-        if file is None:
-            return parse_job(self._request("POST", "/v1/jobs", data=data, headers=extra))
-        name, content, opened = open_source(file)
-        try:
-            files = {"file": (name, content)}
-            return parse_job(
-                self._request("POST", "/v1/jobs", data=data, files=files, headers=extra)
-            )
-        finally:
-            if opened is not None:
-                opened.close()
+        with submission(file, audio_url, idempotency_key, options) as kwargs:
+            return parse_job(self._request("POST", "/v1/jobs", **kwargs))
 
     def transcribe(
         self,
@@ -194,8 +184,7 @@ class Client:
     def list(self, *, limit: int = 50, status: JobStatus | str | None = None) -> list[Job]:
         """This key's jobs, newest first, without results."""
         params = form_fields({"limit": limit, "status": status})
-        body = self._request("GET", "/v1/jobs", params=params).json()
-        return [Job.model_validate(item) for item in body["data"]]
+        return parse_jobs(self._request("GET", "/v1/jobs", params=params))
 
     def models(self) -> builtins.list[dict[str, Any]]:
         body: builtins.list[dict[str, Any]] = self._request("GET", "/v1/models").json()["data"]
