@@ -195,3 +195,16 @@ def make_cluster(redis_url: str, root: Path, models_dir: Path, **env: str) -> Cl
         cluster.start(name)
     cluster.wait_ready()
     return cluster
+
+
+@contextmanager
+def cluster_on_db(
+    redis_server: EmbeddedRedis, db: int, root: Path, models_dir: Path, **env: str
+) -> Iterator[Cluster]:
+    """A module's own cluster on its own database of the session's Valkey, stopped afterwards."""
+    cluster = make_cluster(redis_server.url.rsplit("/", 1)[0] + f"/{db}", root, models_dir, **env)
+    try:
+        yield cluster
+    finally:
+        cluster.stop_all()
+        cluster.http.close()

@@ -12,8 +12,7 @@ import pytest
 
 from app.embedded import EmbeddedRedis
 from tests.conftest import JFK, JFK_TEXT
-from tests.e2e.conftest import loopback_http_server
-from tests.e2e.test_faults import Cluster, make_cluster
+from tests.e2e.conftest import Cluster, cluster_on_db, loopback_http_server
 
 CAP = 4 * 1024 * 1024
 
@@ -59,14 +58,10 @@ def audio_server() -> Iterator[str]:
 def cluster(
     redis_server: EmbeddedRedis, models_dir: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Cluster]:
-    c = make_cluster(
-        redis_server.url.rsplit("/", 1)[0] + "/5", tmp_path_factory.mktemp("audio-url"),
-        models_dir, WHISPER_JOBS_ALLOWED_NETWORKS="127.0.0.1/32",
-        WHISPER_JOBS_MAX_UPLOAD_BYTES=str(CAP),
-    )  # fmt: skip
-    yield c
-    c.stop_all()
-    c.http.close()
+    with cluster_on_db(redis_server, 5, tmp_path_factory.mktemp("audio-url"), models_dir,
+                       WHISPER_JOBS_ALLOWED_NETWORKS="127.0.0.1/32",
+                       WHISPER_JOBS_MAX_UPLOAD_BYTES=str(CAP)) as c:  # fmt: skip
+        yield c
 
 
 def submit_url(cluster: Cluster, url: str):

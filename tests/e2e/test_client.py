@@ -32,7 +32,7 @@ from app.client import (
 )
 from app.embedded import EmbeddedRedis
 from tests.conftest import DATA, JFK, JFK_TEXT
-from tests.e2e.conftest import ROOT, Cluster, make_cluster
+from tests.e2e.conftest import ROOT, Cluster, cluster_on_db
 
 KEY, ENTRY = new_key("client-tests")
 
@@ -41,12 +41,10 @@ KEY, ENTRY = new_key("client-tests")
 def cluster(
     redis_server: EmbeddedRedis, models_dir: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Cluster]:
-    redis_url = redis_server.url.rsplit("/", 1)[0] + "/8"
-    c = make_cluster(redis_url, tmp_path_factory.mktemp("client"), models_dir,
-                     WHISPER_JOBS_API_KEYS=ENTRY, WHISPER_JOBS_LOG_FORMAT="json")  # fmt: skip
-    yield c
-    c.stop_all()
-    c.http.close()
+    root = tmp_path_factory.mktemp("client")
+    with cluster_on_db(redis_server, 8, root, models_dir, WHISPER_JOBS_API_KEYS=ENTRY,
+                       WHISPER_JOBS_LOG_FORMAT="json") as c:  # fmt: skip
+        yield c
 
 
 @pytest.fixture

@@ -16,21 +16,18 @@ import pytest
 
 from app.embedded import EmbeddedRedis
 from tests.conftest import DATA, JFK, JFK_TEXT
-from tests.e2e.conftest import Cluster, make_cluster
+from tests.e2e.conftest import Cluster, cluster_on_db, make_cluster
 
 
 @pytest.fixture(scope="module")
 def cluster(
     redis_server: EmbeddedRedis, models_dir: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Cluster]:
-    redis_url = redis_server.url.rsplit("/", 1)[0] + "/2"
-    c = make_cluster(redis_url, tmp_path_factory.mktemp("faults"), models_dir,
-                     WHISPER_JOBS_MAX_UPLOAD_BYTES=str(4 * 1024 * 1024),
-                     WHISPER_JOBS_MAX_ACTIVE_JOBS_PER_KEY="1000",
-                     WHISPER_JOBS_MAX_AUDIO_SECONDS="600")  # fmt: skip
-    yield c
-    c.stop_all()
-    c.http.close()
+    with cluster_on_db(redis_server, 2, tmp_path_factory.mktemp("faults"), models_dir,
+                       WHISPER_JOBS_MAX_UPLOAD_BYTES=str(4 * 1024 * 1024),
+                       WHISPER_JOBS_MAX_ACTIVE_JOBS_PER_KEY="1000",
+                       WHISPER_JOBS_MAX_AUDIO_SECONDS="600") as c:  # fmt: skip
+        yield c
 
 
 def processing_with_progress(job: dict) -> bool:

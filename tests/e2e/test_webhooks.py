@@ -19,8 +19,7 @@ from standardwebhooks.webhooks import Webhook
 
 from app.embedded import EmbeddedRedis
 from tests.conftest import DATA, JFK, JFK_TEXT
-from tests.e2e.conftest import loopback_http_server
-from tests.e2e.test_faults import Cluster, make_cluster
+from tests.e2e.conftest import Cluster, cluster_on_db, loopback_http_server
 
 SECRET = "whsec_" + base64.b64encode(os.urandom(24)).decode()
 OLD_SECRET = "whsec_" + base64.b64encode(os.urandom(24)).decode()
@@ -71,17 +70,15 @@ def receiver() -> Iterator[str]:
 def cluster(
     redis_server: EmbeddedRedis, models_dir: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Cluster]:
-    c = make_cluster(
-        redis_server.url.rsplit("/", 1)[0] + "/6", tmp_path_factory.mktemp("webhooks"),
-        models_dir, WHISPER_JOBS_ALLOWED_NETWORKS="127.0.0.1/32",
+    with cluster_on_db(
+        redis_server, 6, tmp_path_factory.mktemp("webhooks"), models_dir,
+        WHISPER_JOBS_ALLOWED_NETWORKS="127.0.0.1/32",
         WHISPER_JOBS_WEBHOOK_SECRET=SECRET, WHISPER_JOBS_WEBHOOK_SECRETS_PREVIOUS=OLD_SECRET,
         WHISPER_JOBS_WEBHOOK_RETRY_SCHEDULE=",".join(map(str, SCHEDULE)),
         WHISPER_JOBS_WEBHOOK_TIMEOUT_SECONDS="1",
-    )  # fmt: skip
-    c.start("webhooks")
-    yield c
-    c.stop_all()
-    c.http.close()
+    ) as c:  # fmt: skip
+        c.start("webhooks")
+        yield c
 
 
 def submit(cluster: Cluster, audio: Path, url: str, **form: str) -> str:
