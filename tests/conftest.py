@@ -21,6 +21,15 @@ JFK_TEXT = (
 )
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Everything under tests/e2e runs real processes over HTTP: marked `e2e` by where it lives,
+    so `make test-fast` (`-m "not e2e and not model"`) can leave it out."""
+    e2e = Path(__file__).parent / "e2e"
+    for item in items:
+        if e2e in item.path.parents:
+            item.add_marker(pytest.mark.e2e)
+
+
 @pytest.fixture(scope="session")
 def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedRedis]:
     server = EmbeddedRedis(tmp_path_factory.mktemp("valkey"), persistent=False)
@@ -54,5 +63,5 @@ def settings(redis_server: EmbeddedRedis, tmp_path: Path, models_dir: Path) -> S
         data_dir=tmp_path / "data",
         model_cache_dir=models_dir,
         result_ttl_seconds=3600,
-        ready_ping_timeout_seconds=0.3,
+        ready_refresh_seconds=0.5,
     )

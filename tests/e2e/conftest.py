@@ -23,6 +23,7 @@ import pytest
 
 from app.embedded import EmbeddedRedis, free_port
 from tests.conftest import JFK
+from tests.transcripts import reference
 
 ROOT = Path(__file__).resolve().parents[2]
 TERMINAL = {"completed", "failed", "canceled"}
@@ -120,6 +121,19 @@ def long_speech(tmp_path_factory: pytest.TempPathFactory) -> Path:
         w.setframerate(16_000)
         w.writeframes((np.clip(samples, -1, 1) * 32767).astype("<i2").tobytes())
     return path
+
+
+@pytest.fixture(scope="session")
+def jfk_text(models_dir: Path) -> str:
+    """faster-whisper's own text for JFK with `base` at its default options (the service's
+    defaults too), on this machine: what a default job must give."""
+    return reference(models_dir, "base", JFK).text
+
+
+@pytest.fixture(scope="session")
+def jfk_greedy_text(models_dir: Path) -> str:
+    """The same at temperature 0 only."""
+    return reference(models_dir, "base", JFK, temperature=[0.0]).text
 
 
 @contextmanager

@@ -33,6 +33,7 @@ from app.client import (
 from app.embedded import EmbeddedRedis
 from tests.conftest import DATA, JFK, JFK_TEXT
 from tests.e2e.conftest import ROOT, Cluster, cluster_on_db
+from tests.transcripts import wer
 
 KEY, ENTRY = new_key("client-tests")
 
@@ -53,21 +54,25 @@ def client(cluster: Cluster) -> Iterator[Client]:
         yield c
 
 
-def test_transcribe_waits_on_the_event_stream(client: Client) -> None:
+def cue_text(cues: object) -> str:
+    return " ".join(c.content for c in cues)  # type: ignore[attr-defined]
+
+
+def test_transcribe_waits_on_the_event_stream(client: Client, jfk_greedy_text: str) -> None:
     events: list[Event] = []
     job = client.transcribe(JFK, wait=True, temperature=0, on_event=events.append)
     assert job.status is JobStatus.COMPLETED and job.result is not None
-    assert job.result.text == JFK_TEXT.strip()
+    assert job.result.text == jfk_greedy_text
+    assert wer(JFK_TEXT, job.result.text) <= 0.1
     kinds = [e.kind for e in events]
-    assert kinds.count("segment") == 1 and kinds[-1] == "completed", kinds
+    assert kinds.count("segment") == len(job.result.segments) and kinds[-1] == "completed", kinds
     assert [e.data["progress"] for e in events if e.kind == "progress"][-1] == 1.0
-    assert client.transcript(job.id, "json")["text"] == JFK_TEXT.strip()  # type: ignore[index]
-    (cue,) = srt.parse(client.transcript(job.id, "srt"))  # type: ignore[arg-type]
-    assert cue.content == JFK_TEXT.strip()
+    assert client.transcript(job.id, "json")["text"] == job.result.text  # type: ignore[index]
+    assert cue_text(srt.parse(client.transcript(job.id, "srt"))) == job.result.text  # type: ignore[arg-type]
     assert job.id in [j.id for j in client.list(status="completed")]
 
 
-def test_async_client(cluster: Cluster) -> None:
+def test_async_client(cluster: Cluster, jfk_greedy_text: str) -> None:
     async def run() -> tuple[str, str]:
         async with AsyncClient(cluster.url, KEY) as client:
             job = await client.transcribe(JFK.read_bytes(), temperature=0)
@@ -77,9 +82,9 @@ def test_async_client(cluster: Cluster) -> None:
             return job.result.text, vtt
 
     text, vtt = asyncio.run(run())
-    assert text == JFK_TEXT.strip()
-    (caption,) = webvtt.from_buffer(io.StringIO(vtt))
-    assert caption.text == JFK_TEXT.strip()
+    assert text == jfk_greedy_text
+    captions = webvtt.from_buffer(io.StringIO(vtt))
+    assert " ".join(c.text for c in captions) == text
 
 
 def test_errors_carry_the_api_code(cluster: Cluster, client: Client) -> None:
@@ -120,11 +125,13 @@ class NoStreaming(httpx.HTTPTransport):
         return super().handle_request(request)
 
 
-def test_wait_polls_when_the_event_stream_is_unavailable(cluster: Cluster) -> None:
+def test_wait_polls_when_the_event_stream_is_unavailable(
+    cluster: Cluster, jfk_greedy_text: str
+) -> None:
     events: list[Event] = []
     with Client(cluster.url, KEY, transport=NoStreaming()) as client:
         job = client.transcribe(JFK, temperature=0, on_event=events.append)
-    assert job.result is not None and job.result.text == JFK_TEXT.strip()
+    assert job.result is not None and job.result.text == jfk_greedy_text
     assert events and events[-1].kind == "progress" and events[-1].data["progress"] == 1.0
     assert not any(e.kind == "segment" for e in events)  # none came from a stream
 
@@ -142,16 +149,16 @@ def test_cli_submit_wait_writes_srt(cluster: Cluster, tmp_path: Path) -> None:
     run = cli(cluster, "submit", str(JFK), "--wait", "--format", "srt", "-o", str(out),
               "--language", "en")  # fmt: skip
     assert run.returncode == 0, run.stderr
-    (cue,) = srt.parse(out.read_text())
-    assert cue.content == JFK_TEXT.strip()
-    assert cue.start.total_seconds() == 0.0 and cue.end.total_seconds() == 11.0
+    cues = list(srt.parse(out.read_text()))
+    assert wer(JFK_TEXT, cue_text(cues)) <= 0.1
+    assert cues[0].start.total_seconds() == 0.0 and 10.0 <= cues[-1].end.total_seconds() <= 11.0
 
 
 def test_cli_several_files_one_fails_exit_1(cluster: Cluster, tmp_path: Path) -> None:
     run = cli(cluster, "submit", str(JFK), str(DATA / "corrupt.flac"), "--wait", "-o",
               str(tmp_path / "out"))  # fmt: skip
     assert run.returncode == 1, run.stderr
-    assert (tmp_path / "out" / "jfk.txt").read_text().strip() == JFK_TEXT.strip()
+    assert wer(JFK_TEXT, (tmp_path / "out" / "jfk.txt").read_text()) <= 0.1
     assert not (tmp_path / "out" / "corrupt.txt").exists()
     assert "invalid_audio" in run.stderr
 
@@ -165,8 +172,8 @@ def test_cli_submit_status_get_cancel_list(cluster: Cluster, client: Client) -> 
     status = cli(cluster, "status", job_id)
     assert status.returncode == 0 and status.stdout.split()[:3] == [job_id, "completed", "100%"]
     vtt = cli(cluster, "get", job_id, "--format", "vtt")
-    (caption,) = webvtt.from_buffer(io.StringIO(vtt.stdout))
-    assert caption.text == JFK_TEXT.strip()
+    captions = webvtt.from_buffer(io.StringIO(vtt.stdout))
+    assert " ".join(c.text for c in captions) == client.get(job_id).result.text  # type: ignore[union-attr]
     listing = cli(cluster, "list", "--status", "completed")
     assert listing.returncode == 0 and job_id in listing.stdout
     assert cli(cluster, "cancel", job_id).returncode == 0  # a finished job: its data is deleted

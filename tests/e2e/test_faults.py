@@ -17,6 +17,7 @@ import pytest
 from app.embedded import EmbeddedRedis
 from tests.conftest import DATA, JFK, JFK_TEXT
 from tests.e2e.conftest import Cluster, cluster_on_db, make_cluster
+from tests.transcripts import wer
 
 
 @pytest.fixture(scope="module")
@@ -41,11 +42,9 @@ def assert_completed_once(job: dict) -> None:
     assert [s["id"] for s in segments] == list(range(len(segments)))  # nothing appended twice
     starts = [s["start"] for s in segments]
     assert starts == sorted(starts)
-    # Greedy decoding (temperature 0) is deterministic; with the default fallback to sampling
-    # a rerun may word the first window differently (seen: " And so am I fellow American").
-    # The first window of the 44 s file punctuates differently from jfk.flac alone, so only
-    # its start is fixed.
-    assert segments[0]["text"].startswith(" And so my fellow Americans")
+    # With the default fallback to sampling a rerun may word a window differently (seen:
+    # " And so am I fellow American"), so the content is checked, within a bound.
+    assert wer(" ".join([JFK_TEXT] * 4), job["result"]["text"]) <= 0.15
 
 
 def test_sigkill_of_the_worker_child_mid_job(cluster: Cluster, long_speech: Path) -> None:
@@ -68,7 +67,7 @@ def test_poison_job_fails_with_worker_lost_and_others_flow(cluster: Cluster, lon
     assert job["error"]["code"] == "worker_lost"
     assert job["attempts"] == 4
     other = cluster.wait_for(cluster.submit(JFK)["id"], lambda j: j["status"] == "completed")
-    assert other["result"]["text"] == JFK_TEXT.strip()
+    assert wer(JFK_TEXT, other["result"]["text"]) <= 0.1
 
 
 def test_200_concurrent_submissions_all_end_once(cluster: Cluster) -> None:

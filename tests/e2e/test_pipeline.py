@@ -11,6 +11,7 @@ import redis
 from app.jobs import queue_for
 from tests.conftest import DATA, JFK, JFK_TEXT
 from tests.e2e.conftest import Service
+from tests.transcripts import reference, wer
 
 
 def uploads(service: Service) -> list[Path]:
@@ -35,7 +36,7 @@ def test_ready_with_a_worker(service: Service) -> None:
     assert response.json()["checks"] == {"redis": True, "workers": 1}
 
 
-def test_jfk_end_to_end(service: Service) -> None:
+def test_jfk_end_to_end(service: Service, models_dir: Path) -> None:
     submitted = service.submit(JFK, metadata='{"caller": "e2e"}')
     assert submitted["status"] == "queued"
     job = service.wait(submitted["id"])
@@ -52,15 +53,17 @@ def test_jfk_end_to_end(service: Service) -> None:
     assert result["language"] == "en"
     assert result["language_probability"] > 0.9
     assert result["duration"] == 11.0
-    assert [(s["id"], s["start"], s["end"], s["text"]) for s in result["segments"]] == [
-        (0, 0.0, 11.0, JFK_TEXT)
-    ]
-    assert result["text"] == JFK_TEXT.strip()
+    expected = reference(models_dir, "base", JFK)  # faster-whisper itself, same options
+    assert [(s["start"], s["end"]) for s in result["segments"]] == expected.spans
+    assert [s["text"] for s in result["segments"]] == expected.texts
+    assert [s["id"] for s in result["segments"]] == list(range(len(expected.texts)))
+    assert result["text"] == expected.text
+    assert wer(JFK_TEXT, result["text"]) <= 0.1
     transcript = service.http.get(f"/v1/jobs/{job['id']}/transcript")
     assert transcript.json() == result
     text = service.http.get(f"/v1/jobs/{job['id']}/transcript", params={"format": "text"})
     assert text.headers["content-type"].startswith("text/plain")
-    assert text.text == JFK_TEXT.strip() + "\n"
+    assert text.text == result["text"] + "\n"
     assert not (service.data_dir / "uploads" / job["id"]).exists()
 
 

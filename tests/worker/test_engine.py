@@ -7,38 +7,47 @@ import pytest
 from app.errors import InvalidAudio, JobCanceled
 from app.jobs import JobOptions
 from tests.conftest import DATA, JFK, JFK_TEXT
+from tests.transcripts import reference, wer
 from worker.engine import EngineConfig, WhisperEngine
+
+pytestmark = pytest.mark.model  # loads the real Whisper weights
 
 
 @pytest.fixture(scope="module")
-def engine(tmp_path_factory: pytest.TempPathFactory) -> WhisperEngine:
-    return WhisperEngine(EngineConfig(models_dir=tmp_path_factory.mktemp("engine-models")))
+def engine(models_dir: Path) -> WhisperEngine:
+    return WhisperEngine(EngineConfig(models_dir=models_dir))
 
 
-def test_jfk_with_base(engine: WhisperEngine) -> None:
+def test_jfk_with_base(engine: WhisperEngine, models_dir: Path) -> None:
     seen: list[tuple[int, float]] = []
     result = engine.transcribe(JFK, JobOptions(), lambda s, p: seen.append((s.id, p)))
+    expected = reference(models_dir, "base", JFK)  # faster-whisper's defaults = JobOptions()
+    assert [s.text for s in result.segments] == expected.texts  # fidelity
+    assert result.text == expected.text
+    assert [(s.start, s.end) for s in result.segments] == expected.spans
+    assert result.language == expected.language == "en"
+    assert result.language_probability == expected.language_probability > 0.9
+    assert wer(JFK_TEXT, result.text) <= 0.1  # content
     assert result.model == "base"
-    assert result.language == "en"
-    assert result.language_probability > 0.9
     assert result.duration == 11.0
-    assert [s.text for s in result.segments] == [JFK_TEXT]
-    assert result.text == JFK_TEXT.strip()
-    (segment,) = result.segments
-    assert (segment.start, segment.end) == (0.0, 11.0)
-    assert segment.words is None
-    assert seen == [(0, 1.0)]
+    assert result.segments[0].start == 0.0 and 10.0 <= result.segments[-1].end <= 11.0
+    assert all(s.words is None for s in result.segments)
+    assert seen[-1] == (len(result.segments) - 1, 1.0)
     assert result.batched is False
     assert result.language_probabilities[0].language == "en"
     assert len(result.language_probabilities) == 5
 
 
-def test_word_timestamps_are_ordered_and_inside_the_audio(engine: WhisperEngine) -> None:
+def test_word_timestamps_are_ordered_and_inside_the_audio(
+    engine: WhisperEngine, models_dir: Path
+) -> None:
     result = engine.transcribe(
         JFK, JobOptions(word_timestamps=True, language="en"), lambda *_: None
     )
     words = [w for s in result.segments for w in (s.words or [])]
-    assert "".join(w.word for w in words) == JFK_TEXT
+    expected = reference(models_dir, "base", JFK, language="en", word_timestamps=True)
+    assert [w.word for w in words] == expected.words
+    assert wer(JFK_TEXT, "".join(w.word for w in words)) <= 0.1
     assert all(0.0 <= w.start <= w.end <= 11.0 for w in words)
     assert all(a.start <= b.start for a, b in zip(words, words[1:], strict=False))
     assert result.language_probability == 1.0  # given, not detected

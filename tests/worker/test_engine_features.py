@@ -1,7 +1,8 @@
 """Whisper's capabilities through the engine, on real audio with the bundled models.
 
-Expected texts are what `base` (int8, CPU) really produces on the committed espeak-ng files
-(synthetic voices: a few words differ from the script, and that is asserted as it is).
+Texts are checked by fidelity (equal to faster-whisper's own result in the same run) and content
+(the script's words within a word-error-rate bound: espeak-ng's synthetic voices are heard less
+well than a person, so their bounds are looser than JFK's); see `tests.transcripts`.
 """
 
 from pathlib import Path
@@ -10,8 +11,12 @@ import pytest
 
 from app.jobs import JobOptions
 from tests.conftest import DATA, JFK, JFK_TEXT
+from tests.data.make_audio import RIGHT_CHANNEL, SENTENCES
+from tests.transcripts import reference, wer
 from worker.engine import EngineConfig, WhisperEngine
 from worker.models import ModelCache
+
+pytestmark = pytest.mark.model  # loads the real Whisper weights
 
 
 def quiet(*_: object) -> None:
@@ -23,47 +28,51 @@ def engine(models_dir: Path) -> WhisperEngine:
     return WhisperEngine(EngineConfig(models_dir=models_dir))
 
 
-@pytest.mark.parametrize(
-    ("name", "language", "text"),
-    [
-        ("de.wav", "de",
-         " Guten Morgen. Heute ist das Meter mehr schön, und wir gehen zum Ammen in den Park."),
-        ("fr.wav", "fr", " Bonjour à tous ! Je voudrais un café à croissance si vous pliez !"),
-    ],
-)  # fmt: skip
-def test_language_detection(engine: WhisperEngine, name: str, language: str, text: str) -> None:
-    result = engine.transcribe(DATA / name, JobOptions(), quiet)
-    assert result.language == language
+@pytest.mark.parametrize("language", ["de", "fr"])
+def test_language_detection(engine: WhisperEngine, models_dir: Path, language: str) -> None:
+    path = DATA / f"{language}.wav"
+    # Greedy only: the default fallback to sampling would make the words vary between runs.
+    result = engine.transcribe(path, JobOptions(temperature=(0.0,)), quiet)
+    expected = reference(models_dir, "base", path, temperature=[0.0])
+    assert [s.text for s in result.segments] == expected.texts
+    assert result.language == expected.language == language
+    assert result.language_probability == expected.language_probability
     assert 0.5 < result.language_probability <= 1.0
     assert result.language_probabilities[0].language == language
     probabilities = [p.probability for p in result.language_probabilities]
     assert probabilities == sorted(probabilities, reverse=True) and len(probabilities) == 5
-    assert [s.text for s in result.segments] == [text]
+    # Measured: 0.20 (de) and 0.23 (fr) on two CPUs; a wrong language would be near 1.
+    assert wer(SENTENCES[language], result.text) <= 0.45
 
 
-@pytest.mark.parametrize(
-    ("name", "english"),
-    [
-        ("de.wav",
-         " Good morning, today is the first day of the day, and there is a place in the park."),
-        ("fr.wav", " Hello everyone! I'll give you a coffee and a glass of silver."),
-    ],
-)  # fmt: skip
-def test_translate_to_english(engine: WhisperEngine, name: str, english: str) -> None:
-    # Greedy only: the default fallback to sampling would make the words vary between runs.
+@pytest.mark.parametrize("language", ["de", "fr"])
+def test_translate_to_english(engine: WhisperEngine, models_dir: Path, language: str) -> None:
+    path = DATA / f"{language}.wav"
     options = JobOptions(task="translate", temperature=(0.0,))
-    result = engine.transcribe(DATA / name, options, quiet)
+    result = engine.transcribe(path, options, quiet)
+    expected = reference(models_dir, "base", path, task="translate", temperature=[0.0])
     assert result.task == "translate"
-    assert [s.text for s in result.segments] == [english]
+    assert [s.text for s in result.segments] == expected.texts
+    # English words, not the source language's: "good morning", "hello everyone".
+    words = set(result.text.lower().replace(",", " ").replace("!", " ").split())
+    assert {"good", "morning"} <= words if language == "de" else {"hello", "everyone"} <= words
 
 
-def test_split_channels_transcribes_each_side(engine: WhisperEngine) -> None:
+def test_split_channels_transcribes_each_side(engine: WhisperEngine, models_dir: Path) -> None:
+    from faster_whisper import decode_audio
+
     seen: list[int] = []
     result = engine.transcribe(
         DATA / "stereo.wav", JobOptions(channels="split"), lambda s, _: seen.append(s.channel)
     )
     by_channel = {ch: [s.text for s in result.segments if s.channel == ch] for ch in (0, 1)}
-    assert by_channel == {0: [JFK_TEXT], 1: [" The quick brown fox jump over the lazy dog."]}
+    left, right = decode_audio(str(DATA / "stereo.wav"), split_stereo=True)
+    assert by_channel == {
+        0: reference(models_dir, "base", left, label="stereo-left").texts,
+        1: reference(models_dir, "base", right, label="stereo-right").texts,
+    }
+    assert wer(JFK_TEXT, "".join(by_channel[0])) <= 0.1
+    assert wer(RIGHT_CHANNEL, "".join(by_channel[1])) <= 0.2
     assert [s.id for s in result.segments] == list(range(len(result.segments)))
     starts = [(s.start, s.channel) for s in result.segments]
     assert starts == sorted(starts)
@@ -81,7 +90,7 @@ def test_split_needs_stereo(engine: WhisperEngine) -> None:
 def test_batched_and_sequential_give_the_jfk_text(engine: WhisperEngine, batched: str) -> None:
     result = engine.transcribe(JFK, JobOptions(batched=batched), quiet)  # type: ignore[arg-type]
     assert result.batched is (batched == "true")
-    assert [s.text for s in result.segments] == [JFK_TEXT]
+    assert wer(JFK_TEXT, result.text) <= 0.1
 
 
 def test_auto_batches_only_long_audio(models_dir: Path) -> None:
@@ -100,10 +109,10 @@ def test_word_timestamps_are_monotonic_and_inside_their_segment(engine: WhisperE
         assert all(segment.start <= w.start <= w.end <= segment.end for w in segment.words)
         starts = [w.start for w in segment.words]
         assert starts == sorted(starts)
-    assert "".join(w.word for s in result.segments for w in s.words or []) == JFK_TEXT
+    assert wer(JFK_TEXT, "".join(w.word for s in result.segments for w in s.words or [])) <= 0.1
 
 
-def test_decoding_options_reach_the_model(engine: WhisperEngine) -> None:
+def test_decoding_options_reach_the_model(engine: WhisperEngine, models_dir: Path) -> None:
     options = JobOptions(
         language="en", beam_size=1, best_of=1, temperature=(0.0,), patience=1.0,
         condition_on_previous_text=False, initial_prompt="Kennedy inaugural address.",
@@ -112,16 +121,26 @@ def test_decoding_options_reach_the_model(engine: WhisperEngine) -> None:
         compression_ratio_threshold=2.0,
     )  # fmt: skip
     result = engine.transcribe(JFK, options, quiet)
-    # The prompt changes base's punctuation: proof the options reach the model.
-    assert result.text == JFK_TEXT.strip().replace("Americans,", "Americans")
+    # Every option in faster-whisper's own names: our result equals its result with them.
+    expected = reference(
+        models_dir, "base", JFK, language="en", beam_size=1, best_of=1, temperature=[0.0],
+        patience=1.0, condition_on_previous_text=False,
+        initial_prompt="Kennedy inaugural address.", hotwords="Americans", vad_filter=True,
+        vad_parameters={"threshold": 0.4, "min_silence_duration_ms": 500, "speech_pad_ms": 200},
+        no_speech_threshold=0.5, log_prob_threshold=-1.5, compression_ratio_threshold=2.0,
+    )  # fmt: skip
+    assert [s.text for s in result.segments] == expected.texts
+    assert [(s.start, s.end) for s in result.segments] == expected.spans
+    assert wer(JFK_TEXT, result.text) <= 0.1
     assert result.language_probabilities == []  # given, not detected
 
 
-def test_english_only_model(engine: WhisperEngine) -> None:
+def test_english_only_model(engine: WhisperEngine, models_dir: Path) -> None:
     result = engine.transcribe(JFK, JobOptions(model="tiny.en"), quiet)
     assert result.model == "tiny.en"
     assert result.language == "en"
-    assert result.text.startswith("And so my fellow Americans")
+    assert [s.text for s in result.segments] == reference(models_dir, "tiny.en", JFK).texts
+    assert wer(JFK_TEXT, result.text) <= 0.1
 
 
 def test_lru_evicts_the_least_recently_used_real_model(models_dir: Path) -> None:

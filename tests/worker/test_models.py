@@ -14,6 +14,8 @@ from worker.models import (
     sha256_of,
 )
 
+pytestmark = pytest.mark.model  # loads the real Whisper weights
+
 
 def test_base_is_assembled_from_its_two_packages_and_verified(models_dir: Path) -> None:
     directory = bundled_model_dir("base", models_dir)
