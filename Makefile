@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 UV := $(shell command -v uv 2>/dev/null || echo "python3 -m uv")
 
-.PHONY: setup serve test lint format bench
+.PHONY: setup serve test test-fast test-isa lint format bench
 
 setup:
 	@command -v uv >/dev/null 2>&1 || python3 -m uv --version >/dev/null 2>&1 \
@@ -16,13 +16,29 @@ lint: setup
 	$(UV) run --no-sync ruff check .
 	$(UV) run --no-sync ruff format --check .
 	$(UV) run --no-sync mypy
+	$(UV) run --no-sync hadolint docker/*.Dockerfile
 
 format: setup
 	$(UV) run --no-sync ruff check --fix .
 	$(UV) run --no-sync ruff format .
 
+# Everything, then the model's tests again with CTranslate2 forced to its generic kernels: the
+# suite must hold on any x86-64 CPU, not only on the one it was written on.
 test: lint
 	$(UV) run --no-sync pytest
+	$(MAKE) --no-print-directory test-isa
+
+# No model, no worker process: seconds.
+test-fast: setup
+	$(UV) run --no-sync pytest -m "not e2e and not model" -q
+
+# The engine and the end-to-end transcript tests under another instruction set (GENERIC here;
+# CT2_ISA=AVX2 or AVX512 where the CPU has them).
+CT2_ISA ?= GENERIC
+test-isa: setup
+	CT2_FORCE_CPU_ISA=$(CT2_ISA) $(UV) run --no-sync pytest -q \
+		tests/worker/test_engine.py tests/worker/test_engine_features.py \
+		tests/e2e/test_pipeline.py tests/e2e/test_features.py tests/e2e/test_openai.py
 
 bench: setup
 	$(UV) run --no-sync python -m benchmarks.run

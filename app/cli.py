@@ -6,18 +6,14 @@ from __future__ import annotations
 import argparse
 import logging
 import os
-import signal
-import subprocess
 import sys
-import time
-from types import FrameType
 
 from app.auth import new_key
 from app.client import cli as client_cli
 from app.config import Settings, get_settings
-from app.embedded import EmbeddedRedis
 from app.jobs import MAINTENANCE_QUEUE, WEBHOOK_QUEUE, queue_for
 from app.logs import configure_logging, logging_config
+from app.supervisor import Supervisor
 
 logger = logging.getLogger("whisper_jobs")
 
@@ -26,6 +22,9 @@ def run_api(settings: Settings) -> None:
     import uvicorn
 
     settings.require_redis_url()
+    problem = settings.open_service_problem()
+    if problem:
+        raise SystemExit(problem)
     port = int(os.environ.get("PORT", settings.api_port))
     uvicorn.run(
         "app.api.main:create_app",
@@ -91,72 +90,6 @@ def create_key(name: str) -> int:
     print(f"key (give it to the caller; it is not stored anywhere): {key}")
     print(f"entry (append to WHISPER_JOBS_API_KEYS, comma-separated): {entry}")
     return 0
-
-
-class Supervisor:
-    """Starts the embedded Redis (if needed), a worker and the API; stops them in reverse order."""
-
-    def __init__(self, settings: Settings) -> None:
-        self.settings = settings
-        self.embedded: EmbeddedRedis | None = None
-        self.children: list[tuple[str, subprocess.Popen[bytes]]] = []
-        self.stopping = False
-
-    def _spawn(self, name: str, command: str, env: dict[str, str]) -> None:
-        argv = [sys.executable, "-m", "app.cli", command]
-        # A session of its own: Ctrl-C reaches only us, and we stop the children in order.
-        self.children.append((name, subprocess.Popen(argv, env=env, start_new_session=True)))
-
-    def start(self) -> None:
-        env = dict(os.environ)
-        if not self.settings.redis_url:
-            self.embedded = EmbeddedRedis(
-                self.settings.data_dir / "redis", self.settings.embedded_redis_port or None
-            )
-            env["WHISPER_JOBS_REDIS_URL"] = self.embedded.start()
-        self._spawn("beat", "beat", env)
-        self._spawn("webhooks", "webhooks", env)
-        self._spawn("worker", "worker", env)
-        self._spawn("api", "api", env)
-
-    def _request_stop(self, signum: int, _frame: FrameType | None) -> None:
-        logger.info("received %s; stopping", signal.Signals(signum).name)
-        self.stopping = True
-
-    def run(self) -> int:
-        signal.signal(signal.SIGINT, self._request_stop)
-        signal.signal(signal.SIGTERM, self._request_stop)
-        self.start()
-        code = 0
-        while not self.stopping:
-            dead = [(name, p.returncode) for name, p in self.children if p.poll() is not None]
-            if dead:
-                logger.error("%s exited with %s; stopping the rest", *dead[0])
-                code = 1
-                break
-            time.sleep(0.2)
-        self.stop()
-        return code
-
-    def stop(self) -> None:
-        # API first (no new jobs), then the worker (warm shutdown: the running job finishes),
-        # then Redis, which the other two need until they are gone.
-        for name, proc in reversed(self.children):
-            # SIGTERM: Celery's warm shutdown (the running job may finish). If it does not in
-            # time, SIGQUIT: a cold shutdown that hands the job's message back to the queue.
-            for sig, wait in ((signal.SIGTERM, self.settings.shutdown_timeout_seconds),
-                              (signal.SIGQUIT, 15.0), (signal.SIGKILL, 15.0)):  # fmt: skip
-                if proc.poll() is not None:
-                    break
-                if sig is not signal.SIGTERM:
-                    logger.warning("%s did not stop in time; sending %s", name, sig.name)
-                proc.send_signal(sig)
-                try:
-                    proc.wait(wait)
-                except subprocess.TimeoutExpired:
-                    continue
-        if self.embedded is not None:
-            self.embedded.stop()
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -18,6 +18,8 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from app.languages import MODEL_NAME_PATTERN
 from app.logs import LogFormat
 
+MIN_WEBHOOK_SECRET_BYTES = 24
+
 
 class Settings(BaseSettings):
     """Every setting of the service. The README's configuration table mirrors this class."""
@@ -167,8 +169,41 @@ class Settings(BaseSettings):
         gt=0,
         description="How long `serve` waits for each child (worker: its running job) on stop.",
     )
-    ready_ping_timeout_seconds: float = Field(
-        default=1.0, gt=0, description="How long `/readyz` waits for a worker to answer a ping."
+    ready_refresh_seconds: float = Field(
+        default=2.0,
+        gt=0,
+        le=60,
+        description="How often the API refreshes the state `/readyz` answers from (Redis "
+        "reachable, workers' heartbeats).",
+    )
+    redis_socket_timeout_seconds: float = Field(
+        default=5.0, gt=0, le=300, description="Timeout of one Redis command (and of a wait for "
+        "a pooled connection); beyond it the request gets `503 queue_unavailable`.",
+    )  # fmt: skip
+    redis_connect_timeout_seconds: float = Field(
+        default=2.0, gt=0, le=60, description="Timeout of connecting to Redis."
+    )
+    redis_max_connections: int = Field(
+        default=50, ge=2, le=10_000, description="Redis connections per process and client pool."
+    )
+    redis_maxmemory: str = Field(
+        default="1gb",
+        pattern=r"^[0-9]+(kb|mb|gb)?$",
+        description="`maxmemory` of the embedded Valkey (`noeviction`: a full Redis refuses "
+        "writes, which become 503, instead of dropping jobs).",
+    )
+    max_streams_per_key: int = Field(
+        default=20, ge=1, le=10_000, description="Open event streams per API key and API "
+        "process (429 above).",
+    )  # fmt: skip
+    dns_timeout_seconds: float = Field(
+        default=3.0, gt=0, le=60, description="How long the submit-time check of `audio_url` "
+        "and `webhook_url` waits for DNS (past it, the URL is checked when used).",
+    )  # fmt: skip
+    allow_open: bool = Field(
+        default=False,
+        description="Let the API listen on a non-loopback address with no API keys (an open "
+        "service). Without it, that combination refuses to start.",
     )
 
     @field_validator("models", "api_keys", "allowed_networks", "allowed_hosts", mode="before")
@@ -204,14 +239,26 @@ class Settings(BaseSettings):
             return [float(v) for v in value.split(",") if v.strip()]
         return value
 
+    @field_validator("webhook_secret", mode="before")
+    @classmethod
+    def _blank_secret_is_unset(cls, value: object) -> object:
+        # compose passes `WHISPER_JOBS_WEBHOOK_SECRET=` when the operator set none.
+        return None if isinstance(value, str) and not value.strip() else value
+
     @field_validator("webhook_secret", "webhook_secrets_previous")
     @classmethod
     def _check_secret(cls, value: str | None) -> str | None:
         for secret in (value or "").split():
             try:
-                base64.b64decode(secret.removeprefix("whsec_"), validate=True)
+                key = base64.b64decode(secret.removeprefix("whsec_"), validate=True)
             except ValueError as e:
                 raise ValueError("webhook secrets are whsec_ followed by base64") from e
+            if len(key) < MIN_WEBHOOK_SECRET_BYTES:
+                # Standard Webhooks: secrets of 24 to 64 random bytes.
+                raise ValueError(
+                    f"a webhook secret must hold at least {MIN_WEBHOOK_SECRET_BYTES} random "
+                    f"bytes (this one has {len(key)}); e.g. whsec_$(openssl rand -base64 32)"
+                )
         return value
 
     def webhook_secrets(self) -> list[str]:
@@ -223,6 +270,20 @@ class Settings(BaseSettings):
         for network in value:
             ipaddress.ip_network(network, strict=False)  # raises ValueError when malformed
         return value
+
+    def open_service_problem(self) -> str | None:
+        """Why the API must not start as configured: listening beyond this machine with no
+        keys would be an open service, unless the operator said so (`allow_open`)."""
+        loopback = self.api_host in ("127.0.0.1", "::1", "localhost") or self.api_host.startswith(
+            "127."
+        )
+        if loopback or self.api_keys or self.allow_open:
+            return None
+        return (
+            f"refusing to listen on {self.api_host} with no API keys: anyone who can reach it "
+            "could submit and read every job. Create keys (`whisper-jobs keys create NAME`, "
+            "then WHISPER_JOBS_API_KEYS), or set WHISPER_JOBS_ALLOW_OPEN=true to run it open."
+        )
 
     @property
     def uploads_dir(self) -> Path:

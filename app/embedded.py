@@ -35,10 +35,14 @@ def valkey_binary() -> Path:
 
 
 class EmbeddedRedis:
-    def __init__(self, directory: Path, port: int | None = None, *, persistent: bool = True):
+    def __init__(
+        self, directory: Path, port: int | None = None, *, persistent: bool = True,
+        maxmemory: str = "1gb",
+    ) -> None:  # fmt: skip
         self.directory = directory
         self.port = port or free_port()
         self.persistent = persistent
+        self.maxmemory = maxmemory
         self.process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -53,7 +57,9 @@ class EmbeddedRedis:
             "--port", str(self.port),
             "--dir", str(self.directory.resolve()),
             "--save", "",
-            # Never evict: an evicted key is a lost job or a lost queue message.
+            # Never evict: an evicted key is a lost job or a lost queue message. With a limit,
+            # a full server refuses writes (503 for new submissions) instead of growing forever.
+            "--maxmemory", self.maxmemory,
             "--maxmemory-policy", "noeviction",
             "--appendonly", "yes" if self.persistent else "no",
             "--appendfsync", "everysec",

@@ -11,6 +11,7 @@ Layout (all under `whisper-jobs:`):
 - `owner:{name}:jobs` / `owner:{name}:active`  one caller's jobs (by creation time) / unfinished;
 - `idempotency:{owner}:{key}`  the job an `Idempotency-Key` created, and the request's fingerprint;
 - `webhooks:due`     a sorted set of job ids by the time their webhook event is next due;
+- `workers`          a hash of live workers' heartbeats and queues (`app.liveness`);
 - `stats:*`          the metrics' counters and histograms (`app.stats`).
 """
 
@@ -61,6 +62,7 @@ def idempotency_key_for(owner: str, key: str) -> str:
 
 IDEMPOTENCY_TTL_SECONDS = 24 * 3600
 WEBHOOKS_DUE_KEY = f"{PREFIX}webhooks:due"
+WORKERS_KEY = f"{PREFIX}workers"
 
 
 def event(kind: str, **data: Any) -> str:

@@ -35,6 +35,10 @@ logger = logging.getLogger(__name__)
 # once this passes (acks are late, so a task is acknowledged only after it finished).
 VISIBILITY_TIMEOUT_SECONDS = 6 * 3600
 HARD_LIMIT_GRACE_SECONDS = 60
+# The producer's connection pool: a sender waits at most this long for a free connection, then
+# fails (503 at the HTTP edge) instead of hanging a request thread for good.
+BROKER_POOL_LIMIT = 20
+BROKER_POOL_WAIT_SECONDS = 5.0
 
 
 def task_time_limits(settings: Settings, audio_seconds: float | None) -> tuple[int, int]:
@@ -57,7 +61,12 @@ def celery_config(settings: Settings) -> dict[str, Any]:
             f"visibility timeout ({VISIBILITY_TIMEOUT_SECONDS} s): lower "
             "WHISPER_JOBS_TASK_TIME_LIMIT_MAX_SECONDS"
         )
-    transport = {"visibility_timeout": VISIBILITY_TIMEOUT_SECONDS}
+    transport = {
+        "visibility_timeout": VISIBILITY_TIMEOUT_SECONDS,
+        # Explicit timeouts: a frozen Redis is an error within seconds, never a hang.
+        "socket_timeout": settings.redis_socket_timeout_seconds,
+        "socket_connect_timeout": settings.redis_connect_timeout_seconds,
+    }
     return {
         "broker_url": settings.require_redis_url(),
         # Celery reads the visibility timeout in three places; they must agree.
@@ -65,6 +74,8 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         "result_backend_transport_options": transport,
         "visibility_timeout": VISIBILITY_TIMEOUT_SECONDS,
         "broker_connection_retry_on_startup": True,
+        "broker_pool_limit": BROKER_POOL_LIMIT,
+        "broker_connection_timeout": settings.redis_connect_timeout_seconds,
         # Results live in our own job store; Celery's result backend is not used.
         "task_ignore_result": True,
         "result_backend": None,
@@ -102,22 +113,22 @@ def enqueue_transcription(
 ) -> None:
     # ignore_result: Celery would otherwise build a result backend (thread-local, with an import
     # each time) on every call; our results live in the job store.
-    producer.send_task(
-        TRANSCRIBE_TASK,
-        args=[job_id],
-        queue=queue_for(model),
-        ignore_result=True,
-        soft_time_limit=soft_limit,
-        time_limit=hard_limit,
-    )
+    _send(producer, TRANSCRIBE_TASK, args=[job_id], queue=queue_for(model), ignore_result=True,
+          soft_time_limit=soft_limit, time_limit=hard_limit)  # fmt: skip
 
 
 def enqueue_webhook(producer: Celery, job_id: str, countdown: float = 0.0) -> None:
     # Countdowns stay short (the caller keeps long waits in the store for the sweep), so Redis'
     # visibility timeout can never make a delivery run twice.
-    producer.send_task(
-        WEBHOOK_TASK, args=[job_id], queue=WEBHOOK_QUEUE, ignore_result=True, countdown=countdown
-    )
+    _send(producer, WEBHOOK_TASK, args=[job_id], queue=WEBHOOK_QUEUE, ignore_result=True,
+          countdown=countdown)  # fmt: skip
+
+
+def _send(producer: Celery, name: str, **options: Any) -> None:
+    """`send_task` with a bounded wait for a pooled connection (Celery's own wait has none:
+    kombu raises `LimitExceeded` after `BROKER_POOL_WAIT_SECONDS` here)."""
+    with producer.producer_pool.acquire(block=True, timeout=BROKER_POOL_WAIT_SECONDS) as pooled:
+        producer.send_task(name, producer=pooled, **options)
 
 
 def webhook_notifier(producer: Celery) -> Callable[[Job], None]:

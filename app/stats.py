@@ -6,6 +6,8 @@ reads the whole deployment's numbers at scrape time. Layout (under `whisper-jobs
 - `submitted`           hash `{model}` -> jobs created;
 - `finished`            hash `{status}|{model}` -> jobs that ended (completed, failed, canceled);
 - `webhook_attempts`    hash `{outcome}` -> deliveries (`delivered`, `retry`, `gave_up`);
+- `in_flight`           hash `{status}|{model}` -> jobs queued or processing now, moved by every
+                        transition (so a scrape costs the same with 10 or 10,000 active jobs);
 - `hist:{name}`         hash `{model}|{bucket index}`, `{model}|sum`, `{model}|count`: the
                         histograms of completed jobs (bucket counts are not cumulative here).
 """
@@ -16,7 +18,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from app.jobs import Job, TranscriptResult
+from app.jobs import Job, JobStatus, TranscriptResult
 
 if TYPE_CHECKING:
     from redis import Redis
@@ -26,6 +28,7 @@ STATS = "whisper-jobs:stats:"
 SUBMITTED_KEY = f"{STATS}submitted"
 FINISHED_KEY = f"{STATS}finished"
 WEBHOOK_ATTEMPTS_KEY = f"{STATS}webhook_attempts"
+IN_FLIGHT_KEY = f"{STATS}in_flight"
 
 #: Upper bounds of the histograms' buckets (the `+Inf` bucket is implied).
 HISTOGRAMS: dict[str, tuple[float, ...]] = {
@@ -52,6 +55,17 @@ def _observe(pipe: Pipeline, name: str, model: str, value: float) -> None:
 
 def count_submitted(pipe: Pipeline, job: Job) -> None:
     pipe.hincrby(SUBMITTED_KEY, job.options.model, 1)
+    pipe.hincrby(IN_FLIGHT_KEY, f"{job.status.value}|{job.options.model}", 1)
+
+
+def move_in_flight(pipe: Pipeline, model: str, before: JobStatus, after: JobStatus) -> None:
+    """Queue the in-flight gauge's change for one transition on the transaction making it."""
+    if before == after:
+        return
+    if not before.is_terminal:
+        pipe.hincrby(IN_FLIGHT_KEY, f"{before.value}|{model}", -1)
+    if not after.is_terminal:
+        pipe.hincrby(IN_FLIGHT_KEY, f"{after.value}|{model}", 1)
 
 
 def count_finished(pipe: Pipeline, job: Job, result: TranscriptResult | None) -> None:
@@ -85,6 +99,7 @@ class Snapshot:
     finished: dict[tuple[str, str], float]
     webhook_attempts: dict[str, float]
     histograms: dict[str, dict[str, Histogram]]
+    in_flight: dict[tuple[str, str], float] = field(default_factory=dict)
 
 
 def _decode(raw: dict[Any, Any]) -> dict[str, str]:
@@ -116,9 +131,10 @@ def read(redis: Redis) -> Snapshot:
         pipe.hgetall(SUBMITTED_KEY)
         pipe.hgetall(FINISHED_KEY)
         pipe.hgetall(WEBHOOK_ATTEMPTS_KEY)
+        pipe.hgetall(IN_FLIGHT_KEY)
         for name in HISTOGRAMS:
             pipe.hgetall(hist_key(name))
-        submitted, finished, webhooks, *hists = (_decode(r) for r in pipe.execute())
+        submitted, finished, webhooks, in_flight, *hists = (_decode(r) for r in pipe.execute())
     return Snapshot(
         submitted={model: float(n) for model, n in submitted.items()},
         finished={tuple(k.split("|", 1)): float(n) for k, n in finished.items()},  # type: ignore[misc]
@@ -126,4 +142,6 @@ def read(redis: Redis) -> Snapshot:
         histograms={
             name: _histograms(name, raw) for name, raw in zip(HISTOGRAMS, hists, strict=True)
         },
+        # Never below 0: jobs already in flight when the gauge was introduced end uncounted.
+        in_flight={tuple(k.split("|", 1)): max(float(n), 0.0) for k, n in in_flight.items()},  # type: ignore[misc]
     )

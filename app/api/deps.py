@@ -12,7 +12,8 @@ from celery import Celery
 from fastapi import Depends, Header, Request
 from redis.asyncio import Redis as AsyncRedis
 
-from app.auth import ANONYMOUS, KeyRing
+from app.api.keycheck import MESSAGE, caller_of
+from app.auth import KeyRing
 from app.config import Settings
 from app.errors import Unauthorized
 from app.store import JobStore
@@ -44,15 +45,16 @@ async def get_caller(
         str | None, Header(description="`Bearer <API key>` (when keys are configured)")
     ] = None,
 ) -> str:
-    """The name of the calling key; every `/v1` route depends on it. (`async`: a sync
-    dependency would cost a thread-pool hop on every request.)"""
+    """The name of the calling key; every `/v1` route depends on it. `app.api.keycheck` has
+    already checked it before the body was read. (`async`: a sync dependency would cost a
+    thread-pool hop on every request.)"""
+    checked = getattr(request.state, "caller", None)
+    if checked is not None:
+        return str(checked)
     keys: KeyRing = request.app.state.keys
-    if keys.is_open:
-        return ANONYMOUS
-    scheme, _, token = (authorization or "").partition(" ")
-    name = keys.identify(token.strip()) if scheme.lower() == "bearer" and token else None
+    name = caller_of(keys, authorization)
     if name is None:
-        raise Unauthorized("A valid API key is required: send `Authorization: Bearer <key>`.")
+        raise Unauthorized(MESSAGE)
     return name
 
 

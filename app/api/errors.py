@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+import redis
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
@@ -12,7 +13,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from app.errors import RateLimited, Unauthorized, WhisperJobsError
+from app.errors import QueueUnavailable, RateLimited, Unauthorized, WhisperJobsError
 
 logger = logging.getLogger(__name__)
 
@@ -42,6 +43,26 @@ def _describe(exc: RequestValidationError) -> str:
     return "Invalid request: " + "; ".join(parts) + "."
 
 
+REDIS_RETRY_AFTER_SECONDS = 5
+# Replies of a Redis that works but cannot take this write now (full, read-only replica after a
+# failover, loading its data, a primary without enough replicas): the caller should retry.
+_REDIS_BUSY_REPLIES = ("OOM", "READONLY", "LOADING", "MISCONF", "MASTERDOWN", "NOREPLICAS")
+
+
+def is_redis_unavailable(exc: BaseException) -> bool:
+    """Redis is down, frozen, full or read-only: a 503 for the caller, not a bug of ours."""
+    if isinstance(exc, redis.ConnectionError | redis.TimeoutError):
+        return True
+    return isinstance(exc, redis.ResponseError) and str(exc).startswith(_REDIS_BUSY_REPLIES)
+
+
+def queue_unavailable_response() -> JSONResponse:
+    return error_response(
+        503, QueueUnavailable.code, "The job store is unavailable; try again shortly.",
+        {"Retry-After": str(REDIS_RETRY_AFTER_SECONDS)},
+    )  # fmt: skip
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(WhisperJobsError)
     async def domain_error(_: Request, exc: WhisperJobsError) -> JSONResponse:
@@ -50,7 +71,17 @@ def install_error_handlers(app: FastAPI) -> None:
             headers["WWW-Authenticate"] = "Bearer"
         if isinstance(exc, RateLimited):
             headers["Retry-After"] = str(exc.retry_after)
+        if isinstance(exc, QueueUnavailable):
+            headers["Retry-After"] = str(REDIS_RETRY_AFTER_SECONDS)
         return error_response(exc.status_code, exc.code, exc.message, headers)
+
+    @app.exception_handler(redis.RedisError)
+    async def redis_error(_: Request, exc: redis.RedisError) -> JSONResponse:
+        if is_redis_unavailable(exc):
+            logger.warning("Redis unavailable: %s", exc)
+            return queue_unavailable_response()
+        logger.error("unexpected Redis error", exc_info=exc)
+        return error_response(500, "internal_error", "The server hit an unexpected error.")
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:

@@ -10,8 +10,9 @@ request is refused.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
+import pydantic_core
 from pydantic import BaseModel, Field, ValidationError
 
 from app.catalog import is_multilingual
@@ -25,6 +26,8 @@ def parse_temperature(raw: str | None) -> tuple[float, ...]:
     """`0.2` or a comma-separated fallback list such as `0,0.2,0.4` (each between 0 and 1)."""
     if raw is None or not raw.strip():
         return DEFAULT_TEMPERATURES
+    if raw.count(",") >= MAX_TEMPERATURES:
+        raise InvalidRequest(f"temperature takes at most {MAX_TEMPERATURES} values.")
     try:
         values = tuple(float(part) for part in raw.split(","))
     except ValueError as e:
@@ -45,6 +48,42 @@ def check_language(language: str | None) -> str | None:
     return code
 
 
+MAX_METADATA_BYTES = 16 * 1024
+MAX_METADATA_DEPTH = 16
+MAX_TEMPERATURES = 10
+
+
+def parse_metadata(raw: str | None) -> dict[str, Any] | None:
+    """A JSON object of at most `MAX_METADATA_BYTES`, nested at most `MAX_METADATA_DEPTH` deep,
+    read by pydantic's JSON parser: the one that reads the stored job back, so whatever is
+    accepted here can always be read again."""
+    if raw is None or raw == "":
+        return None
+    if len(raw.encode()) > MAX_METADATA_BYTES:
+        raise InvalidRequest(f"metadata must be at most {MAX_METADATA_BYTES} bytes of JSON.")
+    try:
+        value = pydantic_core.from_json(raw, allow_inf_nan=False)
+    except ValueError as e:
+        raise InvalidRequest(f"metadata is not valid JSON: {str(e)[:200]}.") from e
+    if not isinstance(value, dict):
+        raise InvalidRequest("metadata must be a JSON object.")
+    if _depth(value) > MAX_METADATA_DEPTH:
+        raise InvalidRequest(f"metadata may be nested at most {MAX_METADATA_DEPTH} levels deep.")
+    return value
+
+
+def _depth(value: Any) -> int:
+    """How deeply objects and arrays nest (iterative: no recursion limit to hit)."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        item, level = stack.pop()
+        if isinstance(item, dict | list):
+            deepest = max(deepest, level)
+            children = item.values() if isinstance(item, dict) else item
+            stack.extend((child, level + 1) for child in children)
+    return deepest
+
+
 def _describe(error: ValidationError) -> str:
     parts = [f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in error.errors()]
     return "Invalid request: " + "; ".join(parts) + "."
@@ -54,16 +93,18 @@ class JobForm(BaseModel):
     """The form fields of `POST /v1/jobs` besides `file` (names as in faster-whisper)."""
 
     task: Literal["transcribe", "translate"] = "transcribe"
-    language: str | None = Field(None, description="ISO 639-1 code; absent: detect.")
-    model: str | None = Field(None, description="A model from `GET /v1/models`.")
+    language: str | None = Field(None, max_length=16, description="ISO 639-1 code; absent: "
+                                 "detect.")  # fmt: skip
+    model: str | None = Field(None, max_length=64, description="A model from `GET /v1/models`.")
     multilingual: bool = Field(False, description="Re-detect the language per segment.")
     word_timestamps: bool = False
     beam_size: int = Field(5, description="1 to 10.")
     best_of: int = Field(5, description="Candidates when sampling, 1 to 10.")
     patience: float = Field(1.0, description="Beam search patience, > 0.")
     temperature: str | None = Field(
-        None, description="A number or a comma-separated fallback list, 0 to 1."
-    )
+        None, max_length=100,
+        description="A number or a comma-separated fallback list (at most 10 values), 0 to 1.",
+    )  # fmt: skip
     condition_on_previous_text: bool = True
     initial_prompt: str | None = Field(None, max_length=2000)
     hotwords: str | None = Field(None, max_length=2000)
@@ -83,7 +124,10 @@ class JobForm(BaseModel):
     batched: Literal["auto", "true", "false"] = Field(
         "auto", description="Batched inference; `auto`: for audio over the configured length."
     )
-    metadata: str | None = Field(None, description="A JSON object, echoed back on the job.")
+    metadata: str | None = Field(
+        None, description="A JSON object (at most 16 KiB, nested at most 16 deep), echoed back "
+        "on the job and in its webhook event.",
+    )  # fmt: skip
     webhook_url: str | None = Field(
         None,
         max_length=2048,
@@ -96,6 +140,22 @@ class JobForm(BaseModel):
         description="Instead of `file`: an http(s) URL the worker downloads (exactly one of the "
         "two). Internal addresses are refused unless the operator allows them.",
     )
+
+
+MAX_FILENAME_CHARS = 255
+
+
+def bounded_filename(name: str | None) -> str | None:
+    """The upload's file name as the job keeps it: at most `MAX_FILENAME_CHARS` characters."""
+    return name[:MAX_FILENAME_CHARS] if name else None
+
+
+def validated_form(fields: dict[str, object]) -> JobForm:
+    """A `JobForm` built from code (the OpenAI routes), refused as 422 like a posted one."""
+    try:
+        return JobForm.model_validate(fields)
+    except ValidationError as e:
+        raise InvalidRequest(_describe(e)) from e
 
 
 def job_options(form: JobForm, settings: Settings) -> JobOptions:

@@ -6,18 +6,20 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-import redis
-import redis.asyncio
 from fastapi import FastAPI
 
 from app.api.errors import document_errors, install_error_handlers
+from app.api.keycheck import KeyCheck
 from app.api.limits import UploadLimit
 from app.api.metrics import Metrics, RequestLatency
+from app.api.readiness import ReadinessMonitor
 from app.api.routes import events, health, jobs, metrics, models, openai
+from app.api.streams import StreamLimiter
 from app.auth import KeyRing
 from app.config import Settings, get_settings
 from app.queue import make_producer, webhook_notifier
 from app.store import JobStore
+from app.store_client import async_redis_client, redis_client
 
 logger = logging.getLogger(__name__)
 
@@ -27,10 +29,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        pool = redis.ConnectionPool.from_url(settings.require_redis_url())
         settings.uploads_dir.mkdir(parents=True, exist_ok=True)
         app.state.settings = settings
-        app.state.keys = KeyRing(settings.api_keys)
         if app.state.keys.is_open:
             logger.warning(
                 "no API keys configured (WHISPER_JOBS_API_KEYS): anyone who can reach this "
@@ -38,20 +38,24 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             )
         app.state.producer = make_producer(settings)
         app.state.store = JobStore(
-            redis.Redis(connection_pool=pool),
+            redis_client(settings),
             settings.result_ttl_seconds,
             on_terminal=webhook_notifier(app.state.producer),  # e.g. a cancel sends its event
         )
         app.state.metrics.watch(app.state.store, settings)
         # Async client for pub/sub only (event streams); the store's calls are short and sync.
-        app.state.async_redis = redis.asyncio.Redis.from_url(settings.require_redis_url())
+        app.state.async_redis = async_redis_client(settings)
+        app.state.streams = StreamLimiter(settings.max_streams_per_key)
+        app.state.readiness = ReadinessMonitor(settings)
+        app.state.readiness.start()
         try:
             yield
         finally:
+            app.state.readiness.stop()
             app.state.metrics.unwatch()
             await app.state.async_redis.aclose()
             app.state.producer.close()
-            pool.disconnect()
+            app.state.store.redis.close()
 
     app = FastAPI(
         title="whisper-jobs",
@@ -62,6 +66,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_error_handlers(app)
     app.openapi = lambda: document_errors(app)  # type: ignore[method-assign]
     app.add_middleware(UploadLimit, max_bytes=settings.max_upload_bytes)
+    # Added after the size limit, so it runs first: no key, no body read.
+    app.state.keys = KeyRing(settings.api_keys)
+    app.add_middleware(KeyCheck, keys=app.state.keys)
     app.state.metrics = Metrics()
     app.add_middleware(RequestLatency, histogram=app.state.metrics.latency)
     app.include_router(health.router)

@@ -3,15 +3,14 @@ process's request latency.
 
 Job counts, histograms and webhook outcomes are written to Redis by whichever process made the
 change (`app.stats`), so every API process reports the same deployment-wide values; the gauges
-(jobs in flight, queue depth) are read when scraped, never cached. Request latency is per process:
+(jobs in flight: counters moved by each transition; queue depth) are read when scraped, never
+cached, at a cost that does not grow with the number of active jobs. Request latency is per process:
 with several API processes, each reports its own (scrape each, or sum them).
 """
 
 from __future__ import annotations
 
-import json
 import time
-from collections import Counter
 from collections.abc import Iterable
 
 from prometheus_client import CollectorRegistry, Histogram
@@ -39,21 +38,19 @@ class RedisCollector(Collector):
         self.models = list(settings.models)
         self.queues = [*(queue_for(m) for m in settings.models), MAINTENANCE_QUEUE, WEBHOOK_QUEUE]
 
-    def _in_flight(self) -> Counter[tuple[str, str]]:
-        counts: Counter[tuple[str, str]] = Counter()
-        for raw in self.store.active_records():
-            job = json.loads(raw)
-            counts[(job["status"], job["options"]["model"])] += 1
-        return counts
+    def describe(self) -> Iterable[Metric]:
+        # Without it the registry would call `collect` when registering, and an API whose Redis
+        # is away at start-up would fail to start instead of answering 503.
+        return []
 
     def collect(self) -> Iterable[Metric]:
         snapshot = stats.read(self.store.redis)
         jobs = GaugeMetricFamily(f"{PREFIX}_jobs", "Jobs not yet ended, by status and model.",
                                  labels=["status", "model"])  # fmt: skip
-        in_flight = self._in_flight()
+        in_flight = snapshot.in_flight
         for status in (JobStatus.QUEUED, JobStatus.PROCESSING):
             for model in sorted({m for _, m in in_flight} | set(self.models)):
-                jobs.add_metric([status.value, model], in_flight[(status.value, model)])
+                jobs.add_metric([status.value, model], in_flight.get((status.value, model), 0))
         yield jobs
         submitted = CounterMetricFamily(f"{PREFIX}_jobs_submitted", "Jobs created, by model.",
                                         labels=["model"])  # fmt: skip

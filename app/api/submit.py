@@ -7,9 +7,11 @@ any failure before the record exists removes the file.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import logging
+import socket
 from pathlib import Path
 from typing import BinaryIO
 
@@ -19,16 +21,17 @@ from app.config import Settings
 from app.errors import (
     AudioTooLong,
     EmptyFile,
+    InvalidRequest,
     Overloaded,
     QueueUnavailable,
     RateLimited,
-    UrlNotAllowed,
 )
 from app.jobs import Job
-from app.netguard import UrlPolicy, check_url, resolve, split_url
+from app.netguard import UrlPolicy, addresses_of, check_addresses, split_url
 from app.probe import probe
 from app.queue import enqueue_transcription, task_time_limits
-from app.store import JobStore
+from app.store import JobStore, parse_job
+from app.store_webhooks import dump_job
 
 logger = logging.getLogger(__name__)
 _COPY_CHUNK = 1 << 20
@@ -48,10 +51,11 @@ def save_upload(source: BinaryIO, destination: Path) -> tuple[int, str]:
 
 
 def fingerprint(job: Job, content: str) -> str:
-    """What makes two submissions "the same request" for Idempotency-Key (`content`: the file's
-    sha256, or the audio URL)."""
+    """What makes two submissions "the same request" for Idempotency-Key: every field that
+    changes the job (`content`: the file's sha256, or the audio URL)."""
+    webhook = job.webhook.model_dump(include={"url", "include_result"}) if job.webhook else None
     request = {"options": job.options.model_dump(mode="json"), "metadata": job.metadata,
-               "content": content}  # fmt: skip
+               "content": content, "webhook": webhook}  # fmt: skip
     return hashlib.sha256(json.dumps(request, sort_keys=True).encode()).hexdigest()
 
 
@@ -94,54 +98,58 @@ def submit(
     if stored.id != job.id:
         path.unlink(missing_ok=True)
         return stored, False
-    _enqueue(job, settings, store, producer)
+    _enqueue(job, settings, store, producer, idempotency_key)
     return job, True
 
 
 def submit_url(
     job: Job, settings: Settings, store: JobStore, producer: Celery, idempotency_key: str | None
 ) -> tuple[Job, bool]:
-    """An `audio_url` job: the URL is checked now when its host resolves (refused addresses are
-    422 at once), and again, hop by hop, when the worker downloads it."""
+    """An `audio_url` job (its URL checked by `check_caller_url` first): checked again, hop by
+    hop, when the worker downloads it."""
     assert job.source_url is not None
-    check_caller_url(job.source_url, settings)
     stored = _record(job, settings, store, idempotency_key, job.source_url)
     if stored.id != job.id:
         return stored, False
-    _enqueue(job, settings, store, producer)
+    _enqueue(job, settings, store, producer, idempotency_key)
     return job, True
 
 
-def check_caller_url(url: str, settings: Settings) -> None:
-    """Submit-time SSRF check of a caller-chosen URL: refused now if its host already resolves
-    to a refused address; a host that does not resolve yet is checked again when used."""
+async def check_caller_url(url: str, settings: Settings) -> None:
+    """Submit-time SSRF check of a caller-chosen URL: refused now (422) if its host resolves to
+    a refused address. A host that does not resolve, or not within `dns_timeout_seconds`, is
+    accepted and checked again when used. The lookup runs on the event loop's resolver (its own
+    executor), so a slow DNS server holds neither the loop nor the request thread pool."""
     policy = UrlPolicy.from_settings(settings.allowed_networks, settings.allowed_hosts)
     _, host, port = split_url(url)
+    loop = asyncio.get_running_loop()
     try:
-        check_url(url, policy)
-    except UrlNotAllowed:
-        if _resolves(host, port):
-            raise
-
-
-def _resolves(host: str, port: int) -> bool:
-    try:
-        resolve(host, port)
-    except UrlNotAllowed:
-        return False
-    return True
+        infos = await asyncio.wait_for(
+            loop.getaddrinfo(host, port, type=socket.SOCK_STREAM), settings.dns_timeout_seconds
+        )
+    except (OSError, TimeoutError, UnicodeError):
+        return
+    check_addresses(host, addresses_of(infos), policy)
 
 
 def _record(
     job: Job, settings: Settings, store: JobStore, idempotency_key: str | None, content: str
 ) -> Job:
-    admit(job, settings, store)
     idempotency = (idempotency_key, fingerprint(job, content)) if idempotency_key else None
+    if idempotency is not None:
+        original = store.find_idempotent(job.owner, *idempotency)
+        if original is not None:
+            return original  # a replay: answered even when the caller is at its cap
+    admit(job, settings, store)
+    if parse_job(dump_job(job), job.id) is None:  # the reader's own parser, before it is stored
+        raise InvalidRequest("The job's fields could not be stored as given.")
     # The record exists before the task does, so a worker never sees an unknown id.
     return store.create(job, idempotency)
 
 
-def _enqueue(job: Job, settings: Settings, store: JobStore, producer: Celery) -> None:
+def _enqueue(
+    job: Job, settings: Settings, store: JobStore, producer: Celery, idempotency_key: str | None
+) -> None:
     try:
         soft, hard = task_time_limits(settings, job.audio_seconds)
         enqueue_transcription(producer, job.id, job.options.model, soft, hard)
@@ -149,5 +157,7 @@ def _enqueue(job: Job, settings: Settings, store: JobStore, producer: Celery) ->
     except Exception as e:
         logger.exception("could not enqueue job %s", job.id)
         store.mark_failed(job.id, QueueUnavailable.code, "The job could not be queued.")
+        if idempotency_key is not None:
+            store.forget_idempotency(job.owner, idempotency_key)
         (settings.uploads_dir / job.id).unlink(missing_ok=True)
         raise QueueUnavailable("The job queue is unreachable; try again later.") from e

@@ -5,7 +5,7 @@ import ipaddress
 import pytest
 
 from app.errors import InvalidRequest, UrlNotAllowed
-from app.netguard import UrlPolicy, check_url, refusal_reason, split_url
+from app.netguard import HostUnresolved, UrlPolicy, check_url, refusal_reason, split_url
 
 
 @pytest.mark.parametrize(
@@ -60,3 +60,34 @@ def test_loopback_is_refused_unless_allowed() -> None:
 def test_allowed_hosts_by_name() -> None:
     target = check_url("http://localhost:9/x", UrlPolicy.from_settings([], ["LOCALHOST."]))
     assert target.ip.is_loopback
+
+
+@pytest.mark.parametrize(
+    ("address", "reason"),
+    [
+        ("2002:7f00:1::1", "loopback"),  # 6to4 of 127.0.0.1
+        ("2002:a00:1::1", "private"),  # 6to4 of 10.0.0.1
+        ("2001:0:4136:e378:8000:63bf:80ff:fffe", "loopback"),  # Teredo, client 127.0.0.1
+        ("64:ff9b::a9fe:a9fe", "link-local"),  # NAT64 of 169.254.169.254
+        ("fec0::1", "site-local"),
+        ("2002:808:808::1", None),  # 6to4 of 8.8.8.8: public
+    ],
+)
+def test_addresses_that_wrap_another_are_judged_by_it(address: str, reason: str | None) -> None:
+    assert refusal_reason(ipaddress.ip_address(address)) == reason
+
+
+def test_refusals_do_not_say_what_a_name_resolved_to() -> None:
+    with pytest.raises(UrlNotAllowed) as info:
+        check_url("http://localhost:9/x", UrlPolicy())
+    assert "127.0.0.1" not in info.value.message and "::1" not in info.value.message
+    assert "loopback" not in info.value.message  # the kind of address is a resolution result too
+    with pytest.raises(UrlNotAllowed, match="loopback"):  # a literal address says nothing new
+        check_url("http://127.0.0.1:9/x", UrlPolicy())
+
+
+def test_a_name_that_does_not_resolve_is_a_download_failure() -> None:
+    with pytest.raises(HostUnresolved) as info:
+        check_url("http://no-such-host.invalid/a.mp3", UrlPolicy())
+    assert info.value.code == "download_failed"
+    assert "no-such-host" not in info.value.message

@@ -54,3 +54,25 @@ def test_webhook_outcomes_are_counted_with_the_attempt(store: JobStore) -> None:
     store.record_webhook_attempt(job.id, lambda j: "delivered")
     store.record_webhook_attempt(job.id, lambda j: None)  # a redelivery request: no attempt
     assert stats.read(store.redis).webhook_attempts == {"retry": 1.0, "delivered": 1.0}
+
+
+def test_jobs_in_flight_move_with_every_transition(store: JobStore) -> None:
+    def in_flight() -> dict[tuple[str, str], float]:
+        return {k: v for k, v in stats.read(store.redis).in_flight.items() if v}
+
+    a, b, c = make_job(), make_job(), make_job()
+    c.options = JobOptions(model="tiny.en")
+    for job in (a, b, c):
+        store.create(job)
+    assert in_flight() == {("queued", "base"): 2, ("queued", "tiny.en"): 1}
+    store.mark_processing(a.id)
+    store.mark_processing(a.id)  # a redelivery: still one
+    assert in_flight() == {("queued", "base"): 1, ("processing", "base"): 1,
+                           ("queued", "tiny.en"): 1}  # fmt: skip
+    store.requeue(a.id)
+    store.mark_canceled(b.id)
+    store.mark_processing(c.id)
+    store.mark_completed(c.id, RESULT)
+    assert in_flight() == {("queued", "base"): 1}
+    store.mark_failed(a.id, "internal_error", "x")
+    assert in_flight() == {}

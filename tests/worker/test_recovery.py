@@ -133,3 +133,20 @@ def test_decoding_stops_at_the_duration_cap() -> None:
     with pytest.raises(AudioTooLong, match="5 s"):
         decode(JFK, max_seconds=5)
     assert len(decode(JFK, max_seconds=12)[0]) == 11 * 16_000
+
+
+def test_one_unreadable_record_does_not_stop_the_sweep_for_others(
+    store: JobStore, redis_client: redis.Redis
+) -> None:
+    from app import keys as layout
+    from tests.app.api.test_hostile_inputs import poison
+
+    bad = poison(redis_client, owner="mallory")
+    lost = old_job(store)
+    resent: list[str] = []
+    report = sweep(store, redis_client, lambda j: resent.append(j.id), stale_seconds=60)
+    assert resent == [lost.id] and report.resent == 1
+    # The unreadable one leaves the active sets and expires like a finished job.
+    assert not redis_client.sismember(layout.ACTIVE_KEY, bad)
+    assert not redis_client.sismember(layout.owner_active_key("mallory"), bad)
+    assert 0 < redis_client.ttl(layout.key_for(bad)) <= store.result_ttl_seconds

@@ -1,12 +1,17 @@
 """Webhook retry decisions and the store's due set (what the sweep sends), on the real Redis."""
 
-from datetime import timedelta
+import base64
+from datetime import UTC, datetime, timedelta
+
+import pytest
 
 from app.jobs import Job, JobOptions, JobStatus, WebhookState, new_job_id, utcnow
+from app.netguard import UrlPolicy
 from app.store import JobStore
-from worker.webhooks import Outcome, apply_outcome
+from worker.webhooks import Outcome, apply_outcome, parse_retry_after
 
 SCHEDULE = [5.0, 30.0, 120.0]
+SECRET = "whsec_" + base64.b64encode(b"s" * 32).decode()
 
 
 def job_with_webhook() -> Job:
@@ -61,3 +66,50 @@ def test_one_delivery_of_an_event_at_a_time(store: JobStore) -> None:
     store.release_webhook("j1")
     assert store.claim_webhook("j1", ttl_seconds=60)
     assert 0 < store.redis.ttl("whisper-jobs:job:j1:webhook-claim") <= 60  # a dead worker's expires
+
+
+NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("header", "seconds"),
+    [
+        ("7", 7.0),
+        (" 12 ", 12.0),
+        ("Fri, 27 Nov 2026 12:00:30 GMT", 30.0),
+        ("Fri, 27 Nov 2026 11:00:00 GMT", 0.0),  # in the past: now
+        ("99999999999999", None),  # OverflowError before
+        ("-5", None),
+        ("1.5", None),
+        ("１２", None),  # non-ASCII digits: ValueError before
+        ("soon", None),
+        ("", None),
+        ("Fri, 27 Nov 99999 12:00:30 GMT", None),
+        ("x" * 10_000, None),
+    ],
+)
+def test_retry_after_is_parsed_strictly(header: str, seconds: float | None) -> None:
+    assert parse_retry_after(header, NOW) == seconds
+
+
+def test_a_huge_retry_after_is_clamped_to_the_schedule() -> None:
+    job, now = job_with_webhook(), utcnow()
+    delay = apply_outcome(job, Outcome(429, "HTTP 429", retry_after=10**9), SCHEDULE, now)
+    assert delay == max(SCHEDULE)
+    assert job.webhook.next_attempt_at == now + timedelta(seconds=max(SCHEDULE))
+
+
+def test_a_delivery_that_raises_is_an_outcome(monkeypatch: pytest.MonkeyPatch) -> None:
+    import worker.webhooks as webhooks
+
+    def explode(*_: object) -> str:
+        raise OverflowError("something no branch expected")
+
+    monkeypatch.setattr(webhooks, "encode", explode)
+    policy = UrlPolicy.from_settings(["127.0.0.1/32"], [])
+    job = job_with_webhook()
+    job.webhook.url = "http://127.0.0.1:9/h"
+    outcome = webhooks.deliver(job, [SECRET], policy, 1.0, utcnow())
+    assert outcome == Outcome(None, "delivery failed: OverflowError")
+    assert apply_outcome(job, outcome, SCHEDULE, utcnow()) is not None  # the schedule applies
+    assert job.webhook.attempts == 1

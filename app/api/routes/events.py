@@ -12,13 +12,15 @@ import json
 from collections.abc import AsyncIterator
 from typing import Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from fastapi.responses import StreamingResponse
 from redis.asyncio import Redis as AsyncRedis
+from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
 
 from app.api.deps import AsyncRedisDep, CallerDep, StoreDep
 from app.api.routes.jobs import NOT_FOUND
+from app.api.streams import StreamLimiter, StreamSlot
 from app.jobs import Job, Segment
 from app.keys import events_channel_for
 from app.store import JobStore
@@ -36,7 +38,17 @@ def _final(job: Job) -> str:
     return sse(job.status.value, {"job": job.model_dump(mode="json", exclude={"result"})})
 
 
-async def job_events(job_id: str, store: JobStore, redis: AsyncRedis) -> AsyncIterator[str]:
+async def job_events(
+    job_id: str, store: JobStore, redis: AsyncRedis, slot: StreamSlot
+) -> AsyncIterator[str]:
+    try:
+        async for chunk in _job_events(job_id, store, redis):
+            yield chunk
+    finally:
+        slot.release()
+
+
+async def _job_events(job_id: str, store: JobStore, redis: AsyncRedis) -> AsyncIterator[str]:
     pubsub = redis.pubsub()
     await pubsub.subscribe(events_channel_for(job_id))
     try:
@@ -83,17 +95,22 @@ async def job_events(job_id: str, store: JobStore, redis: AsyncRedis) -> AsyncIt
 
 @router.get(
     "/{job_id}/events",
-    responses={**NOT_FOUND, 200: {"content": {"text/event-stream": {}}}},
+    responses={**NOT_FOUND, 200: {"content": {"text/event-stream": {}}},
+               429: {"description": "Too many open streams for this key (`rate_limited`)"}},
     response_class=StreamingResponse,
-)
+)  # fmt: skip
 def stream_job_events(
-    job_id: str, store: StoreDep, redis: AsyncRedisDep, caller: CallerDep
+    request: Request, job_id: str, store: StoreDep, redis: AsyncRedisDep, caller: CallerDep
 ) -> StreamingResponse:
     """Server-Sent Events: `segment` (one per decoded segment, replayed first for late clients),
-    `progress`, then one final `completed`, `failed` or `canceled` event."""
+    `progress`, then one final `completed`, `failed` or `canceled` event. At most
+    `WHISPER_JOBS_MAX_STREAMS_PER_KEY` open streams per key (429 beyond)."""
     store.get_owned(job_id, caller, with_result=False)  # 404 before the stream starts
+    limiter: StreamLimiter = request.app.state.streams
+    slot = limiter.acquire(caller)
     return StreamingResponse(
-        job_events(job_id, store, redis),
+        job_events(job_id, store, redis, slot),
         media_type="text/event-stream",
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+        background=BackgroundTask(slot.release),  # also when the stream never started
     )

@@ -1,15 +1,12 @@
-"""Liveness and readiness probes."""
+"""Liveness and readiness probes: both answer from memory, at once, without touching Redis."""
 
 from __future__ import annotations
 
-import logging
-
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
-from app.api.deps import ProducerDep, SettingsDep, StoreDep
+from app.api.readiness import Readiness
 
-logger = logging.getLogger(__name__)
 router = APIRouter(tags=["health"])
 
 
@@ -19,21 +16,18 @@ async def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.get("/readyz", responses={503: {"description": "Redis or every worker unreachable"}})
-def readyz(store: StoreDep, producer: ProducerDep, settings: SettingsDep) -> JSONResponse:
-    """Redis answers and at least one worker answers a ping."""
-    checks = {"redis": False, "workers": 0}
-    try:
-        checks["redis"] = store.ping()
-        replies = producer.control.ping(timeout=settings.ready_ping_timeout_seconds)
-        checks["workers"] = len(replies or [])
-    except Exception as e:  # any failure to reach Redis means "not ready", never a 500
-        logger.warning("readiness check failed: %s", e)
-    ready = bool(checks["redis"]) and int(checks["workers"]) > 0
-    if ready:
-        return JSONResponse({"status": "ready", "checks": checks})
-    message = "Redis is unreachable." if not checks["redis"] else "No worker answered a ping."
+@router.get(
+    "/readyz",
+    responses={503: {"description": "Redis unreachable, or no transcription worker alive"}},
+)
+async def readyz(request: Request) -> JSONResponse:
+    """Redis answers and at least one worker consuming a `transcribe.*` queue is alive (from a
+    state refreshed every few seconds in the background); `models` says which models have one."""
+    state: Readiness = request.app.state.readiness.state
+    body = {"checks": {"redis": state.redis, "workers": state.workers}, "models": state.models}
+    if state.ready:
+        return JSONResponse({"status": "ready", **body})
     return JSONResponse(
         status_code=503,
-        content={"error": {"code": "not_ready", "message": message}, "checks": checks},
+        content={"error": {"code": "not_ready", "message": state.reason}, **body},
     )

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path
 from typing import Annotated, Any
@@ -13,32 +12,16 @@ from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
 from app.api.deps import CallerDep, ProducerDep, SettingsDep, StoreDep
-from app.api.forms import JobForm, job_options
+from app.api.forms import JobForm, bounded_filename, job_options, parse_metadata
 from app.api.submit import check_caller_url, submit, submit_url
-from app.errors import InvalidRequest, JobNotCompleted, NoWebhook
+from app.errors import InvalidRequest, JobNotCompleted, JobNotFound, NoWebhook
 from app.formats import EXTENSIONS, MEDIA_TYPES, CueLimits, Format, render
 from app.jobs import Job, JobStatus, WebhookState, new_job_id, utcnow
 from app.queue import enqueue_webhook
 
 router = APIRouter(prefix="/v1/jobs", tags=["jobs"])
 
-MAX_METADATA_BYTES = 16 * 1024
-INLINE_UPLOAD_BYTES = 256 * 1024
 NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"description": "No such job (`not_found`)"}}
-
-
-def _parse_metadata(raw: str | None) -> dict[str, Any] | None:
-    if raw is None or raw == "":
-        return None
-    if len(raw.encode()) > MAX_METADATA_BYTES:
-        raise InvalidRequest(f"metadata must be at most {MAX_METADATA_BYTES} bytes of JSON.")
-    try:
-        value = json.loads(raw)
-    except json.JSONDecodeError as e:
-        raise InvalidRequest(f"metadata is not valid JSON: {e.msg}.") from e
-    if not isinstance(value, dict):
-        raise InvalidRequest("metadata must be a JSON object.")
-    return value
 
 
 @router.post(
@@ -86,32 +69,31 @@ async def create_job(
     if form.webhook_url:
         if not settings.webhook_secret:
             raise InvalidRequest("webhook_url needs WHISPER_JOBS_WEBHOOK_SECRET on the server.")
-        await run_in_threadpool(check_caller_url, form.webhook_url, settings)
+        await check_caller_url(form.webhook_url, settings)
         webhook = WebhookState(url=form.webhook_url, include_result=form.webhook_include_result)
     job = Job(
         id=new_job_id(),
         status=JobStatus.QUEUED,
         created_at=utcnow(),
         options=options,
-        metadata=_parse_metadata(form.metadata),
-        filename=(file.filename or None) and str(file.filename)[:255] if file else None,
+        metadata=parse_metadata(form.metadata),
+        filename=bounded_filename(file.filename) if file else None,
         owner=caller,
         source_url=form.audio_url or None,
         webhook=webhook,
     )
+    # Redis and the broker are called in the thread pool, never on the event loop: a frozen
+    # Redis must cost this request its timeout, not stall every other request with it.
     if file is None:
-        # Resolving the host may block briefly: off the event loop.
+        assert job.source_url is not None
+        await check_caller_url(job.source_url, settings)
         job, created = await run_in_threadpool(
             submit_url, job, settings, store, producer, idempotency_key
         )
-    elif (file.size or 0) > INLINE_UPLOAD_BYTES:
+    else:
         job, created = await run_in_threadpool(
             submit, job, file.file, settings, store, producer, idempotency_key
         )
-    else:
-        # A small upload is still in memory: writing it, probing it and the Redis calls take
-        # about a millisecond, less than a thread-pool hop costs under load.
-        job, created = submit(job, file.file, settings, store, producer, idempotency_key)
     response.headers["Location"] = f"/v1/jobs/{job.id}"
     if not created:
         response.status_code = status.HTTP_200_OK
@@ -179,8 +161,13 @@ def get_transcript(
 @router.delete("/{job_id}", status_code=status.HTTP_204_NO_CONTENT, responses=NOT_FOUND)
 def delete_job(job_id: str, store: StoreDep, settings: SettingsDep, caller: CallerDep) -> Response:
     """Cancel a queued or running job (a running one stops at its next segment);
-    delete a finished job's data."""
-    job = store.get_owned(job_id, caller, with_result=False)
+    delete a finished job's data (or a stored record that can no longer be read)."""
+    try:
+        job = store.get_owned(job_id, caller, with_result=False)
+    except JobNotFound:
+        if store.delete_unreadable(job_id, caller):
+            return Response(status_code=status.HTTP_204_NO_CONTENT)
+        raise
     if job.status.is_terminal:
         store.delete(job)
         return Response(status_code=status.HTTP_204_NO_CONTENT)

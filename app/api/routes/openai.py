@@ -19,7 +19,7 @@ from redis.asyncio import Redis as AsyncRedis
 from starlette.concurrency import run_in_threadpool
 
 from app.api.deps import AsyncRedisDep, CallerDep, ProducerDep, SettingsDep, StoreDep
-from app.api.forms import JobForm, job_options
+from app.api.forms import bounded_filename, job_options, validated_form
 from app.api.submit import submit
 from app.config import Settings
 from app.errors import InvalidRequest, JobFailed, SyncTimeout, WhisperJobsError
@@ -96,7 +96,7 @@ async def run_sync_job(
     if "word" in request.granularities and request.response_format != "verbose_json":
         # OpenAI's rule: word timestamps come only with verbose_json.
         raise InvalidRequest("timestamp_granularities[]=word needs response_format=verbose_json.")
-    form = JobForm.model_validate(
+    form = validated_form(
         {
             "task": task,
             "language": language,
@@ -108,7 +108,8 @@ async def run_sync_job(
     )
     job = Job(
         id=new_job_id(), status=JobStatus.QUEUED, created_at=utcnow(),
-        options=job_options(form, settings), filename=request.file.filename or None, owner=caller,
+        options=job_options(form, settings), filename=bounded_filename(request.file.filename),
+        owner=caller,
     )  # fmt: skip
     job, _ = await run_in_threadpool(
         submit, job, request.file.file, settings, store, producer, None
