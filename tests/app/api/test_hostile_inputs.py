@@ -186,10 +186,7 @@ def redis_gone(settings: Settings) -> Iterator[TestClient]:
 def test_redis_away_is_503_queue_unavailable(
     redis_gone: TestClient, method: str, path: str
 ) -> None:
-    if method == "POST":
-        response = submit(redis_gone)
-    else:
-        response = redis_gone.request(method, path)
+    response = submit(redis_gone) if method == "POST" else redis_gone.request(method, path)
     assert_error(response, 503, "queue_unavailable")
     assert response.headers["retry-after"].isdigit()
 
