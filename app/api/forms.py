@@ -10,6 +10,7 @@ request is refused.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any, Literal
 
 import pydantic_core
@@ -90,7 +91,9 @@ def _describe(error: ValidationError) -> str:
 
 
 class JobForm(BaseModel):
-    """The form fields of `POST /v1/jobs` besides `file` (names as in faster-whisper)."""
+    """The form fields of `POST /v1/jobs` besides `file` (names as in faster-whisper). Unknown
+    fields are refused (`check_known_fields`): a typo such as `langauge=de` must not silently
+    run with the defaults."""
 
     task: Literal["transcribe", "translate"] = "transcribe"
     language: str | None = Field(None, max_length=16, description="ISO 639-1 code; absent: "
@@ -143,6 +146,15 @@ class JobForm(BaseModel):
 
 
 MAX_FILENAME_CHARS = 255
+
+
+def check_known_fields(names: Iterable[str]) -> None:
+    """422 naming any form field `POST /v1/jobs` does not know. (Not `extra="forbid"` on the
+    model: FastAPI would then count the `file` part as an unknown field too.)"""
+    unknown = sorted(set(names) - set(JobForm.model_fields) - {"file"})
+    if unknown:
+        shown = ", ".join(repr(name[:64]) for name in unknown[:5])
+        raise InvalidRequest(f"Unknown form field(s): {shown}; see the decoding options.")
 
 
 def bounded_filename(name: str | None) -> str | None:

@@ -6,13 +6,19 @@ import re
 from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import APIRouter, File, Form, Header, Query, Response, UploadFile, status
+from fastapi import APIRouter, File, Form, Header, Query, Request, Response, UploadFile, status
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
 from app.api.deps import CallerDep, ProducerDep, SettingsDep, StoreDep
-from app.api.forms import JobForm, bounded_filename, job_options, parse_metadata
+from app.api.forms import (
+    JobForm,
+    bounded_filename,
+    check_known_fields,
+    job_options,
+    parse_metadata,
+)
 from app.api.submit import check_caller_url, submit, submit_url
 from app.errors import InvalidRequest, JobNotCompleted, JobNotFound, NoWebhook
 from app.formats import EXTENSIONS, MEDIA_TYPES, CueLimits, Format, render
@@ -42,6 +48,7 @@ NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"description": "No such job 
     },
 )  # fmt: skip
 async def create_job(
+    request: Request,
     response: Response,
     settings: SettingsDep,
     store: StoreDep,
@@ -62,6 +69,7 @@ async def create_job(
     ] = None,
 ) -> Job:
     """Queue a transcription job for an uploaded file or an audio URL; poll `Location`."""
+    check_known_fields((await request.form()).keys())  # parsed already: FastAPI's cached form
     if (file is None) == (not form.audio_url):
         raise InvalidRequest("Send exactly one of `file` (an upload) and `audio_url`.")
     options = job_options(form, settings)

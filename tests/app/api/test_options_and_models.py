@@ -66,3 +66,10 @@ def test_models_listing(client: TestClient) -> None:
 
 def test_unknown_job_events_is_404(client: TestClient) -> None:
     assert_error(client.get("/v1/jobs/nope/events"), 404, "not_found")
+
+
+def test_an_unknown_form_field_is_refused_by_name(client: TestClient) -> None:
+    response = submit(client, langauge="de")
+    assert_error(response, 422, "invalid_request")
+    assert "'langauge'" in response.json()["error"]["message"]
+    assert submit(client, language="de").status_code == 202
