@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from app.languages import LANGUAGE_CODES
 
@@ -38,12 +38,24 @@ BUNDLED: dict[str, BundledModel] = {
 }
 
 
+# OpenAI's model objects carry a creation time; Whisper's checkpoints were published on this day
+# (2022-09-21), and `whisper-1` is reported with the same.
+WHISPER_RELEASED = 1663718400
+OPENAI_ALIAS = "whisper-1"
+
+
 class ModelInfo(BaseModel):
+    """One entry of `GET /v1/models`: OpenAI's model object plus our fields."""
+
     id: str
+    object: Literal["model"] = "model"
+    created: int = WHISPER_RELEASED
+    owned_by: str = "whisper-jobs"
     multilingual: bool
     languages: list[str]
     source: Literal["bundled", "local", "remote"]
     default: bool = False
+    alias_of: str | None = Field(default=None, description="`whisper-1`: the default model.")
 
 
 def is_multilingual(name: str) -> bool:

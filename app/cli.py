@@ -8,6 +8,7 @@ import logging
 import os
 import sys
 
+from app import __version__
 from app.auth import new_key
 from app.client import cli as client_cli
 from app.config import Settings, get_settings
@@ -37,12 +38,17 @@ def run_api(settings: Settings) -> None:
     )
 
 
+def celery_argv(settings: Settings) -> list[str]:
+    """`python -m celery -A worker.celery_app`, and `--quiet` in JSON mode: Celery's start-up
+    banner is printed, not logged, and would break a stream of JSON lines."""
+    quiet = ["--quiet"] if settings.log_format == "json" else []
+    return [sys.executable, "-m", "celery", "-A", "worker.celery_app", *quiet]
+
+
 def worker_argv(settings: Settings, models: list[str] | None = None) -> list[str]:
     queues = ",".join([*(queue_for(m) for m in (models or settings.models)), MAINTENANCE_QUEUE])
-    # --quiet: no start-up banner, which would break a stream of JSON lines.
-    quiet = ["--quiet"] if settings.log_format == "json" else []
     return [
-        sys.executable, "-m", "celery", "-A", "worker.celery_app", *quiet, "worker",
+        *celery_argv(settings), "worker",
         "--queues", queues,
         "--concurrency", str(settings.worker_concurrency),
         "--pool", "prefork",
@@ -65,8 +71,8 @@ def run_webhooks(settings: Settings) -> None:
     Threads: deliveries wait on the network, not the CPU."""
     settings.require_redis_url()
     argv = [
-        sys.executable, "-m", "celery", "-A", "worker.celery_app", "worker",
-        "--queues", WEBHOOK_QUEUE, "--pool", "threads", "--concurrency", "8",
+        *celery_argv(settings), "worker", "--queues", WEBHOOK_QUEUE,
+        "--pool", "threads", "--concurrency", "8",
         "--loglevel", "INFO", "--hostname", "webhooks@%h",
     ]  # fmt: skip
     os.execv(argv[0], argv)
@@ -76,7 +82,7 @@ def run_beat(settings: Settings) -> None:
     settings.require_redis_url()
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     argv = [
-        sys.executable, "-m", "celery", "-A", "worker.celery_app", "beat", "--loglevel", "INFO",
+        *celery_argv(settings), "beat", "--loglevel", "INFO",
         "--schedule", str(settings.data_dir / "celerybeat-schedule"),
     ]  # fmt: skip
     os.execv(argv[0], argv)
@@ -94,6 +100,7 @@ def create_key(name: str) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="whisper-jobs", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser(
         "serve", help="run everything: embedded Redis (if no URL), API, a worker and beat"

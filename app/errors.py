@@ -9,6 +9,7 @@ Codes:
 - `invalid_transition` (409): a status change the state machine does not allow.
 - `empty_file` (400): the upload had no bytes.
 - `model_not_available` (422): the job named a model this deployment does not offer.
+- `model_not_found` (404): `GET /v1/models/{id}` of a model this deployment does not offer.
 - `model_not_multilingual` (422): translation or a non-English language asked of a `*.en` model.
 - `invalid_request` (422): a field failed validation.
 - `queue_unavailable` (503): the job could not be handed to the queue.
@@ -88,6 +89,11 @@ class ModelNotAvailable(WhisperJobsError):
     status_code = 422
 
 
+class ModelNotFound(WhisperJobsError):
+    code = "model_not_found"
+    status_code = 404
+
+
 class ModelNotMultilingual(WhisperJobsError):
     code = "model_not_multilingual"
     status_code = 422
@@ -96,6 +102,10 @@ class ModelNotMultilingual(WhisperJobsError):
 class InvalidRequest(WhisperJobsError):
     code = "invalid_request"
     status_code = 422
+
+    def __init__(self, message: str, param: str | None = None) -> None:
+        super().__init__(message)
+        self.param = param  # the field at fault, when one is (OpenAI's error shape names it)
 
 
 class QueueUnavailable(WhisperJobsError):

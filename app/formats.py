@@ -7,11 +7,13 @@ timestamps exist, else at times interpolated by character count.
 
 from __future__ import annotations
 
+import re
 import textwrap
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Literal
 
-from app.jobs import Segment, TranscriptResult, Word
+from app.jobs import Job, Segment, TranscriptResult, Word
 from app.languages import LANGUAGE_NAMES
 
 Format = Literal["json", "verbose_json", "text", "srt", "vtt", "tsv"]
@@ -24,8 +26,16 @@ MEDIA_TYPES: dict[str, str] = {
     "vtt": "text/vtt; charset=utf-8",
     "tsv": "text/tab-separated-values; charset=utf-8",
 }
+# Both JSON kinds download as `.json` (`verbose_json` is OpenAI's richer shape, still JSON).
 EXTENSIONS = {"json": "json", "verbose_json": "json", "text": "txt", "srt": "srt", "vtt": "vtt",
               "tsv": "tsv"}  # fmt: skip
+
+
+def download_name(job: Job, fmt: str) -> str:
+    """`<upload's stem>.<extension>` with only safe characters (the job id without a name)."""
+    stem = Path(job.filename or job.id).stem
+    safe = re.sub(r"[^A-Za-z0-9._-]+", "_", stem).strip("._") or job.id
+    return f"{safe}.{EXTENSIONS[fmt]}"
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,9 @@ LogFormat = Literal["text", "json"]
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 _job_id: ContextVar[str | None] = ContextVar("job_id", default=None)
 # What `LogRecord` carries on its own; anything else on a record came from `extra=`.
-_STANDARD = set(vars(logging.makeLogRecord({}))) | {"message", "asctime", "taskName"}
+# `color_message`: uvicorn's copy of a message with ANSI colours, for its own text formatter.
+_STANDARD = set(vars(logging.makeLogRecord({}))) | {"message", "asctime", "taskName",
+                                                    "color_message"}  # fmt: skip
 
 
 @contextmanager

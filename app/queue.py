@@ -192,3 +192,17 @@ def queue_depths(redis: Redis, queues: list[str]) -> dict[str, int]:
     return {
         queue: sum(lengths[i * per_queue : (i + 1) * per_queue]) for i, queue in enumerate(queues)
     }
+
+
+MAX_POSITION_SCAN = 1000
+
+
+def queue_position(redis: Redis, queue: str, job_id: str) -> int | None:
+    """The job's place in its queue (1: the next one a worker takes), or None when its message
+    is not waiting there (taken already, or beyond the first `MAX_POSITION_SCAN`). Kombu pushes
+    on the left and workers take from the right, so the right end is next."""
+    messages = redis.lrange(queue, -MAX_POSITION_SCAN, -1)
+    for distance, message in enumerate(reversed(messages), start=1):
+        if job_id in _job_ids_in(message):
+            return distance
+    return None

@@ -15,6 +15,7 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.request
 from dataclasses import dataclass, field
 from types import FrameType
 
@@ -69,8 +70,12 @@ class Supervisor:
         signal.signal(signal.SIGTERM, self._request_stop)
         self.start()
         code = 0
+        announced, next_look = False, 0.0
         while not self.stopping:
-            broken = self.tend(time.monotonic())
+            now = time.monotonic()
+            if not announced and now >= next_look:
+                announced, next_look = self.announce_when_ready(), now + 1.0
+            broken = self.tend(now)
             if broken is not None:
                 logger.error(
                     "%s exited %d times within %.0f s; stopping the service (see its log above)",
@@ -81,6 +86,26 @@ class Supervisor:
             time.sleep(0.2)
         self.stop()
         return code
+
+    def api_url(self) -> str:
+        host = self.settings.api_host
+        host = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host  # noqa: S104 - compared
+        port = int(self.env.get("PORT", self.settings.api_port))
+        return f"http://{host}:{port}"
+
+    def announce_when_ready(self) -> bool:
+        """Once the API says ready: one line with where it listens and whether it is open."""
+        url = self.api_url()
+        try:
+            with urllib.request.urlopen(f"{url}/readyz", timeout=1) as response:  # noqa: S310
+                ready = bool(response.status == 200)
+        except (OSError, ValueError):
+            return False
+        if ready:
+            access = "keyed (WHISPER_JOBS_API_KEYS)" if self.settings.api_keys else "OPEN (no keys)"
+            logger.info("whisper-jobs is ready: API %s, docs %s/docs, console %s/ - %s",
+                        url, url, url, access)  # fmt: skip
+        return ready
 
     def tend(self, now: float) -> Child | None:
         """Restart dead children when their backoff is over; the one that keeps dying, if any."""

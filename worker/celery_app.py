@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
+import json
+import os
+import sys
+from datetime import UTC, datetime
 from typing import Any
 
+import celery.apps.worker
 from celery import Celery, signals
 
 from app.config import get_settings
+from app.jobs import queue_for
 from app.logs import configure_logging
 from app.queue import celery_config
 from worker.heartbeat import Heartbeat, queues_of
+from worker.models import prepare_models
 
 
 @signals.setup_logging.connect
@@ -17,6 +24,20 @@ def _configure_logging(**_: Any) -> None:
     """Connected, so Celery leaves logging to us: the same text or JSON lines as the API."""
     settings = get_settings()
     configure_logging(settings.log_format, settings.log_level)
+
+
+def _say_as_json(message: str, f: Any = sys.__stderr__) -> None:
+    """Celery's `safe_say` (the lines its signal handlers print, e.g. "Warm shutdown") as one
+    JSON line. Still a single `os.write`, as in Celery: logging is not safe in a signal handler."""
+    line = {"time": datetime.now(UTC).isoformat(timespec="milliseconds"), "level": "WARNING",
+            "logger": "celery.apps.worker", "message": message}  # fmt: skip
+    os.write(f.fileno(), (json.dumps(line) + "\n").encode())
+
+
+# Configured at import too: Celery warns (e.g. its SecurityWarning) before `setup_logging` fires.
+_configure_logging()
+if get_settings().log_format == "json":
+    celery.apps.worker.safe_say = _say_as_json  # type: ignore[attr-defined]
 
 
 celery_app = Celery("whisper_jobs", include=["worker.tasks"])
@@ -38,3 +59,13 @@ def _start_heartbeat(sender: Any, **_: Any) -> None:
 def _stop_heartbeat(**_: Any) -> None:
     if _heartbeat is not None:
         _heartbeat.stop()
+
+
+@signals.worker_init.connect
+def _prepare_models(sender: Any, **_: Any) -> None:
+    """Bundled models are assembled and verified as the worker starts (in its main process,
+    before the pool forks), with a log line each; not silently on the first job."""
+    consumed = set(queues_of(sender))
+    settings = get_settings()
+    wanted = [m for m in settings.models if not consumed or queue_for(m) in consumed]
+    prepare_models(wanted, settings.models_dir)

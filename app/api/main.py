@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
+from app import __version__
 from app.api.errors import document_errors, install_error_handlers
 from app.api.keycheck import KeyCheck
 from app.api.limits import UploadLimit
@@ -59,7 +60,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app = FastAPI(
         title="whisper-jobs",
-        version="0.1.0",
+        version=__version__,
         summary="Asynchronous speech transcription with Whisper: submit audio, poll the job.",
         lifespan=lifespan,
     )

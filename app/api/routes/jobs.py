@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import re
-from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, File, Form, Header, Query, Request, Response, UploadFile, status
@@ -21,7 +19,7 @@ from app.api.forms import (
 )
 from app.api.submit import check_caller_url, submit, submit_url
 from app.errors import InvalidRequest, JobNotCompleted, JobNotFound, NoWebhook
-from app.formats import EXTENSIONS, MEDIA_TYPES, CueLimits, Format, render
+from app.formats import MEDIA_TYPES, CueLimits, Format, download_name, render
 from app.jobs import Job, JobStatus, WebhookState, new_job_id, utcnow
 from app.queue import enqueue_webhook
 
@@ -129,12 +127,6 @@ def get_job(job_id: str, store: StoreDep, caller: CallerDep) -> Job:
     return store.get_owned(job_id, caller)
 
 
-def _download_name(job: Job, fmt: str) -> str:
-    stem = Path(job.filename or job.id).stem
-    safe = re.sub(r"[^A-Za-z0-9._-]+", "_", stem).strip("._") or job.id
-    return f"{safe}.{EXTENSIONS[fmt]}"
-
-
 @router.get(
     "/{job_id}/transcript",
     responses={
@@ -160,7 +152,7 @@ def get_transcript(
     if job.status is not JobStatus.COMPLETED or job.result is None:
         raise JobNotCompleted(f"Job {job_id} is {job.status.value}; no transcript yet.")
     body = render(job.result, format, CueLimits(max_line_width, max_line_count, max_cue_seconds))
-    headers = {"Content-Disposition": f'inline; filename="{_download_name(job, format)}"'}
+    headers = {"Content-Disposition": f'inline; filename="{download_name(job, format)}"'}
     if isinstance(body, dict):
         return JSONResponse(body, headers=headers)
     return Response(body, media_type=MEDIA_TYPES[format], headers=headers)

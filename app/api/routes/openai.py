@@ -13,17 +13,20 @@ import json
 from typing import Annotated, Any, Literal
 
 from celery import Celery
-from fastapi import APIRouter, Depends, File, Form, Response, UploadFile
-from fastapi.responses import JSONResponse, PlainTextResponse
+from fastapi import APIRouter, Depends, File, Form, Request, Response, UploadFile
+from fastapi.responses import JSONResponse, PlainTextResponse, StreamingResponse
 from redis.asyncio import Redis as AsyncRedis
+from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
 
 from app.api.deps import AsyncRedisDep, CallerDep, ProducerDep, SettingsDep, StoreDep
 from app.api.forms import bounded_filename, job_options, validated_form
+from app.api.openai_stream import openai_events, usage
+from app.api.streams import StreamLimiter
 from app.api.submit import submit
 from app.config import Settings
 from app.errors import InvalidRequest, JobFailed, SyncTimeout, WhisperJobsError
-from app.formats import MEDIA_TYPES, CueLimits, render
+from app.formats import MEDIA_TYPES, CueLimits, download_name, render
 from app.jobs import Job, JobError, JobStatus, new_job_id, utcnow
 from app.keys import events_channel_for
 from app.store import JobStore
@@ -77,10 +80,26 @@ class OpenAIRequest:
         timestamp_granularities: Annotated[
             list[Granularity] | None, Form(alias="timestamp_granularities[]")
         ] = None,
+        stream: Annotated[
+            bool,
+            Form(
+                description="Server-Sent Events: `transcript.text.delta` per segment, "
+                "then `transcript.text.done` (json or text formats only)."
+            ),
+        ] = False,
     ) -> None:
-        self.file, self.model, self.prompt = file, model, prompt
+        self.file, self.model, self.prompt, self.stream = file, model, prompt, stream
+        if stream and response_format not in ("json", "text"):
+            raise InvalidRequest("stream=true works with response_format json or text.",
+                                 param="stream")  # fmt: skip
         self.response_format, self.temperature = response_format, temperature
         self.granularities = timestamp_granularities or ["segment"]
+        if timestamp_granularities and response_format != "verbose_json":
+            # OpenAI's rule: timestamp granularities come only with verbose_json.
+            raise InvalidRequest(
+                "timestamp_granularities[] needs response_format=verbose_json.",
+                param="timestamp_granularities[]",
+            )
 
 
 async def run_sync_job(
@@ -92,10 +111,8 @@ async def run_sync_job(
     producer: Celery,
     redis: AsyncRedis,
     caller: str,
+    streams: StreamLimiter,
 ) -> Response:
-    if "word" in request.granularities and request.response_format != "verbose_json":
-        # OpenAI's rule: word timestamps come only with verbose_json.
-        raise InvalidRequest("timestamp_granularities[]=word needs response_format=verbose_json.")
     form = validated_form(
         {
             "task": task,
@@ -111,22 +128,41 @@ async def run_sync_job(
         options=job_options(form, settings), filename=bounded_filename(request.file.filename),
         owner=caller,
     )  # fmt: skip
-    job, _ = await run_in_threadpool(
-        submit, job, request.file.file, settings, store, producer, None
-    )
+    slot = streams.acquire(caller) if request.stream else None  # before the job exists
+    try:
+        job, _ = await run_in_threadpool(
+            submit, job, request.file.file, settings, store, producer, None
+        )
+    except BaseException:
+        if slot is not None:
+            slot.release()
+        raise
+    if slot is not None:
+        return StreamingResponse(
+            openai_events(job.id, store, redis, slot, settings.sync_timeout_seconds),
+            media_type="text/event-stream",
+            headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+            background=BackgroundTask(slot.release),
+        )
     ended = await wait_until_ended(job.id, store, redis, settings.sync_timeout_seconds)
     if ended.status is not JobStatus.COMPLETED or ended.result is None:
         error = ended.error or JobError(code="canceled", message="The job was canceled.")
         raise JobFailed(error.code, error.message)
-    fmt = request.response_format
+    return _rendered(ended, request.response_format)
+
+
+def _rendered(job: Job, fmt: ResponseFormat) -> Response:
+    """The result in OpenAI's `response_format`; json kinds carry OpenAI's `usage`."""
+    assert job.result is not None
+    headers = {"Content-Disposition": f'inline; filename="{download_name(job, fmt)}"'}
     if fmt == "json":
-        return JSONResponse({"text": ended.result.text})
+        return JSONResponse({"text": job.result.text, "usage": usage(job.result)}, headers=headers)
     if fmt == "text":
-        return PlainTextResponse(ended.result.text + "\n")
-    body = render(ended.result, fmt, CueLimits())
+        return PlainTextResponse(job.result.text + "\n", headers=headers)
+    body = render(job.result, fmt, CueLimits())
     if isinstance(body, dict):
-        return JSONResponse(body)
-    return Response(body, media_type=MEDIA_TYPES[fmt])
+        return JSONResponse({**body, "usage": usage(job.result)}, headers=headers)
+    return Response(body, media_type=MEDIA_TYPES[fmt], headers=headers)
 
 
 RESPONSES: dict[int | str, dict[str, Any]] = {
@@ -143,6 +179,7 @@ RESPONSES: dict[int | str, dict[str, Any]] = {
 
 @router.post("/transcriptions", responses=RESPONSES)
 async def create_transcription(
+    http: Request,
     request: Annotated[OpenAIRequest, Depends()],
     settings: SettingsDep,
     store: StoreDep,
@@ -153,11 +190,12 @@ async def create_transcription(
 ) -> Response:
     """OpenAI's transcription endpoint, run as a job of this service."""
     return await run_sync_job("transcribe", request, language, settings, store, producer, redis,
-                              caller)  # fmt: skip
+                              caller, http.app.state.streams)  # fmt: skip
 
 
 @router.post("/translations", responses=RESPONSES)
 async def create_translation(
+    http: Request,
     request: Annotated[OpenAIRequest, Depends()],
     settings: SettingsDep,
     store: StoreDep,
@@ -167,4 +205,4 @@ async def create_translation(
 ) -> Response:
     """OpenAI's translation endpoint (any language to English), run as a job of this service."""
     return await run_sync_job("translate", request, None, settings, store, producer, redis,
-                              caller)  # fmt: skip
+                              caller, http.app.state.streams)  # fmt: skip

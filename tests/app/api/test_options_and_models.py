@@ -54,14 +54,23 @@ def test_english_only_model_refuses_translation_and_other_languages(client: Test
 
 def test_models_listing(client: TestClient) -> None:
     body = client.get("/v1/models").json()
+    assert body["object"] == "list"
     models = {m["id"]: m for m in body["data"]}
-    assert list(models) == ["base", "tiny.en"]
+    assert list(models) == ["base", "tiny.en", "whisper-1"]
     assert models["base"]["multilingual"] is True and models["base"]["default"] is True
     assert "de" in models["base"]["languages"] and len(models["base"]["languages"]) == 100
     assert models["tiny.en"] == {
-        "id": "tiny.en", "multilingual": False, "languages": ["en"], "source": "bundled",
-        "default": False,
+        "id": "tiny.en", "object": "model", "created": 1663718400, "owned_by": "whisper-jobs",
+        "multilingual": False, "languages": ["en"], "source": "bundled", "default": False,
+        "alias_of": None,
     }  # fmt: skip
+    assert models["whisper-1"]["alias_of"] == "base" and models["whisper-1"]["multilingual"]
+    assert client.get("/v1/models/whisper-1").json() == models["whisper-1"]
+    missing = client.get("/v1/models/gpt-4")
+    assert missing.status_code == 404
+    assert missing.json() == {"error": {"message": "The model 'gpt-4' does not exist.",
+                                        "type": "invalid_request_error", "param": None,
+                                        "code": "model_not_found"}}  # fmt: skip
 
 
 def test_unknown_job_events_is_404(client: TestClient) -> None:

@@ -1,0 +1,46 @@
+"""The two shapes an error leaves the API in, chosen by the route it answers.
+
+- Our own routes: `{"error": {"code", "message"}}` (the contract; `app.errors` lists the codes).
+- OpenAI's routes (`/v1/audio/*`, `/v1/models`): OpenAI's shape,
+  `{"error": {"message", "type", "param", "code"}}`, and `400` where we would say `422`, so code
+  written against the official SDKs (`BadRequestError`, `AuthenticationError`, ...) works.
+
+Plain functions of (path, status, code, message): the ASGI middlewares that answer before any
+route runs (the key check, the upload cap) use them too. No FastAPI in here.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+OPENAI_PREFIXES = ("/v1/audio/", "/v1/models")
+
+_OPENAI_TYPES = {
+    401: "authentication_error",
+    403: "permission_error",
+    429: "rate_limit_error",
+}
+
+
+def is_openai_path(path: str) -> bool:
+    return path.startswith(OPENAI_PREFIXES) or path == "/v1/models"
+
+
+def shaped(
+    path: str, status: int, code: str, message: str, param: str | None = None
+) -> tuple[int, dict[str, Any]]:
+    """(status, body) of an error on `path`."""
+    if not is_openai_path(path):
+        return status, {"error": {"code": code, "message": message}}
+    if status == 422:
+        status = 400  # OpenAI answers every invalid request with 400
+    kind = _OPENAI_TYPES.get(status) or (
+        "server_error" if status >= 500 else "invalid_request_error"
+    )
+    return status, {"error": {"message": message, "type": kind, "param": param, "code": code}}
+
+
+def shaped_bytes(path: str, status: int, code: str, message: str) -> tuple[int, bytes]:
+    status, body = shaped(path, status, code, message)
+    return status, json.dumps(body).encode()

@@ -1,0 +1,66 @@
+"""`stream=true` on `POST /v1/audio/transcriptions`, as OpenAI documents streamed transcriptions:
+Server-Sent Events whose `data` is `{"type": "transcript.text.delta", "delta": ...}` for each
+decoded segment, then one `{"type": "transcript.text.done", "text": ..., "usage": ...}`.
+
+Fed by the job's own events (`app.api.job_stream`). A job that fails or is canceled ends the
+stream with `{"type": "error", "error": {...}}`, which OpenAI's SDKs raise as an `APIError`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import math
+from collections.abc import AsyncIterator
+from typing import Any
+
+from redis.asyncio import Redis as AsyncRedis
+from starlette.concurrency import run_in_threadpool
+
+from app.api.job_stream import job_events
+from app.api.streams import StreamSlot
+from app.jobs import TranscriptResult
+from app.store import JobStore
+
+
+def usage(result: TranscriptResult) -> dict[str, Any]:
+    """OpenAI's usage object of an audio-priced request: whole seconds, rounded up."""
+    return {"type": "duration", "seconds": math.ceil(result.duration)}
+
+
+def _data(event: dict[str, Any]) -> str:
+    return f"data: {json.dumps(event)}\n\n"
+
+
+def _error(code: str, message: str) -> str:
+    return _data({"type": "error", "error": {"message": message, "type": "server_error",
+                                             "param": None, "code": code}})  # fmt: skip
+
+
+async def openai_events(
+    job_id: str, store: JobStore, redis: AsyncRedis, slot: StreamSlot, timeout: float
+) -> AsyncIterator[str]:
+    try:
+        async with asyncio.timeout(timeout):
+            async for kind, data in job_events(job_id, store, redis):
+                if kind == "segment":
+                    yield _data({"type": "transcript.text.delta", "delta": data["text"]})
+                elif kind == "keepalive":
+                    yield ": keep-alive\n\n"
+                elif kind == "completed":
+                    job = await run_in_threadpool(store.get, job_id)
+                    if job is None or job.result is None:
+                        yield _error("internal_error", f"Job {job_id} vanished as it ended.")
+                        return
+                    yield _data({"type": "transcript.text.done", "text": job.result.text,
+                                 "usage": usage(job.result)})  # fmt: skip
+                    return
+                elif kind in ("failed", "canceled"):
+                    error = data["job"].get("error") or {}
+                    yield _error(error.get("code", kind), error.get("message", f"Job {kind}."))
+                    return
+    except TimeoutError:
+        yield _error("sync_timeout", f"The transcription did not finish within {timeout:g} s; "
+                     f"it continues as job {job_id}: poll GET /v1/jobs/{job_id}.")  # fmt: skip
+    finally:
+        slot.release()
