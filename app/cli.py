@@ -11,6 +11,7 @@ import sys
 from app import __version__
 from app.auth import new_key
 from app.client import cli as client_cli
+from app.completion import script
 from app.config import Settings, get_settings
 from app.jobs import MAINTENANCE_QUEUE, WEBHOOK_QUEUE, queue_for
 from app.logs import configure_logging, logging_config
@@ -120,7 +121,12 @@ def main(argv: list[str] | None = None) -> int:
         help="consume only these models' queues (comma-separated; default: all offered)",
     )
     client_cli.add_commands(sub)
+    completion = sub.add_parser("completion", help="print a shell completion script")
+    completion.add_argument("shell", choices=["bash", "zsh"])
     args = parser.parse_args(argv)
+    if args.command == "completion":
+        print(script(parser, args.shell), end="")
+        return 0
     if args.command in client_cli.COMMANDS:
         return client_cli.run(args, parser)
     if args.command == "keys":

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import time
+import uuid
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -14,7 +15,13 @@ from typing import IO, Any
 
 import httpx
 
-from app.client.errors import APIError, ClientError, ConnectionFailed, error_for
+from app.client.errors import (
+    APIError,
+    AudioFileNotFound,
+    ClientError,
+    ConnectionFailed,
+    error_for,
+)
 from app.jobs import Job
 
 #: A file to upload: a path, raw bytes, or an open binary file.
@@ -25,6 +32,19 @@ STREAM_READ_TIMEOUT = 30.0
 POLL_INTERVAL = 0.5
 POLL_INTERVAL_MAX = 5.0
 DEFAULT_TIMEOUT = httpx.Timeout(60.0, connect=10.0)
+SERVER_ENV, KEY_ENV = "WHISPER_JOBS_SERVER", "WHISPER_JOBS_API_KEY"
+DEFAULT_SERVER = "http://127.0.0.1:8000"
+
+
+def server_and_key(url: str | None, api_key: str | None) -> tuple[str, str | None]:
+    """Arguments win; else `WHISPER_JOBS_SERVER` / `WHISPER_JOBS_API_KEY`, as `OpenAI()` reads
+    its own variables; else the local default server and no key."""
+    return (url or os.environ.get(SERVER_ENV) or DEFAULT_SERVER,
+            api_key if api_key is not None else os.environ.get(KEY_ENV) or None)  # fmt: skip
+
+
+def is_url(value: object) -> bool:
+    return isinstance(value, str) and value.startswith(("http://", "https://"))
 
 
 @dataclass(frozen=True)
@@ -62,7 +82,10 @@ def open_source(source: AudioSource) -> tuple[str, IO[bytes] | bytes, IO[bytes] 
         return "audio", source, None
     if isinstance(source, str | os.PathLike):
         path = Path(source)
-        opened = path.open("rb")
+        try:
+            opened = path.open("rb")
+        except FileNotFoundError as e:
+            raise AudioFileNotFound(f"No such audio file: {path}") from e
         return path.name, opened, opened
     return Path(getattr(source, "name", None) or "audio").name, source, None
 
@@ -74,10 +97,14 @@ def submission(
     idempotency_key: str | None,
     options: Mapping[str, Any],
 ) -> Iterator[dict[str, Any]]:
-    """The keyword arguments of `POST /v1/jobs` (a path is open for the block's duration)."""
+    """The keyword arguments of `POST /v1/jobs` (a path is open for the block's duration). A
+    string that is an http(s) URL is the `audio_url`. Every submission carries an
+    `Idempotency-Key` (a fresh one unless given), so retrying it cannot make a second job."""
+    if is_url(file) and audio_url is None:
+        file, audio_url = None, str(file)
     kwargs: dict[str, Any] = {
         "data": form_fields({**options, "audio_url": audio_url}),
-        "headers": {"Idempotency-Key": idempotency_key} if idempotency_key else {},
+        "headers": {"Idempotency-Key": idempotency_key or f"auto-{uuid.uuid4()}"},
     }
     if file is None:
         yield kwargs
@@ -109,8 +136,8 @@ def check(response: httpx.Response) -> httpx.Response:
     )
 
 
-def transport_error(e: httpx.TransportError) -> ClientError:
-    return ConnectionFailed(f"{type(e).__name__}: {e}")
+def transport_error(e: httpx.TransportError, url: object) -> ClientError:
+    return ConnectionFailed(f"could not reach {url} ({type(e).__name__}: {e})")
 
 
 def stream_fallback(e: APIError) -> bool:

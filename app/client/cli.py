@@ -19,12 +19,20 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
-from rich.progress import BarColumn, Progress, TaskID, TaskProgressColumn, TextColumn
+from rich.progress import (
+    BarColumn,
+    Progress,
+    SpinnerColumn,
+    TaskID,
+    TaskProgressColumn,
+    TextColumn,
+    TimeElapsedColumn,
+)
 from rich.table import Column, Table
 
 from app.client._common import Event
 from app.client.aio import AsyncClient
-from app.client.errors import ClientError
+from app.client.errors import AuthenticationError, ClientError
 from app.client.sync import Client
 from app.formats import EXTENSIONS
 from app.jobs import Job, JobStatus
@@ -47,10 +55,7 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     submit = sub.add_parser("submit", parents=[common], help="submit audio files or URLs")
     submit.add_argument("files", nargs="*", type=Path, metavar="FILE")
     submit.add_argument("--url", action="append", default=[], help="an audio URL (repeatable)")
-    submit.add_argument("--model")
-    submit.add_argument("--task", choices=["transcribe", "translate"])
-    submit.add_argument("--language", help="ISO 639-1 code; default: detect")
-    submit.add_argument("--word-timestamps", action="store_true", default=None)
+    add_job_options(submit)
     submit.add_argument("--format", choices=sorted(EXTENSIONS), default="text",
                         help="transcript format written with --wait (default: text)")  # fmt: skip
     submit.add_argument("-o", "--output", type=Path,
@@ -73,6 +78,55 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
 
 COMMANDS = frozenset({"submit", "status", "get", "cancel", "list"})
 
+#: (flag, API field, type, help) of every job option; `bool` flags are `--x` / `--no-x`.
+JOB_OPTIONS: list[tuple[str, str, Any, str]] = [
+    ("--model", "model", str, "a model from `GET /v1/models` (default: the server's)"),
+    ("--task", "task", ["transcribe", "translate"], "translate: any language to English"),
+    ("--language", "language", str, "ISO 639-1 code; default: detect"),
+    ("--multilingual", "multilingual", bool, "re-detect the language per segment"),
+    ("--word-timestamps", "word_timestamps", bool, "per-word start, end and probability"),
+    ("--beam-size", "beam_size", int, "beam search width, 1-10 (default 5)"),
+    ("--best-of", "best_of", int, "candidates when sampling, 1-10 (default 5)"),
+    ("--patience", "patience", float, "beam search patience, > 0 (default 1.0)"),
+    ("--temperature", "temperature", str, "a number or a comma-separated fallback list, 0-1"),
+    ("--condition-on-previous-text", "condition_on_previous_text", bool,
+     "feed the previous window's text as a prompt (default on)"),
+    ("--prompt", "initial_prompt", str, "vocabulary and style hint (initial_prompt)"),
+    ("--hotwords", "hotwords", str, "words to favour"),
+    ("--no-speech-threshold", "no_speech_threshold", float, "silence threshold, 0-1"),
+    ("--log-prob-threshold", "log_prob_threshold", float, "fallback threshold, <= 0"),
+    ("--compression-ratio-threshold", "compression_ratio_threshold", float,
+     "fallback threshold on repetitive text, > 0"),
+    ("--hallucination-silence-threshold", "hallucination_silence_threshold", float,
+     "seconds; skip silences where text was hallucinated (turns word timestamps on)"),
+    ("--vad", "vad_filter", bool, "skip non-speech with Silero VAD"),
+    ("--vad-threshold", "vad_threshold", float, "VAD speech probability threshold (needs --vad)"),
+    ("--vad-min-silence-ms", "vad_min_silence_ms", int, "VAD minimum silence (needs --vad)"),
+    ("--vad-speech-pad-ms", "vad_speech_pad_ms", int, "VAD padding of speech (needs --vad)"),
+    ("--channels", "channels", ["mix", "split"], "split: transcribe a stereo call per channel"),
+    ("--batched", "batched", ["auto", "true", "false"], "batched inference (default auto)"),
+    ("--metadata", "metadata", str, "a JSON object echoed back on the job and its webhook"),
+    ("--webhook-url", "webhook_url", str, "called (signed) when the job ends"),
+    ("--webhook-include-result", "webhook_include_result", bool, "put the result in the event"),
+]  # fmt: skip
+
+
+def add_job_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("job options (default: the server's)")
+    for flag, field, kind, help_text in JOB_OPTIONS:
+        if kind is bool:
+            group.add_argument(flag, dest=field, action=argparse.BooleanOptionalAction,
+                               default=None, help=help_text)  # fmt: skip
+        elif isinstance(kind, list):
+            group.add_argument(flag, dest=field, choices=kind, help=help_text)
+        else:
+            group.add_argument(flag, dest=field, type=kind, help=help_text)
+
+
+def job_options(args: argparse.Namespace) -> dict[str, Any]:
+    """The options given on the command line (None: left to the server)."""
+    return {field: getattr(args, field) for _, field, _, _ in JOB_OPTIONS}
+
 
 def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     try:
@@ -90,7 +144,7 @@ def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
                 show_list(client.list(limit=args.limit, status=args.status))
         return EXIT_OK
     except (ClientError, OSError) as e:
-        err.print(f"[red]error:[/red] {e}", highlight=False)
+        err.print(f"[red]error:[/red] {explain(e)}", highlight=False)
         return EXIT_FAILED
     except KeyboardInterrupt:
         err.print("interrupted; submitted jobs go on (see `whisper-jobs list`)")
@@ -163,10 +217,12 @@ def output_path(args: argparse.Namespace, item: Input, job: Job, many: bool) -> 
 
 
 async def submit_all(args: argparse.Namespace, inputs: list[Input]) -> int:
-    options = {"model": args.model, "task": args.task, "language": args.language,
-               "word_timestamps": args.word_timestamps}  # fmt: skip
-    columns = (TextColumn("{task.description}"), BarColumn(), TaskProgressColumn(),
-               TextColumn("{task.fields[state]}"))  # fmt: skip
+    options = job_options(args)
+    # A spinner while Whisper decodes a 30-s window (progress moves per window), the state
+    # (submitting, queued #n, processing), the bar and the time since submission.
+    columns = (SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
+               TaskProgressColumn(), TextColumn("{task.fields[state]}"),
+               TimeElapsedColumn())  # fmt: skip
     async with AsyncClient(args.server, args.api_key) as client:
         with Progress(*columns, console=err, disable=not args.wait) as progress:
             results = await asyncio.gather(
@@ -206,13 +262,23 @@ async def follow(
         return True
     except (ClientError, OSError) as e:
         progress.update(task, state="error")
-        err.print(f"[red]{item.label}[/red]: {e}", highlight=False)
+        err.print(f"[red]{item.label}[/red]: {explain(e)}", highlight=False)
         return False
+
+
+def explain(error: Exception) -> str:
+    """The error, with what to do about it where that is clear."""
+    if isinstance(error, AuthenticationError):
+        return f"{error} (pass --api-key or set {KEY_ENV})"
+    return str(error)
 
 
 def on_event(progress: Progress, task: TaskID) -> Callable[[Event], None]:
     def update(event: Event) -> None:
-        if event.kind == "progress":
+        if event.kind == "queued":
+            position = event.data.get("position")
+            progress.update(task, state=f"queued #{position}" if position else "queued")
+        elif event.kind == "progress":
             progress.update(task, completed=event.data["progress"], state="processing")
         elif event.kind == "processing":
             progress.update(task, state="processing")

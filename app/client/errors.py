@@ -51,7 +51,11 @@ class ServiceUnavailableError(APIError):
 
 
 class ConnectionFailed(ClientError):
-    """The server could not be reached (or the connection broke)."""
+    """The server could not be reached (or the connection broke); the message names its URL."""
+
+
+class AudioFileNotFound(ClientError, FileNotFoundError):
+    """`submit`/`transcribe` named a local file that does not exist (nothing was sent)."""
 
 
 class WaitTimeout(ClientError):

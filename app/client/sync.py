@@ -24,13 +24,21 @@ from app.client._common import (
     parse_job,
     parse_jobs,
     progress_event,
+    server_and_key,
     stream_fallback,
     submission,
     transcript_body,
     transcript_params,
     transport_error,
 )
-from app.client.errors import APIError, ConnectionFailed, JobFailedError, WaitTimeout
+from app.client._retry import DEFAULT_MAX_RETRIES, RetryPolicy, is_repeatable, rewind
+from app.client.errors import (
+    APIError,
+    ClientError,
+    ConnectionFailed,
+    JobFailedError,
+    WaitTimeout,
+)
 from app.jobs import Job, JobStatus
 
 EventCallback = Callable[[Event], None]
@@ -46,15 +54,20 @@ class Client:
 
     def __init__(
         self,
-        url: str = "http://127.0.0.1:8000",
+        url: str | None = None,
         api_key: str | None = None,
         *,
         timeout: httpx.Timeout | float = DEFAULT_TIMEOUT,
+        max_retries: int = DEFAULT_MAX_RETRIES,
         transport: httpx.BaseTransport | None = None,
     ) -> None:
+        """`url` and `api_key` default to `WHISPER_JOBS_SERVER` and `WHISPER_JOBS_API_KEY`.
+        Transient failures are retried up to `max_retries` times (`app.client._retry`)."""
+        url, api_key = server_and_key(url, api_key)
         self._http = httpx.Client(
             base_url=url, headers=headers(api_key), timeout=timeout, transport=transport
         )
+        self._retry = RetryPolicy(max_retries)
 
     def __enter__(self) -> Client:
         return self
@@ -66,10 +79,19 @@ class Client:
         self._http.close()
 
     def _request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
-        try:
-            return check(self._http.request(method, path, **kwargs))
-        except httpx.TransportError as e:
-            raise transport_error(e) from e
+        repeatable, positions, attempt = is_repeatable(method, kwargs), dict[str, int](), 0
+        while True:
+            rewind(kwargs, positions)
+            try:
+                try:
+                    return check(self._http.request(method, path, **kwargs))
+                except httpx.TransportError as e:
+                    raise transport_error(e, self._http.base_url) from e
+            except ClientError as e:
+                if not self._retry.should_retry(attempt, e, repeatable):
+                    raise
+                time.sleep(self._retry.delay(attempt, e))
+                attempt += 1
 
     def submit(
         self,
@@ -133,7 +155,7 @@ class Client:
                 if deadline.passed:
                     raise WaitTimeout(job_id, timeout or 0) from None
             except httpx.TransportError as e:
-                raise transport_error(e) from e
+                raise transport_error(e, self._http.base_url) from e
 
     def wait(
         self, job_id: str, *, timeout: float | None = None, on_event: EventCallback | None = None
