@@ -97,8 +97,8 @@ def test_a_submission_is_retried_with_one_idempotency_key_and_the_whole_file() -
 
 def test_retry_after_is_honoured_and_retries_are_bounded() -> None:
     def busy(_: httpx.Request, __: int) -> httpx.Response:
-        return httpx.Response(429, headers={"Retry-After": "0"},
-                              json={"error": {"code": "rate_limited", "message": "wait"}})  # fmt: skip
+        error = {"error": {"code": "rate_limited", "message": "wait"}}
+        return httpx.Response(429, headers={"Retry-After": "0"}, json=error)
 
     script = Script(busy)
     with client_for(script, max_retries=3) as client, pytest.raises(RateLimitError):
