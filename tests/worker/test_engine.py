@@ -89,3 +89,32 @@ def test_progress_callback_can_stop_the_work(engine: WhisperEngine) -> None:
 
     with pytest.raises(JobCanceled):
         engine.transcribe(JFK, JobOptions(), cancel)
+
+
+def test_a_cancel_stops_at_the_end_of_the_window_being_decoded(
+    engine: WhisperEngine, tmp_path: Path
+) -> None:
+    """44 s of speech is two 30-s windows: a cancel seen at the first segment stops the work
+    before the second window is decoded (not after the whole file, as the README once implied)."""
+    import wave
+
+    import numpy as np
+    from faster_whisper import decode_audio
+
+    path = tmp_path / "jfk-x4.wav"
+    with wave.open(str(path), "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(16_000)
+        samples = np.tile(decode_audio(str(JFK)), 4)
+        w.writeframes((np.clip(samples, -1, 1) * 32767).astype("<i2").tobytes())
+    seen: list[float] = []
+
+    def cancel_at_first_segment(segment, _progress) -> None:  # type: ignore[no-untyped-def]
+        seen.append(segment.end)
+        raise JobCanceled("canceled")
+
+    options = JobOptions(temperature=(0.0,), batched="false")
+    with pytest.raises(JobCanceled):
+        engine.transcribe(path, options, cancel_at_first_segment)
+    assert len(seen) == 1 and seen[0] <= 30.0  # a segment of the first window, and no more
