@@ -241,3 +241,24 @@ def test_json_logs_tag_lines_with_the_job_id(cluster: Cluster, client: Client) -
     assert done["audio_seconds"] == 11.0 and done["level"] == "INFO"
     # Library lines logged while the job runs carry its id too (they run inside job_context).
     assert any(e["logger"] == "faster_whisper" for e in worker), worker
+
+
+def test_cli_tells_how_to_pass_a_key_on_401(cluster: Cluster) -> None:
+    env = {**os.environ, "WHISPER_JOBS_SERVER": cluster.url, "WHISPER_JOBS_API_KEY": "wj_wrong"}
+    run = subprocess.run([sys.executable, "-m", "app.cli", "list"], cwd=ROOT, env=env,
+                         capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert run.returncode == 1
+    assert "unauthorized" in run.stderr and "--api-key" in run.stderr
+    assert "WHISPER_JOBS_API_KEY" in run.stderr
+
+
+def test_cli_submits_with_job_options(cluster: Cluster, client: Client) -> None:
+    flags = ["--metadata", '{"via": "cli"}', "--no-condition-on-previous-text", "--beam-size",
+             "2", "--prompt", "Kennedy."]  # fmt: skip
+    run = cli(cluster, "submit", str(JFK), *flags)
+    assert run.returncode == 0, run.stderr
+    job = client.get(run.stdout.split("\t")[0])
+    assert job.metadata == {"via": "cli"}
+    assert job.options.beam_size == 2 and job.options.condition_on_previous_text is False
+    assert job.options.initial_prompt == "Kennedy."
+    client.cancel(job.id)

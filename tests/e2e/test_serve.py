@@ -3,6 +3,7 @@ stops all of them."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -25,6 +26,7 @@ def test_serve_starts_everything_and_stops_cleanly(tmp_path: Path, models_dir: P
         WHISPER_JOBS_DATA_DIR=str(tmp_path / "data"),
         WHISPER_JOBS_MODEL_CACHE_DIR=str(models_dir),
         WHISPER_JOBS_EMBEDDED_REDIS_PORT=str(redis_port),
+        WHISPER_JOBS_LOG_FORMAT="json",
     )
     log = tmp_path / "serve.log"
     with log.open("wb") as out:
@@ -42,9 +44,21 @@ def test_serve_starts_everything_and_stops_cleanly(tmp_path: Path, models_dir: P
             except httpx.TransportError:
                 time.sleep(0.2)
         assert (tmp_path / "data" / "redis" / "appendonlydir").is_dir()  # persistence is on
+        index = httpx.get(f"http://127.0.0.1:{port}/").json()
+        assert index["docs"] == "/docs" and index["keys_required"] is False
+        deadline = time.monotonic() + 10
+        while "whisper-jobs is ready" not in log.read_text():
+            assert time.monotonic() < deadline, log.read_text()
+            time.sleep(0.2)
     finally:
         serve.send_signal(signal.SIGTERM)
         assert serve.wait(90) == 0, log.read_text()
+    lines = [json.loads(line) for line in log.read_text().splitlines() if line.strip()]  # all JSON
+    messages = [line["message"] for line in lines]
+    assert any(m.startswith("model base ready at ") for m in messages)
+    (ready,) = [m for m in messages if m.startswith("whisper-jobs is ready")]
+    assert f"API http://127.0.0.1:{port}" in ready and "OPEN (no keys)" in ready
+    assert any("Warm shutdown" in m for m in messages)  # Celery's signal-handler line, as JSON
     for p in (port, redis_port):  # API and Valkey are gone, not orphaned
         with socket.socket() as sock:
             assert sock.connect_ex(("127.0.0.1", p)) != 0

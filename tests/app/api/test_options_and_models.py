@@ -82,3 +82,23 @@ def test_an_unknown_form_field_is_refused_by_name(client: TestClient) -> None:
     assert_error(response, 422, "invalid_request")
     assert "'langauge'" in response.json()["error"]["message"]
     assert submit(client, language="de").status_code == 202
+
+
+def first_event(client: TestClient, job_id: str) -> tuple[str, dict]:
+    import json
+
+    with client.stream("GET", f"/v1/jobs/{job_id}/events") as response:
+        assert response.status_code == 200
+        lines = response.iter_lines()
+        kind = next(lines).removeprefix("event: ")
+        data = json.loads(next(lines).removeprefix("data: "))
+    return kind, data
+
+
+def test_a_queued_job_streams_queued_with_its_place_first(client: TestClient) -> None:
+    first = submit(client).json()["id"]
+    second = submit(client).json()["id"]
+    other_model = submit(client, model="tiny.en").json()["id"]
+    assert first_event(client, first) == ("queued", {"position": 1})
+    assert first_event(client, second) == ("queued", {"position": 2})
+    assert first_event(client, other_model) == ("queued", {"position": 1})  # its own queue
