@@ -9,14 +9,11 @@ expire before they end.
 
 from __future__ import annotations
 
-import json
-import logging
-import re
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from app import stats
-from app.errors import IdempotencyKeyReused, InvalidTransition, JobNotFound
+from app.errors import InvalidTransition, JobNotFound
 from app.jobs import (
     Job,
     JobError,
@@ -28,11 +25,9 @@ from app.jobs import (
 )
 from app.keys import (
     ACTIVE_KEY,
-    IDEMPOTENCY_TTL_SECONDS,
     WEBHOOKS_DUE_KEY,
     event,
     events_channel_for,
-    idempotency_key_for,
     key_for,
     lease_key_for,
     owner_active_key,
@@ -41,40 +36,16 @@ from app.keys import (
     segments_key_for,
     webhook_claim_key_for,
 )
+from app.records import is_job_id, owner_in, parse_job
+from app.store_idempotency import IdempotentCreation
 from app.store_webhooks import WebhookSchedule, dump_job, text_of
 
 if TYPE_CHECKING:
     from redis import Redis
     from redis.client import Pipeline
 
-logger = logging.getLogger(__name__)
-JOB_ID_PATTERN = re.compile(r"[0-9a-f]{32}")
 
-
-def parse_job(raw: Any, job_id: str) -> Job | None:
-    """A stored record, or None (logged) when it cannot be read: one bad record must never stop
-    a listing, a sweep or a scrape for everyone else."""
-    try:
-        return Job.model_validate_json(raw)
-    except (ValueError, RecursionError) as e:
-        logger.error("job %s: its stored record cannot be read; skipped (%s)", job_id,
-                     str(e)[:200])  # fmt: skip
-        return None
-
-
-def _owner_in(raw: Any) -> str | None:
-    """The owner of a record that `parse_job` refused, read leniently (for its removal). The
-    last match: `owner` is serialized after `metadata`, which could hold the same text."""
-    data = raw if isinstance(raw, bytes) else str(raw).encode()
-    found = re.findall(rb'"owner":"((?:[^"\\]|\\.)*)"', data)
-    return str(json.loads(b'"' + found[-1] + b'"')) if found else None
-
-
-def is_job_id(value: str) -> bool:
-    return JOB_ID_PATTERN.fullmatch(value) is not None
-
-
-class JobStore(WebhookSchedule):
+class JobStore(IdempotentCreation, WebhookSchedule):
     def __init__(
         self,
         redis: Redis,
@@ -88,59 +59,6 @@ class JobStore(WebhookSchedule):
 
     def ping(self) -> bool:
         return bool(self.redis.ping())
-
-    def create(self, job: Job, idempotency: tuple[str, str] | None = None) -> Job:
-        """Store a new job; with `(key, fingerprint)`, a replay returns the original job."""
-        if idempotency is None:
-            self._create(job, None)
-            return job
-        key, fingerprint = idempotency
-        idem_key = idempotency_key_for(job.owner, key)
-        existing: str | None = None
-
-        def create_once(pipe: Pipeline) -> None:
-            nonlocal existing
-            raw = pipe.get(idem_key)
-            if raw is not None:
-                record = json.loads(raw)
-                if record["fingerprint"] != fingerprint:
-                    raise IdempotencyKeyReused(
-                        "This Idempotency-Key was used for a different request in the last 24 h."
-                    )
-                existing = record["job_id"]
-                return
-            pipe.multi()
-            self._create(job, pipe)
-            record = json.dumps({"job_id": job.id, "fingerprint": fingerprint})
-            pipe.set(idem_key, record, ex=IDEMPOTENCY_TTL_SECONDS)
-
-        self.redis.transaction(create_once, idem_key)
-        if existing is None:
-            return job
-        original = self.get(existing)
-        if original is None:  # the original expired or was deleted: a new job is due
-            self.redis.delete(idem_key)
-            return self.create(job, idempotency)
-        return original
-
-    def find_idempotent(self, owner: str, key: str, fingerprint: str) -> Job | None:
-        """The job an earlier request with this `Idempotency-Key` created, if it still exists
-        (checked before admission, so a replay is answered even when the caller is at its cap).
-        The same key with another request is refused."""
-        raw = self.redis.get(idempotency_key_for(owner, key))
-        if raw is None:
-            return None
-        record = json.loads(raw)
-        if record["fingerprint"] != fingerprint:
-            raise IdempotencyKeyReused(
-                "This Idempotency-Key was used for a different request in the last 24 h."
-            )
-        return self.get(record["job_id"])
-
-    def forget_idempotency(self, owner: str, key: str) -> None:
-        """A submission that failed after its record was written (it could not be queued): the
-        key is freed, so retrying the same request makes a new job instead of replaying that."""
-        self.redis.delete(idempotency_key_for(owner, key))
 
     def _create(self, job: Job, pipe: Pipeline | None) -> None:
         own = pipe or self.redis.pipeline(transaction=True)
@@ -301,7 +219,7 @@ class JobStore(WebhookSchedule):
         raw = self.redis.get(key_for(job_id))
         with self.redis.pipeline(transaction=True) as pipe:
             pipe.srem(ACTIVE_KEY, job_id)
-            if raw is not None and (owner := _owner_in(raw)) is not None:
+            if raw is not None and (owner := owner_in(raw)) is not None:
                 pipe.srem(owner_active_key(owner), job_id)
             pipe.expire(key_for(job_id), self.result_ttl_seconds)
             pipe.execute()
@@ -309,7 +227,7 @@ class JobStore(WebhookSchedule):
     def delete_unreadable(self, job_id: str, owner: str) -> bool:
         """Remove a record `parse_job` refuses, if `owner` created it (DELETE still works)."""
         raw = self.redis.get(key_for(job_id)) if is_job_id(job_id) else None
-        if raw is None or parse_job(raw, job_id) is not None or _owner_in(raw) != owner:
+        if raw is None or parse_job(raw, job_id) is not None or owner_in(raw) != owner:
             return False
         placeholder = Job.model_construct(id=job_id, owner=owner)
         return self.delete(placeholder)

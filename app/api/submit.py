@@ -30,7 +30,8 @@ from app.jobs import Job
 from app.netguard import UrlPolicy, addresses_of, check_addresses, split_url
 from app.probe import probe
 from app.queue import enqueue_transcription, task_time_limits
-from app.store import JobStore, parse_job
+from app.records import parse_job
+from app.store import JobStore
 from app.store_webhooks import dump_job
 
 logger = logging.getLogger(__name__)
