@@ -4,6 +4,7 @@ routes: `app.api.error_shapes`); no stack trace leaks."""
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any
 
 import redis
@@ -55,16 +56,22 @@ def _describe(exc: RequestValidationError) -> str:
 
 
 REDIS_RETRY_AFTER_SECONDS = 5
-# Replies of a Redis that works but cannot take this write now (full, read-only replica after a
-# failover, loading its data, a primary without enough replicas): the caller should retry.
-_REDIS_BUSY_REPLIES = ("OOM", "READONLY", "LOADING", "MISCONF", "MASTERDOWN", "NOREPLICAS")
+# A Redis that works but cannot take this write now (full, a read-only replica after a failover,
+# loading its data, a primary without enough replicas): the caller should retry. redis-py maps
+# most replies to classes; the others are recognised by their reply code, which a pipeline's
+# error message carries after its own prefix ("Command # 1 (...) of pipeline caused error: ").
+# EXECABORT: Redis refused a command while a transaction was queued (how a full Redis answers
+# a MULTI, depending on when it noticed); our transactions' commands are fixed, so it is that.
+_REDIS_BUSY = (redis.exceptions.OutOfMemoryError, redis.exceptions.ReadOnlyError,
+               redis.exceptions.MasterDownError, redis.exceptions.ExecAbortError)  # fmt: skip
+_REDIS_BUSY_REPLY = re.compile(r"(^|: )(OOM|READONLY|LOADING|MISCONF|MASTERDOWN|NOREPLICAS)\b")
 
 
 def is_redis_unavailable(exc: BaseException) -> bool:
     """Redis is down, frozen, full or read-only: a 503 for the caller, not a bug of ours."""
-    if isinstance(exc, redis.ConnectionError | redis.TimeoutError):
+    if isinstance(exc, (redis.ConnectionError, redis.TimeoutError, *_REDIS_BUSY)):
         return True
-    return isinstance(exc, redis.ResponseError) and str(exc).startswith(_REDIS_BUSY_REPLIES)
+    return isinstance(exc, redis.ResponseError) and bool(_REDIS_BUSY_REPLY.search(str(exc)))
 
 
 def install_error_handlers(app: FastAPI) -> None:

@@ -204,3 +204,15 @@ def test_readyz_without_a_worker_is_503_with_the_models(client: TestClient) -> N
     assert body["checks"] == {"redis": True, "workers": 0}
     assert body["models"] == {"base": False, "tiny.en": False}
     assert "No transcription worker" in body["error"]["message"]
+
+
+def test_a_full_redis_is_503_not_500(
+    client: TestClient, redis_client: redis.Redis
+) -> None:
+    redis_client.config_set("maxmemory", "1")
+    try:
+        response = submit(client)
+    finally:
+        redis_client.config_set("maxmemory", "0")
+    assert_error(response, 503, "queue_unavailable")
+    assert submit(client).status_code == 202
