@@ -206,9 +206,7 @@ def test_readyz_without_a_worker_is_503_with_the_models(client: TestClient) -> N
     assert "No transcription worker" in body["error"]["message"]
 
 
-def test_a_full_redis_is_503_not_500(
-    client: TestClient, redis_client: redis.Redis
-) -> None:
+def test_a_full_redis_is_503_not_500(client: TestClient, redis_client: redis.Redis) -> None:
     redis_client.config_set("maxmemory", "1")
     try:
         response = submit(client)
