@@ -75,8 +75,9 @@ def test_invalid_requests_are_400_in_openais_shape(client: openai.OpenAI) -> Non
     assert set(info.value.body) == {"message", "type", "param", "code"}
     assert info.value.body["type"] == "invalid_request_error"
     assert info.value.body["code"] == "invalid_request"
-    with pytest.raises(openai.BadRequestError):
-        transcribe(client, model="no-such-model")
+    with pytest.raises(openai.BadRequestError) as unknown, JFK.open("rb") as f:
+        client.audio.transcriptions.create(model="no-such-model", file=f)
+    assert unknown.value.body["code"] == "model_not_available"
 
 
 def test_text(client: openai.OpenAI, jfk_text: str) -> None:

@@ -33,7 +33,6 @@ def keyed_api(
         "WHISPER_JOBS_REDIS_URL": redis_server.url.rsplit("/", 1)[0] + "/3",
         "WHISPER_JOBS_DATA_DIR": str(root / "data"),
         "WHISPER_JOBS_API_KEYS": ENTRY,
-        "WHISPER_JOBS_READY_PING_TIMEOUT_SECONDS": "0.2",
         "PORT": str(port),
     }
     api = _start("api", env, root)
