@@ -54,6 +54,11 @@ class Reference:
     def text(self) -> str:
         return "".join(self.texts).strip()
 
+    def spans_within(self, duration: float) -> list[tuple[float, float]]:
+        """The segments' times as the service reports them: ends clamped to the audio's length
+        (faster-whisper may place the last end a few milliseconds past it)."""
+        return [(start, round(min(end, duration), 3)) for start, end in self.spans]
+
 
 _models: dict[str, Any] = {}
 _results: dict[tuple[str, str, str], Reference] = {}

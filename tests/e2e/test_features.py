@@ -97,4 +97,4 @@ def test_split_channels_end_to_end(service: Service, models_dir: Path) -> None:
         1: reference(models_dir, "base", right, label="stereo-right").texts,
     }
     assert wer(JFK_TEXT, "".join(by_channel[0])) <= 0.1
-    assert wer(RIGHT_CHANNEL, "".join(by_channel[1])) <= 0.2
+    assert wer(RIGHT_CHANNEL, "".join(by_channel[1])) <= 0.35  # nine synthetic words

@@ -54,7 +54,7 @@ def test_jfk_end_to_end(service: Service, models_dir: Path) -> None:
     assert result["language_probability"] > 0.9
     assert result["duration"] == 11.0
     expected = reference(models_dir, "base", JFK)  # faster-whisper itself, same options
-    assert [(s["start"], s["end"]) for s in result["segments"]] == expected.spans
+    assert [(s["start"], s["end"]) for s in result["segments"]] == expected.spans_within(11.0)
     assert [s["text"] for s in result["segments"]] == expected.texts
     assert [s["id"] for s in result["segments"]] == list(range(len(expected.texts)))
     assert result["text"] == expected.text
