@@ -7,7 +7,6 @@ from datetime import timedelta
 from functools import cache
 from pathlib import Path
 
-import redis
 from celery.exceptions import SoftTimeLimitExceeded
 
 from app.config import Settings, get_settings
@@ -16,6 +15,7 @@ from app.logs import job_context
 from app.netguard import UrlPolicy
 from app.queue import enqueue_transcription, enqueue_webhook, task_time_limits, webhook_notifier
 from app.store import JobStore
+from app.store_client import redis_client
 from worker.celery_app import celery_app
 from worker.download import download
 from worker.engine import EngineConfig, Transcriber, WhisperEngine
@@ -33,7 +33,7 @@ SHORT_RETRY_SECONDS = 60.0
 def runtime() -> tuple[JobStore, Transcriber, Path]:
     """One store and one engine per worker process (the engine keeps its models loaded)."""
     settings = get_settings()
-    client = redis.Redis.from_url(settings.require_redis_url())
+    client = redis_client(settings)  # explicit timeouts: a frozen Redis is an error, not a hang
     store = JobStore(client, settings.result_ttl_seconds, webhook_notifier(celery_app))
     engine = WhisperEngine(
         EngineConfig(

@@ -33,6 +33,7 @@ from app.store import JobStore
 
 router = APIRouter(prefix="/v1/audio", tags=["openai"])
 ResponseFormat = Literal["json", "text", "srt", "verbose_json", "vtt"]
+WAIT_SLICE_SECONDS = 1.0
 Granularity = Literal["segment", "word"]
 
 
@@ -47,7 +48,10 @@ async def wait_until_ended(job_id: str, store: JobStore, redis: AsyncRedis, time
                 if job is None or job.status.is_terminal:
                     break
                 while True:
-                    message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=None)
+                    # A finite wait, looped, rather than relying on the client's socket timeout
+                    # to end an idle read while a long window decodes.
+                    message = await pubsub.get_message(ignore_subscribe_messages=True,
+                                                       timeout=WAIT_SLICE_SECONDS)  # fmt: skip
                     if message and json.loads(message["data"])["type"] in (
                         "completed", "failed", "canceled",
                     ):  # fmt: skip
