@@ -1,9 +1,11 @@
 """The SSRF guard's address classification and URL checks (no traffic leaves loopback)."""
 
 import ipaddress
+import socket
 
 import pytest
 
+from app import netguard
 from app.errors import InvalidRequest, UrlNotAllowed
 from app.netguard import HostUnresolved, UrlPolicy, check_url, refusal_reason, split_url
 
@@ -86,7 +88,14 @@ def test_refusals_do_not_say_what_a_name_resolved_to() -> None:
         check_url("http://127.0.0.1:9/x", UrlPolicy())
 
 
-def test_a_name_that_does_not_resolve_is_a_download_failure() -> None:
+def test_a_name_that_does_not_resolve_is_a_download_failure(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The resolver answers "no such name" here: a real lookup could leave this machine.
+    def no_such_name(*_: object, **__: object) -> None:
+        raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+
+    monkeypatch.setattr(netguard.socket, "getaddrinfo", no_such_name)
     with pytest.raises(HostUnresolved) as info:
         check_url("http://no-such-host.invalid/a.mp3", UrlPolicy())
     assert info.value.code == "download_failed"
