@@ -39,7 +39,11 @@ CT2_ISA ?= GENERIC
 test-isa: setup
 	CT2_FORCE_CPU_ISA=$(CT2_ISA) $(UV) run --no-sync pytest -q --durations=5 \
 		tests/worker/test_engine.py tests/worker/test_engine_features.py \
-		tests/e2e/test_pipeline.py::test_jfk_end_to_end tests/e2e/test_features.py
+		--deselect tests/worker/test_engine.py::test_model_is_loaded_once_and_reused \
+		tests/e2e/test_pipeline.py::test_jfk_end_to_end \
+		tests/e2e/test_features.py::test_transcript_formats_over_http \
+		tests/e2e/test_features.py::test_an_english_only_model_job_runs_on_its_own_queue \
+		tests/e2e/test_features.py::test_split_channels_end_to_end
 
 bench: setup
 	$(UV) run --no-sync python -m benchmarks.run
