@@ -160,8 +160,9 @@ def get_transcript(
 
 @router.delete("/{job_id}", status_code=status.HTTP_204_NO_CONTENT, responses=NOT_FOUND)
 def delete_job(job_id: str, store: StoreDep, settings: SettingsDep, caller: CallerDep) -> Response:
-    """Cancel a queued or running job (a running one stops at its next segment);
-    delete a finished job's data (or a stored record that can no longer be read)."""
+    """Cancel a queued or running job (a running one stops when the 30-s window being decoded
+    ends, a batched one when its batch does); delete a finished job's data (or a stored record
+    that can no longer be read)."""
     try:
         job = store.get_owned(job_id, caller, with_result=False)
     except JobNotFound:
