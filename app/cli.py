@@ -1,5 +1,7 @@
-"""`whisper-jobs`: run the service (`serve`), or its parts (`api`, `worker`) for deployments;
-talk to a running one (`submit`, `status`, `get`, `cancel`, `list`)."""
+"""The server's commands of `whisper-jobs`: run the service (`serve`), or its parts (`api`,
+`worker`, `beat`, `webhooks`) for deployments, and make API keys. The command itself, and the
+client commands that talk to a running service, come from the client distribution
+(`whisper_jobs_client._cli`), which finds these through the entry point `whisper_jobs.commands`."""
 
 from __future__ import annotations
 
@@ -8,10 +10,10 @@ import logging
 import os
 import sys
 
-from app import __version__
+from whisper_jobs_client import _cli as client_cli
+from whisper_jobs_client._cli import Handler
+
 from app.auth import new_key
-from app.client import cli as client_cli
-from app.completion import script
 from app.config import Settings, get_settings
 from app.jobs import MAINTENANCE_QUEUE, WEBHOOK_QUEUE, queue_for
 from app.logs import configure_logging, logging_config
@@ -99,10 +101,9 @@ def create_key(name: str) -> int:
     return 0
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="whisper-jobs", description=__doc__)
-    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
-    sub = parser.add_subparsers(dest="command", required=True)
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> dict[str, Handler]:
+    """The server's commands, added to the client's `whisper-jobs` (the entry point
+    `whisper_jobs.commands: server` in pyproject.toml)."""
     sub.add_parser(
         "serve", help="run everything: embedded Redis (if no URL), API, a worker and beat"
     )
@@ -120,15 +121,11 @@ def main(argv: list[str] | None = None) -> int:
         type=lambda v: [m.strip() for m in v.split(",") if m.strip()],
         help="consume only these models' queues (comma-separated; default: all offered)",
     )
-    client_cli.add_commands(sub)
-    completion = sub.add_parser("completion", help="print a shell completion script")
-    completion.add_argument("shell", choices=["bash", "zsh"])
-    args = parser.parse_args(argv)
-    if args.command == "completion":
-        print(script(parser, args.shell), end="")
-        return 0
-    if args.command in client_cli.COMMANDS:
-        return client_cli.run(args, parser)
+    names = ("serve", "webhooks", "beat", "keys", "api", "worker")
+    return dict.fromkeys(names, run_server_command)
+
+
+def run_server_command(args: argparse.Namespace, _parser: argparse.ArgumentParser) -> int:
     if args.command == "keys":
         return create_key(args.name)
     settings = get_settings()
@@ -144,6 +141,12 @@ def main(argv: list[str] | None = None) -> int:
     else:
         return Supervisor(settings).run()
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m app.cli`: the same command as the installed `whisper-jobs`, with the server's
+    commands registered explicitly (a source tree need not be installed for it)."""
+    return client_cli.main(argv, plugins=[register])
 
 
 if __name__ == "__main__":

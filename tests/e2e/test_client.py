@@ -16,9 +16,7 @@ import httpx
 import pytest
 import srt
 import webvtt
-
-from app.auth import new_key
-from app.client import (
+from whisper_jobs_client import (
     AsyncClient,
     AuthenticationError,
     Client,
@@ -30,6 +28,8 @@ from app.client import (
     NotFoundError,
     WaitTimeout,
 )
+
+from app.auth import new_key
 from app.embedded import EmbeddedRedis
 from tests.conftest import DATA, JFK, JFK_TEXT
 from tests.e2e.conftest import ROOT, Cluster, cluster_on_db

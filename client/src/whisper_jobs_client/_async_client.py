@@ -1,16 +1,16 @@
-"""The blocking client: `Client(url, api_key)`; `aio.AsyncClient` is the same on asyncio."""
+"""`AsyncClient`: `sync.Client` on asyncio, method for method."""
 
 from __future__ import annotations
 
+import asyncio
 import builtins
-import time
-from collections.abc import Callable, Generator
-from contextlib import closing
+from collections.abc import AsyncGenerator, Callable
+from contextlib import aclosing
 from typing import Any
 
 import httpx
 
-from app.client._common import (
+from whisper_jobs_client._common import (
     DEFAULT_TIMEOUT,
     POLL_INTERVAL,
     POLL_INTERVAL_MAX,
@@ -31,24 +31,24 @@ from app.client._common import (
     transcript_params,
     transport_error,
 )
-from app.client._retry import DEFAULT_MAX_RETRIES, RetryPolicy, is_repeatable, rewind
-from app.client.errors import (
+from whisper_jobs_client._errors import (
     APIError,
     ClientError,
     ConnectionFailed,
     JobFailedError,
     WaitTimeout,
 )
-from app.jobs import Job, JobStatus
+from whisper_jobs_client._models import Job, JobStatus
+from whisper_jobs_client._retry import DEFAULT_MAX_RETRIES, RetryPolicy, is_repeatable, rewind
 
 EventCallback = Callable[[Event], None]
 
 
-class Client:
-    """A whisper-jobs API client.
+class AsyncClient:
+    """A whisper-jobs API client for asyncio.
 
-    >>> client = Client("http://localhost:8000", api_key="wj_...")
-    >>> job = client.transcribe("call.mp3", language="de", wait=True)
+    >>> client = AsyncClient("http://localhost:8000", api_key="wj_...")
+    >>> job = await client.transcribe("call.mp3", language="de", wait=True)
     >>> print(job.result.text)
     """
 
@@ -59,41 +59,41 @@ class Client:
         *,
         timeout: httpx.Timeout | float = DEFAULT_TIMEOUT,
         max_retries: int = DEFAULT_MAX_RETRIES,
-        transport: httpx.BaseTransport | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         """`url` and `api_key` default to `WHISPER_JOBS_SERVER` and `WHISPER_JOBS_API_KEY`.
-        Transient failures are retried up to `max_retries` times (`app.client._retry`)."""
+        Transient failures are retried up to `max_retries` times (`whisper_jobs_client._retry`)."""
         url, api_key = server_and_key(url, api_key)
-        self._http = httpx.Client(
+        self._http = httpx.AsyncClient(
             base_url=url, headers=headers(api_key), timeout=timeout, transport=transport
         )
         self._retry = RetryPolicy(max_retries)
 
-    def __enter__(self) -> Client:
+    async def __aenter__(self) -> AsyncClient:
         return self
 
-    def __exit__(self, *_: object) -> None:
-        self.close()
+    async def __aexit__(self, *_: object) -> None:
+        await self.aclose()
 
-    def close(self) -> None:
-        self._http.close()
+    async def aclose(self) -> None:
+        await self._http.aclose()
 
-    def _request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+    async def _request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
         repeatable, positions, attempt = is_repeatable(method, kwargs), dict[str, int](), 0
         while True:
             rewind(kwargs, positions)
             try:
                 try:
-                    return check(self._http.request(method, path, **kwargs))
+                    return check(await self._http.request(method, path, **kwargs))
                 except httpx.TransportError as e:
                     raise transport_error(e, self._http.base_url) from e
             except ClientError as e:
                 if not self._retry.should_retry(attempt, e, repeatable):
                     raise
-                time.sleep(self._retry.delay(attempt, e))
+                await asyncio.sleep(self._retry.delay(attempt, e))
                 attempt += 1
 
-    def submit(
+    async def submit(
         self,
         file: AudioSource | None = None,
         *,
@@ -105,9 +105,9 @@ class Client:
         the API's form fields (`model`, `language`, `task`, `word_timestamps`, `metadata`,
         `webhook_url`, ...); `None` leaves a field to the server's default."""
         with submission(file, audio_url, idempotency_key, options) as kwargs:
-            return parse_job(self._request("POST", "/v1/jobs", **kwargs))
+            return parse_job(await self._request("POST", "/v1/jobs", **kwargs))
 
-    def transcribe(
+    async def transcribe(
         self,
         file: AudioSource | None = None,
         *,
@@ -118,29 +118,33 @@ class Client:
     ) -> Job:
         """`submit`, then (with `wait`) `wait`. Returns a completed job, whose `result` is set;
         raises `JobFailedError` if it failed or was canceled, `WaitTimeout` after `timeout`."""
-        job = self.submit(file, **options)
+        job = await self.submit(file, **options)
         if not wait:
             return job
-        job = self.wait(job.id, timeout=timeout, on_event=on_event)
+        job = await self.wait(job.id, timeout=timeout, on_event=on_event)
         if job.status is not JobStatus.COMPLETED:
             raise JobFailedError(job)
         return job
 
-    def get(self, job_id: str) -> Job:
-        return parse_job(self._request("GET", f"/v1/jobs/{job_id}"))
+    async def get(self, job_id: str) -> Job:
+        return parse_job(await self._request("GET", f"/v1/jobs/{job_id}"))
 
-    def events(self, job_id: str, *, timeout: float | None = None) -> Generator[Event, None, None]:
+    async def events(
+        self, job_id: str, *, timeout: float | None = None
+    ) -> AsyncGenerator[Event, None]:
         """The job's event stream, up to its final event (or the server closing the stream);
         reconnects when the link goes quiet past the server's keep-alives."""
         deadline, decoder = Deadline(timeout), EventDecoder()
         path = f"/v1/jobs/{job_id}/events"
         while True:
             try:
-                with self._http.stream("GET", path, timeout=deadline.read_timeout()) as response:
+                async with self._http.stream(
+                    "GET", path, timeout=deadline.read_timeout()
+                ) as response:
                     if not response.is_success:
-                        response.read()
+                        await response.aread()
                         check(response)
-                    for line in response.iter_lines():
+                    async for line in response.aiter_lines():
                         event = decoder.feed(line)
                         if event is not None:
                             yield event
@@ -157,31 +161,32 @@ class Client:
             except httpx.TransportError as e:
                 raise transport_error(e, self._http.base_url) from e
 
-    def wait(
+    async def wait(
         self, job_id: str, *, timeout: float | None = None, on_event: EventCallback | None = None
     ) -> Job:
         """Block until the job ends (any final status) and return it with its result. Follows
         the event stream; polls if the stream is not available."""
         deadline = Deadline(timeout)
         try:
-            with closing(self.events(job_id, timeout=timeout)) as events:
-                for event in events:
+            # aclosing: leaving at the final event closes the stream now, not at garbage collection
+            async with aclosing(self.events(job_id, timeout=timeout)) as events:
+                async for event in events:
                     if on_event is not None:
                         on_event(event)
                     if event.is_final:
-                        return self.get(job_id)
+                        return await self.get(job_id)
         except APIError as e:
             if not stream_fallback(e):
                 raise
         except ConnectionFailed:
             pass  # the stream broke (a restarting API, a proxy): polling tells the truth
         # No final event (refused, broken or closed early): the job itself says where it is.
-        return self._poll(job_id, deadline, on_event)
+        return await self._poll(job_id, deadline, on_event)
 
-    def _poll(self, job_id: str, deadline: Deadline, on_event: EventCallback | None) -> Job:
+    async def _poll(self, job_id: str, deadline: Deadline, on_event: EventCallback | None) -> Job:
         interval, reported = POLL_INTERVAL, -1.0
         while True:
-            job = self.get(job_id)
+            job = await self.get(job_id)
             if on_event is not None and job.progress != reported:
                 reported = job.progress
                 on_event(progress_event(job))
@@ -189,25 +194,31 @@ class Client:
                 return job
             if deadline.passed:
                 raise WaitTimeout(job_id, deadline.timeout or 0)
-            time.sleep(deadline.sleep_for(interval))
+            await asyncio.sleep(deadline.sleep_for(interval))
             interval = min(interval * 1.5, POLL_INTERVAL_MAX)
 
-    def transcript(self, job_id: str, format: str = "text", **limits: Any) -> str | dict[str, Any]:  # noqa: A002
+    async def transcript(
+        self, job_id: str, format: str = "text", **limits: Any
+    ) -> str | dict[str, Any]:  # noqa: A002
         """The finished transcript: `text`, `srt`, `vtt`, `tsv` (a string) or `json`,
         `verbose_json` (a dict). `limits`: `max_line_width`, `max_line_count`,
         `max_cue_seconds`."""
         params = transcript_params(format, limits)
-        return transcript_body(self._request("GET", f"/v1/jobs/{job_id}/transcript", params=params))
+        return transcript_body(
+            await self._request("GET", f"/v1/jobs/{job_id}/transcript", params=params)
+        )
 
-    def cancel(self, job_id: str) -> None:
+    async def cancel(self, job_id: str) -> None:
         """Cancel a queued or running job; for a finished job, delete its data."""
-        self._request("DELETE", f"/v1/jobs/{job_id}")
+        await self._request("DELETE", f"/v1/jobs/{job_id}")
 
-    def list(self, *, limit: int = 50, status: JobStatus | str | None = None) -> list[Job]:
+    async def list(self, *, limit: int = 50, status: JobStatus | str | None = None) -> list[Job]:
         """This key's jobs, newest first, without results."""
         params = form_fields({"limit": limit, "status": status})
-        return parse_jobs(self._request("GET", "/v1/jobs", params=params))
+        return parse_jobs(await self._request("GET", "/v1/jobs", params=params))
 
-    def models(self) -> builtins.list[dict[str, Any]]:
-        body: builtins.list[dict[str, Any]] = self._request("GET", "/v1/models").json()["data"]
+    async def models(self) -> builtins.list[dict[str, Any]]:
+        body: builtins.list[dict[str, Any]] = (await self._request("GET", "/v1/models")).json()[
+            "data"
+        ]
         return body

@@ -7,8 +7,8 @@ from collections import Counter
 
 import httpx
 import pytest
+from whisper_jobs_client import Client, JobStatus, NotFoundError
 
-from app.client import Client, JobStatus, NotFoundError
 from app.jobs import Job, JobOptions, utcnow
 
 JOB = Job(id="j1", status=JobStatus.COMPLETED, created_at=utcnow(), progress=1.0,

@@ -16,8 +16,8 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-from app.client.errors import WebhookVerificationError
-from app.webhooks import secret_key, signature
+from whisper_jobs_client._errors import WebhookVerificationError
+from whisper_jobs_client.signing import secret_key, signature
 
 #: How far a `webhook-timestamp` may be from now (replay protection), as the spec suggests.
 DEFAULT_TOLERANCE_SECONDS = 300

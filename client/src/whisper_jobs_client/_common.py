@@ -15,14 +15,14 @@ from typing import IO, Any
 
 import httpx
 
-from app.client.errors import (
+from whisper_jobs_client._errors import (
     APIError,
     AudioFileNotFound,
     ClientError,
     ConnectionFailed,
     error_for,
 )
-from app.jobs import Job
+from whisper_jobs_client._models import Job
 
 #: A file to upload: a path, raw bytes, or an open binary file.
 AudioSource = str | os.PathLike[str] | bytes | IO[bytes]

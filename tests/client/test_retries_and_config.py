@@ -9,14 +9,14 @@ from collections.abc import Callable
 
 import httpx
 import pytest
-
-from app.client import AsyncClient, Client
-from app.client.errors import (
+from whisper_jobs_client import AsyncClient, Client
+from whisper_jobs_client._errors import (
     AudioFileNotFound,
     ConnectionFailed,
     RateLimitError,
     ServiceUnavailableError,
 )
+
 from app.jobs import Job, JobOptions, JobStatus, utcnow
 from tests.conftest import JFK
 

@@ -13,7 +13,7 @@ import random
 from dataclasses import dataclass
 from typing import Any
 
-from app.client.errors import APIError, ClientError, ConnectionFailed, RateLimitError
+from whisper_jobs_client._errors import APIError, ClientError, ConnectionFailed, RateLimitError
 
 DEFAULT_MAX_RETRIES = 2
 REFUSED_BEFORE_ACTING = frozenset({429, 503})

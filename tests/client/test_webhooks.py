@@ -8,8 +8,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from standardwebhooks import Webhook
+from whisper_jobs_client import WebhookVerificationError, WebhookVerifier
 
-from app.client import WebhookVerificationError, WebhookVerifier
 from app.webhooks import signed_headers
 
 OLD = "whsec_" + base64.b64encode(b"o" * 32).decode()

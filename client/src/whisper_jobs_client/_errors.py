@@ -5,7 +5,7 @@ reacts (fix the request, back off, re-authenticate).
 
 from __future__ import annotations
 
-from app.jobs import Job
+from whisper_jobs_client._models import Job
 
 
 class ClientError(Exception):

@@ -1,4 +1,11 @@
-"""The client half of the `whisper-jobs` command: `submit`, `status`, `get`, `cancel`, `list`.
+"""The `whisper-jobs` command: the client's `submit`, `status`, `get`, `cancel`, `list` and
+`completion`, plus whatever commands installed distributions add through the entry-point group
+`whisper_jobs.commands` (the server adds `serve`, `api`, `worker`, `beat`, `webhooks`, `keys`).
+
+A plugin is a callable `register(subparsers) -> {command: handler}`; a handler takes the parsed
+arguments and the parser and returns the exit code. So the client installs alone with a working
+command, and a server install has one `whisper-jobs` with every command, with no second script
+of the same name to fight over.
 
 Exit codes: 0 every job completed (or the command did what it was asked), 1 a job failed or was
 canceled (`status` of such a job too), the server refused or could not be reached, or an output
@@ -30,15 +37,16 @@ from rich.progress import (
 )
 from rich.table import Column, Table
 
-from app.client._common import Event
-from app.client.aio import AsyncClient
-from app.client.errors import AuthenticationError, ClientError
-from app.client.sync import Client
-from app.formats import EXTENSIONS
-from app.jobs import Job, JobStatus
+from whisper_jobs_client._async_client import AsyncClient
+from whisper_jobs_client._client import Client
+from whisper_jobs_client._common import DEFAULT_SERVER, KEY_ENV, SERVER_ENV, Event
+from whisper_jobs_client._completion import script
+from whisper_jobs_client._errors import AuthenticationError, ClientError
+from whisper_jobs_client._models import EXTENSIONS, Job, JobStatus
 
-SERVER_ENV, KEY_ENV = "WHISPER_JOBS_SERVER", "WHISPER_JOBS_API_KEY"
-DEFAULT_SERVER = "http://127.0.0.1:8000"
+PLUGIN_GROUP = "whisper_jobs.commands"
+Handler = Callable[[argparse.Namespace, argparse.ArgumentParser], int]
+Plugin = Callable[["argparse._SubParsersAction[argparse.ArgumentParser]"], dict[str, Handler]]
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 err = Console(stderr=True)
 
@@ -284,3 +292,45 @@ def on_event(progress: Progress, task: TaskID) -> Callable[[Event], None]:
             progress.update(task, state="processing")
 
     return update
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    from whisper_jobs_client import __version__
+
+    try:
+        return f"whisper-jobs {version('whisper-jobs')} (client {__version__})"
+    except PackageNotFoundError:  # the client alone
+        return f"whisper-jobs-client {__version__}"
+
+
+def discovered_plugins() -> list[Plugin]:
+    from importlib.metadata import entry_points
+
+    return [entry.load() for entry in entry_points(group=PLUGIN_GROUP)]
+
+
+def build_parser(plugins: list[Plugin]) -> tuple[argparse.ArgumentParser, dict[str, Handler]]:
+    parser = argparse.ArgumentParser(prog="whisper-jobs", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--version", action="version", version=_version())
+    sub = parser.add_subparsers(dest="command", required=True)
+    handlers: dict[str, Handler] = {}
+    for plugin in plugins:
+        handlers |= plugin(sub)
+    add_commands(sub)
+    completion = sub.add_parser("completion", help="print a shell completion script")
+    completion.add_argument("shell", choices=["bash", "zsh"])
+    return parser, handlers
+
+
+def main(argv: list[str] | None = None, plugins: list[Plugin] | None = None) -> int:
+    """`plugins`: None discovers them from the installed distributions."""
+    parser, handlers = build_parser(discovered_plugins() if plugins is None else plugins)
+    args = parser.parse_args(argv)
+    if args.command == "completion":
+        sys.stdout.write(script(parser, args.shell))
+        return EXIT_OK
+    if args.command in COMMANDS:
+        return run(args, parser)
+    return handlers[args.command](args, parser)

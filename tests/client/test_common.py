@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import httpx
 import pytest
-
-from app.client import (
+from whisper_jobs_client import (
     APIError,
     AuthenticationError,
     ConflictError,
@@ -14,7 +13,7 @@ from app.client import (
     RateLimitError,
     ServiceUnavailableError,
 )
-from app.client._common import EventDecoder, check, form_fields
+from whisper_jobs_client._common import EventDecoder, check, form_fields
 
 
 def error_response(status: int, code: str, headers: dict[str, str] | None = None) -> httpx.Response:
@@ -115,14 +114,15 @@ def test_multi_line_data_is_joined() -> None:
 
 
 def test_the_client_imports_none_of_the_server_side() -> None:
-    """A caller's process gets httpx and the contract, not FastAPI, Celery, Redis or the model."""
+    """A caller's process gets httpx and pydantic, not our server, FastAPI, Celery, Redis or the
+    model (the wheel installed alone: tests/client/test_distribution.py)."""
     import subprocess
     import sys
 
     code = (
-        "import sys, app.client, app.client.cli\n"
-        "heavy = ('fastapi', 'starlette', 'celery', 'kombu', 'redis', 'worker', 'faster_whisper',"
-        " 'ctranslate2', 'av', 'numpy')\n"
+        "import sys, whisper_jobs_client, whisper_jobs_client._cli\n"
+        "heavy = ('app', 'fastapi', 'starlette', 'celery', 'kombu', 'redis', 'worker',"
+        " 'faster_whisper', 'ctranslate2', 'av', 'numpy')\n"
         "print(','.join(m for m in heavy if m in sys.modules))\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
