@@ -15,7 +15,7 @@ from pathlib import Path
 import httpx
 import numpy as np
 
-from app.embedded import EmbeddedRedis, free_port
+from app.core.embedded import EmbeddedRedis, free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "tests" / "data"
@@ -71,7 +71,7 @@ class Service:
     def _spawn(self, command: str) -> subprocess.Popen[bytes]:
         with (self.directory / f"{command}.log").open("ab") as log:
             return subprocess.Popen(
-                [sys.executable, "-m", "app.cli", command],
+                [sys.executable, "-m", "app.core.cli", command],
                 cwd=ROOT,
                 env=self.env(),
                 stdout=log,

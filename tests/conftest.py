@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 import redis
 
-from app.config import Settings
-from app.embedded import EmbeddedRedis
-from app.store import JobStore
+from app.core.config import Settings
+from app.core.embedded import EmbeddedRedis
+from app.storage.store import JobStore
 
 DATA = Path(__file__).parent / "data"
 JFK = DATA / "jfk.flac"

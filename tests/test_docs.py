@@ -3,7 +3,7 @@ then the server's two commands."""
 
 from pathlib import Path
 
-from app.config import Settings
+from app.core.config import Settings
 
 README = (Path(__file__).resolve().parents[1] / "README.md").read_text()
 
@@ -28,7 +28,7 @@ def test_the_webhook_receiver_example_runs(capsys) -> None:
 
     from fastapi.testclient import TestClient
 
-    from app.webhooks import signed_headers
+    from app.contract.webhook_events import signed_headers
 
     blocks = re.findall(r"```python\n(.*?)```", README, re.S)
     (code,) = [b for b in blocks if "WebhookVerifier" in b]

@@ -73,7 +73,7 @@ def reference(
     or samples with a `label` that names them for the cache."""
     from faster_whisper import WhisperModel
 
-    from worker.models import resolve_model
+    from worker.weights import resolve_model
 
     key = (model, label or str(audio), repr(sorted(options.items())))
     with _lock:

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from app.errors import AudioTooLong, InvalidAudio
+from app.contract.errors import AudioTooLong, InvalidAudio
 
 SAMPLE_RATE = 16_000
 # Below this peak amplitude (-60 dBFS) a track is silence: Whisper would hallucinate text on it

@@ -11,12 +11,12 @@ from typing import Any
 import celery.apps.worker
 from celery import Celery, signals
 
-from app.config import get_settings
-from app.jobs import queue_for
-from app.logs import configure_logging
-from app.queue import celery_config
+from app.contract.jobs import queue_for
+from app.core.config import get_settings
+from app.core.logs import configure_logging
+from app.storage.broker import celery_config
 from worker.heartbeat import Heartbeat, queues_of
-from worker.models import prepare_models
+from worker.weights import prepare_models
 
 
 @signals.setup_logging.connect

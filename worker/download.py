@@ -11,8 +11,8 @@ from urllib.parse import urljoin
 
 import httpx
 
-from app.errors import DownloadFailed, PayloadTooLarge
-from app.netguard import UrlPolicy, check_url
+from app.contract.errors import DownloadFailed, PayloadTooLarge
+from app.core.netguard import UrlPolicy, check_url
 
 MAX_REDIRECTS = 5
 _CHUNK = 1 << 16

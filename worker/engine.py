@@ -14,11 +14,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from app.errors import ModelLoadFailed, WhisperJobsError
-from app.jobs import JobOptions, LanguageProbability, Segment, TranscriptResult
+from app.contract.errors import ModelLoadFailed, WhisperJobsError
+from app.contract.jobs import JobOptions, LanguageProbability, Segment, TranscriptResult
 from worker.audio import SAMPLE_RATE, decode, is_silent
-from worker.models import ModelCache, resolve_model
 from worker.segments import to_segment
+from worker.weights import ModelCache, resolve_model
 
 logger = logging.getLogger(__name__)
 

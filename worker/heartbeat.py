@@ -1,6 +1,6 @@
-"""The worker's heartbeat (`app.liveness`): while a Celery worker runs, its main process writes
-which queues it consumes every few seconds, so readiness can tell "a worker serves model X" from
-one Redis read. A worker that stops removes its entry; one that dies is dropped once stale.
+"""The worker's heartbeat (`app.storage.liveness`): while a Celery worker runs, its main process
+writes which queues it consumes every few seconds, so readiness can tell "a worker serves model X"
+from one Redis read. A worker that stops removes its entry; one that dies is dropped once stale.
 
 Connected to Celery's `worker_ready` / `worker_shutdown` signals by `worker.celery_app`.
 """
@@ -14,9 +14,9 @@ from typing import Any
 
 import redis
 
-from app import liveness
-from app.config import Settings
-from app.store_client import redis_client
+from app.core.config import Settings
+from app.storage import liveness
+from app.storage.clients import redis_client
 
 logger = logging.getLogger(__name__)
 

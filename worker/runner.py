@@ -16,9 +16,15 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from app.errors import WORKER_LOST, InvalidTransition, JobCanceled, JobNotFound, WhisperJobsError
-from app.jobs import Segment
-from app.store import JobStore
+from app.contract.errors import (
+    WORKER_LOST,
+    InvalidTransition,
+    JobCanceled,
+    JobNotFound,
+    WhisperJobsError,
+)
+from app.contract.jobs import Segment
+from app.storage.store import JobStore
 from worker.engine import Transcriber
 
 logger = logging.getLogger(__name__)

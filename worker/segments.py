@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from app.jobs import Segment, Word
+from app.contract.jobs import Segment, Word
 
 
 def to_segment(index: int, seg: Any, duration: float, channel: int | None = None) -> Segment:

@@ -17,10 +17,10 @@ from datetime import timedelta
 
 from redis import Redis
 
-from app.errors import InvalidTransition, JobNotFound
-from app.jobs import Job, JobStatus, utcnow
-from app.queue import pending_job_ids
-from app.store import JobStore
+from app.contract.errors import InvalidTransition, JobNotFound
+from app.contract.jobs import Job, JobStatus, utcnow
+from app.storage.broker import pending_job_ids
+from app.storage.store import JobStore
 
 logger = logging.getLogger(__name__)
 

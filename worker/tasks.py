@@ -9,19 +9,24 @@ from pathlib import Path
 
 from celery.exceptions import SoftTimeLimitExceeded
 
-from app.config import Settings, get_settings
-from app.jobs import SWEEP_TASK, TRANSCRIBE_TASK, WEBHOOK_TASK, Job, utcnow
-from app.logs import job_context
-from app.netguard import UrlPolicy
-from app.queue import enqueue_transcription, enqueue_webhook, task_time_limits, webhook_notifier
-from app.store import JobStore
-from app.store_client import redis_client
+from app.contract.jobs import SWEEP_TASK, TRANSCRIBE_TASK, WEBHOOK_TASK, Job, utcnow
+from app.core.config import Settings, get_settings
+from app.core.logs import job_context
+from app.core.netguard import UrlPolicy
+from app.storage.broker import (
+    enqueue_transcription,
+    enqueue_webhook,
+    task_time_limits,
+    webhook_notifier,
+)
+from app.storage.clients import redis_client
+from app.storage.store import JobStore
 from worker.celery_app import celery_app
 from worker.download import download
 from worker.engine import EngineConfig, Transcriber, WhisperEngine
 from worker.runner import RunPolicy, run_job
 from worker.sweep import sweep
-from worker.webhooks import apply_outcome, deliver
+from worker.webhook_delivery import apply_outcome, deliver
 
 logger = logging.getLogger(__name__)
 # Retries sooner than this are a countdown on the queue; later ones wait in the store's due set

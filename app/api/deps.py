@@ -13,10 +13,10 @@ from fastapi import Depends, Header, Request
 from redis.asyncio import Redis as AsyncRedis
 
 from app.api.keycheck import MESSAGE, caller_of
-from app.auth import KeyRing
-from app.config import Settings
-from app.errors import Unauthorized
-from app.store import JobStore
+from app.contract.errors import Unauthorized
+from app.core.auth import KeyRing
+from app.core.config import Settings
+from app.storage.store import JobStore
 
 
 async def get_settings(request: Request) -> Settings:

@@ -1,6 +1,7 @@
 """The two shapes an error leaves the API in, chosen by the route it answers.
 
-- Our own routes: `{"error": {"code", "message"}}` (the contract; `app.errors` lists the codes).
+- Our own routes: `{"error": {"code", "message"}}` (the contract; `app.contract.errors` lists
+  the codes).
 - OpenAI's routes (`/v1/audio/*`, `/v1/models`): OpenAI's shape,
   `{"error": {"message", "type", "param", "code"}}`, and `400` where we would say `422`, so code
   written against the official SDKs (`BadRequestError`, `AuthenticationError`, ...) works.

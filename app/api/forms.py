@@ -16,11 +16,11 @@ from typing import Any, Literal
 import pydantic_core
 from pydantic import BaseModel, Field, ValidationError
 
-from app.catalog import is_multilingual
-from app.config import Settings
-from app.errors import InvalidRequest, ModelNotAvailable, ModelNotMultilingual
-from app.jobs import DEFAULT_TEMPERATURES, JobOptions
-from app.languages import LANGUAGE_CODES
+from app.contract.catalog import is_multilingual
+from app.contract.errors import InvalidRequest, ModelNotAvailable, ModelNotMultilingual
+from app.contract.jobs import DEFAULT_TEMPERATURES, JobOptions
+from app.contract.languages import LANGUAGE_CODES
+from app.core.config import Settings
 
 
 def parse_temperature(raw: str | None) -> tuple[float, ...]:

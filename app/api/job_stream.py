@@ -20,10 +20,10 @@ from typing import Any
 from redis.asyncio import Redis as AsyncRedis
 from starlette.concurrency import run_in_threadpool
 
-from app.jobs import Job, JobStatus, Segment, queue_for
-from app.keys import events_channel_for
-from app.queue import queue_position
-from app.store import JobStore
+from app.contract.jobs import Job, JobStatus, Segment, queue_for
+from app.storage.broker import queue_position
+from app.storage.keys import events_channel_for
+from app.storage.store import JobStore
 
 KEEPALIVE_SECONDS = 15.0
 TERMINAL_EVENTS = frozenset({"completed", "failed", "canceled"})

@@ -11,7 +11,7 @@ from __future__ import annotations
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from app.api.error_shapes import shaped_bytes
-from app.auth import ANONYMOUS, KeyRing
+from app.core.auth import ANONYMOUS, KeyRing
 
 MESSAGE = "A valid API key is required: send `Authorization: Bearer <key>`."
 

@@ -9,18 +9,18 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from app import __version__
-from app.api.errors import document_errors, install_error_handlers
+from app.api.error_handlers import document_errors, install_error_handlers
 from app.api.keycheck import KeyCheck
 from app.api.limits import UploadLimit
-from app.api.metrics import Metrics, RequestLatency
+from app.api.prometheus import Metrics, RequestLatency
 from app.api.readiness import ReadinessMonitor
 from app.api.routes import events, health, jobs, metrics, models, openai
 from app.api.streams import StreamLimiter
-from app.auth import KeyRing
-from app.config import Settings, get_settings
-from app.queue import make_producer, webhook_notifier
-from app.store import JobStore
-from app.store_client import async_redis_client, redis_client
+from app.core.auth import KeyRing
+from app.core.config import Settings, get_settings
+from app.storage.broker import make_producer, webhook_notifier
+from app.storage.clients import async_redis_client, redis_client
+from app.storage.store import JobStore
 
 logger = logging.getLogger(__name__)
 

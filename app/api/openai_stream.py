@@ -19,8 +19,8 @@ from starlette.concurrency import run_in_threadpool
 
 from app.api.job_stream import job_events
 from app.api.streams import StreamSlot
-from app.jobs import TranscriptResult
-from app.store import JobStore
+from app.contract.jobs import TranscriptResult
+from app.storage.store import JobStore
 
 
 def usage(result: TranscriptResult) -> dict[str, Any]:

@@ -1,11 +1,10 @@
 """The state `/readyz` answers from, refreshed in the background.
 
-A probe must be cheap and must not be a way to exhaust anything a request needs, so `/readyz`
-never talks to Redis or the broker itself: a daemon thread with its own small Redis client pings
-Redis and reads the workers' heartbeats (`app.liveness`) every `ready_refresh_seconds`, and the
-handler returns the last result (a few seconds old at most). A state older than three refreshes
-(the thread stuck on a frozen Redis past its timeouts) counts as not ready.
-"""
+A probe must be cheap and must not be a way to exhaust anything a request needs, so `/readyz` never
+talks to Redis or the broker itself: a daemon thread with its own small Redis client pings Redis and
+reads the workers' heartbeats (`app.storage.liveness`) every `ready_refresh_seconds`, and the
+handler returns the last result (a few seconds old at most). A state older than three refreshes (the
+thread stuck on a frozen Redis past its timeouts) counts as not ready."""
 
 from __future__ import annotations
 
@@ -16,9 +15,9 @@ from dataclasses import dataclass, field
 
 import redis
 
-from app import liveness
-from app.config import Settings
-from app.store_client import redis_client
+from app.core.config import Settings
+from app.storage import liveness
+from app.storage.clients import redis_client
 
 logger = logging.getLogger(__name__)
 

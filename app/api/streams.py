@@ -10,7 +10,7 @@ from __future__ import annotations
 import threading
 from collections import Counter
 
-from app.errors import RateLimited
+from app.contract.errors import RateLimited
 
 RETRY_AFTER_SECONDS = 5
 

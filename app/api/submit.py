@@ -17,8 +17,7 @@ from typing import BinaryIO
 
 from celery import Celery
 
-from app.config import Settings
-from app.errors import (
+from app.contract.errors import (
     AudioTooLong,
     EmptyFile,
     InvalidRequest,
@@ -26,13 +25,14 @@ from app.errors import (
     QueueUnavailable,
     RateLimited,
 )
-from app.jobs import Job
-from app.netguard import UrlPolicy, addresses_of, check_addresses, split_url
-from app.probe import probe
-from app.queue import enqueue_transcription, task_time_limits
-from app.records import parse_job
-from app.store import JobStore
-from app.store_webhooks import dump_job
+from app.contract.jobs import Job
+from app.core.config import Settings
+from app.core.netguard import UrlPolicy, addresses_of, check_addresses, split_url
+from app.core.probe import probe
+from app.storage.broker import enqueue_transcription, task_time_limits
+from app.storage.records import parse_job
+from app.storage.store import JobStore
+from app.storage.webhook_deliveries import dump_job
 
 logger = logging.getLogger(__name__)
 _COPY_CHUNK = 1 << 20

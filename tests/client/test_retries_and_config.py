@@ -17,7 +17,7 @@ from whisper_jobs_client._errors import (
     ServiceUnavailableError,
 )
 
-from app.jobs import Job, JobOptions, JobStatus, utcnow
+from app.contract.jobs import Job, JobOptions, JobStatus, utcnow
 from tests.conftest import JFK
 
 JOB = Job(id="j1", status=JobStatus.QUEUED, created_at=utcnow(), options=JobOptions())

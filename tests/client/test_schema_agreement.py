@@ -11,8 +11,8 @@ import whisper_jobs_client as client
 from pydantic import BaseModel
 
 from app.api.main import create_app
-from app.config import Settings
-from app.formats import EXTENSIONS
+from app.contract.formats import EXTENSIONS
+from app.core.config import Settings
 
 
 @pytest.fixture(scope="module")

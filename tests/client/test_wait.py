@@ -9,7 +9,7 @@ import httpx
 import pytest
 from whisper_jobs_client import Client, JobStatus, NotFoundError
 
-from app.jobs import Job, JobOptions, utcnow
+from app.contract.jobs import Job, JobOptions, utcnow
 
 JOB = Job(id="j1", status=JobStatus.COMPLETED, created_at=utcnow(), progress=1.0,
           options=JobOptions())  # fmt: skip

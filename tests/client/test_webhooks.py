@@ -10,7 +10,7 @@ import pytest
 from standardwebhooks import Webhook
 from whisper_jobs_client import WebhookVerificationError, WebhookVerifier
 
-from app.webhooks import signed_headers
+from app.contract.webhook_events import signed_headers
 
 OLD = "whsec_" + base64.b64encode(b"o" * 32).decode()
 NEW = "whsec_" + base64.b64encode(b"n" * 32).decode()

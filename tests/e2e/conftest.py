@@ -21,7 +21,7 @@ import numpy as np
 import psutil
 import pytest
 
-from app.embedded import EmbeddedRedis, free_port
+from app.core.embedded import EmbeddedRedis, free_port
 from tests.conftest import JFK
 from tests.transcripts import reference
 
@@ -59,7 +59,7 @@ class Service:
 def _start(name: str, env: dict[str, str], logs: Path) -> subprocess.Popen[bytes]:
     with (logs / f"{name}.log").open("wb") as out:
         return subprocess.Popen(
-            [sys.executable, "-m", "app.cli", name], cwd=ROOT, env=env, stdout=out, stderr=out
+            [sys.executable, "-m", "app.core.cli", name], cwd=ROOT, env=env, stdout=out, stderr=out
         )
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from app.embedded import EmbeddedRedis
+from app.core.embedded import EmbeddedRedis
 from tests.conftest import JFK, JFK_TEXT
 from tests.e2e.conftest import Cluster, cluster_on_db, loopback_http_server
 

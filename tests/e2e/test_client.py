@@ -29,8 +29,8 @@ from whisper_jobs_client import (
     WaitTimeout,
 )
 
-from app.auth import new_key
-from app.embedded import EmbeddedRedis
+from app.core.auth import new_key
+from app.core.embedded import EmbeddedRedis
 from tests.conftest import DATA, JFK, JFK_TEXT
 from tests.e2e.conftest import ROOT, Cluster, cluster_on_db
 from tests.transcripts import wer
@@ -139,7 +139,7 @@ def test_wait_polls_when_the_event_stream_is_unavailable(
 def cli(cluster: Cluster, *args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "WHISPER_JOBS_SERVER": cluster.url, "WHISPER_JOBS_API_KEY": KEY}
     return subprocess.run(
-        [sys.executable, "-m", "app.cli", *args], cwd=cwd, env=env, capture_output=True,
+        [sys.executable, "-m", "app.core.cli", *args], cwd=cwd, env=env, capture_output=True,
         text=True, timeout=300,
     )  # fmt: skip
 
@@ -192,7 +192,7 @@ def test_cli_usage_errors_exit_2(cluster: Cluster, tmp_path: Path) -> None:
 def test_cli_without_a_key_is_refused(cluster: Cluster) -> None:
     env = {k: v for k, v in os.environ.items() if k != "WHISPER_JOBS_API_KEY"}
     run = subprocess.run(
-        [sys.executable, "-m", "app.cli", "list", "--server", cluster.url], cwd=ROOT, env=env,
+        [sys.executable, "-m", "app.core.cli", "list", "--server", cluster.url], cwd=ROOT, env=env,
         capture_output=True, text=True, timeout=60,
     )  # fmt: skip
     assert run.returncode == 1 and "unauthorized" in run.stderr
@@ -245,7 +245,7 @@ def test_json_logs_tag_lines_with_the_job_id(cluster: Cluster, client: Client) -
 
 def test_cli_tells_how_to_pass_a_key_on_401(cluster: Cluster) -> None:
     env = {**os.environ, "WHISPER_JOBS_SERVER": cluster.url, "WHISPER_JOBS_API_KEY": "wj_wrong"}
-    run = subprocess.run([sys.executable, "-m", "app.cli", "list"], cwd=ROOT, env=env,
+    run = subprocess.run([sys.executable, "-m", "app.core.cli", "list"], cwd=ROOT, env=env,
                          capture_output=True, text=True, timeout=120)  # fmt: skip
     assert run.returncode == 1
     assert "unauthorized" in run.stderr and "--api-key" in run.stderr

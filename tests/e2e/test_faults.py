@@ -14,7 +14,7 @@ import httpx
 import psutil
 import pytest
 
-from app.embedded import EmbeddedRedis
+from app.core.embedded import EmbeddedRedis
 from tests.conftest import DATA, JFK, JFK_TEXT
 from tests.e2e.conftest import Cluster, cluster_on_db, make_cluster
 from tests.transcripts import wer

@@ -23,8 +23,8 @@ import httpx
 import pytest
 import redis
 
-from app.auth import new_key
-from app.embedded import EmbeddedRedis
+from app.core.auth import new_key
+from app.core.embedded import EmbeddedRedis
 from tests.conftest import DATA, JFK
 from tests.e2e.conftest import Cluster, loopback_http_server, make_cluster
 

@@ -13,8 +13,8 @@ import pytest
 import srt
 import webvtt
 
-from app.auth import new_key
-from app.embedded import EmbeddedRedis, free_port
+from app.core.auth import new_key
+from app.core.embedded import EmbeddedRedis, free_port
 from tests.conftest import DATA, JFK, JFK_TEXT
 from tests.e2e.conftest import Service, _start
 from tests.transcripts import reference, wer

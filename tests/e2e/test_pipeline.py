@@ -8,7 +8,7 @@ from pathlib import Path
 
 import redis
 
-from app.jobs import queue_for
+from app.contract.jobs import queue_for
 from tests.conftest import DATA, JFK, JFK_TEXT
 from tests.e2e.conftest import Service
 from tests.transcripts import reference, wer

@@ -15,8 +15,8 @@ import schemathesis
 from hypothesis import HealthCheck, given, settings
 from schemathesis.checks import not_a_server_error, positive_data_acceptance
 
-from app.auth import new_key
-from app.embedded import EmbeddedRedis, free_port
+from app.core.auth import new_key
+from app.core.embedded import EmbeddedRedis, free_port
 from tests.e2e.conftest import _start
 
 KEY, ENTRY = new_key("schemathesis")

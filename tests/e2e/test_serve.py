@@ -14,7 +14,7 @@ from pathlib import Path
 
 import httpx
 
-from app.embedded import free_port
+from app.core.embedded import free_port
 from tests.e2e.conftest import ROOT
 
 
@@ -31,7 +31,11 @@ def test_serve_starts_everything_and_stops_cleanly(tmp_path: Path, models_dir: P
     log = tmp_path / "serve.log"
     with log.open("wb") as out:
         serve = subprocess.Popen(
-            [sys.executable, "-m", "app.cli", "serve"], cwd=ROOT, env=env, stdout=out, stderr=out
+            [sys.executable, "-m", "app.core.cli", "serve"],
+            cwd=ROOT,
+            env=env,
+            stdout=out,
+            stderr=out,
         )
     try:
         deadline = time.monotonic() + 90

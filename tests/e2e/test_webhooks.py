@@ -17,7 +17,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from standardwebhooks.webhooks import Webhook
 
-from app.embedded import EmbeddedRedis
+from app.core.embedded import EmbeddedRedis
 from tests.conftest import DATA, JFK, JFK_TEXT
 from tests.e2e.conftest import Cluster, cluster_on_db, loopback_http_server
 

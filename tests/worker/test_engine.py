@@ -4,8 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from app.errors import InvalidAudio, JobCanceled
-from app.jobs import JobOptions
+from app.contract.errors import InvalidAudio, JobCanceled
+from app.contract.jobs import JobOptions
 from tests.conftest import DATA, JFK, JFK_TEXT
 from tests.transcripts import reference, wer
 from worker.engine import EngineConfig, WhisperEngine

@@ -9,12 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from app.jobs import JobOptions
+from app.contract.jobs import JobOptions
 from tests.conftest import DATA, JFK, JFK_TEXT
 from tests.data.make_audio import RIGHT_CHANNEL, SENTENCES
 from tests.transcripts import reference, wer
 from worker.engine import EngineConfig, WhisperEngine
-from worker.models import ModelCache
+from worker.weights import ModelCache
 
 pytestmark = pytest.mark.model  # loads the real Whisper weights
 
@@ -81,7 +81,7 @@ def test_split_channels_transcribes_each_side(engine: WhisperEngine, models_dir:
 
 
 def test_split_needs_stereo(engine: WhisperEngine) -> None:
-    from app.errors import InvalidAudio
+    from app.contract.errors import InvalidAudio
 
     with pytest.raises(InvalidAudio, match="stereo"):
         engine.transcribe(DATA / "de.wav", JobOptions(channels="split"), quiet)

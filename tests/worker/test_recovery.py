@@ -6,11 +6,11 @@ from pathlib import Path
 import pytest
 import redis
 
-from app.config import Settings
-from app.errors import AudioTooLong
-from app.jobs import Job, JobOptions, JobStatus, new_job_id, utcnow
-from app.queue import celery_config, pending_job_ids, task_time_limits
-from app.store import JobStore
+from app.contract.errors import AudioTooLong
+from app.contract.jobs import Job, JobOptions, JobStatus, new_job_id, utcnow
+from app.core.config import Settings
+from app.storage.broker import celery_config, pending_job_ids, task_time_limits
+from app.storage.store import JobStore
 from tests.conftest import JFK
 from tests.worker.test_tasks import ScriptedTranscriber
 from worker.audio import decode
@@ -76,7 +76,7 @@ def test_sweep_resends_queued_jobs_without_a_message(store: JobStore, redis_clie
 def test_sweep_leaves_queued_jobs_whose_message_waits(
     store: JobStore, redis_client: redis.Redis, settings: Settings
 ) -> None:
-    from app.queue import enqueue_transcription, make_producer
+    from app.storage.broker import enqueue_transcription, make_producer
 
     job = old_job(store)
     producer = make_producer(settings)
@@ -138,7 +138,7 @@ def test_decoding_stops_at_the_duration_cap() -> None:
 def test_one_unreadable_record_does_not_stop_the_sweep_for_others(
     store: JobStore, redis_client: redis.Redis
 ) -> None:
-    from app import keys as layout
+    from app.storage import keys as layout
     from tests.app.api.test_hostile_inputs import poison
 
     bad = poison(redis_client, owner="mallory")

@@ -4,9 +4,17 @@ from pathlib import Path
 
 import pytest
 
-from app.errors import InvalidAudio
-from app.jobs import Job, JobOptions, JobStatus, Segment, TranscriptResult, new_job_id, utcnow
-from app.store import JobStore
+from app.contract.errors import InvalidAudio
+from app.contract.jobs import (
+    Job,
+    JobOptions,
+    JobStatus,
+    Segment,
+    TranscriptResult,
+    new_job_id,
+    utcnow,
+)
+from app.storage.store import JobStore
 from worker.engine import SegmentCallback
 from worker.runner import run_job
 

@@ -5,10 +5,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from app.jobs import Job, JobOptions, JobStatus, WebhookState, new_job_id, utcnow
-from app.netguard import UrlPolicy
-from app.store import JobStore
-from worker.webhooks import Outcome, apply_outcome, parse_retry_after
+from app.contract.jobs import Job, JobOptions, JobStatus, WebhookState, new_job_id, utcnow
+from app.core.netguard import UrlPolicy
+from app.storage.store import JobStore
+from worker.webhook_delivery import Outcome, apply_outcome, parse_retry_after
 
 SCHEDULE = [5.0, 30.0, 120.0]
 SECRET = "whsec_" + base64.b64encode(b"s" * 32).decode()
@@ -100,7 +100,7 @@ def test_a_huge_retry_after_is_clamped_to_the_schedule() -> None:
 
 
 def test_a_delivery_that_raises_is_an_outcome(monkeypatch: pytest.MonkeyPatch) -> None:
-    import worker.webhooks as webhooks
+    import worker.webhook_delivery as webhooks
 
     def explode(*_: object) -> str:
         raise OverflowError("something no branch expected")

@@ -16,7 +16,7 @@ from app.api.deps import AsyncRedisDep, CallerDep, StoreDep
 from app.api.job_stream import job_events
 from app.api.routes.jobs import NOT_FOUND
 from app.api.streams import StreamLimiter, StreamSlot
-from app.store import JobStore
+from app.storage.store import JobStore
 
 router = APIRouter(prefix="/v1/jobs", tags=["jobs"])
 

@@ -18,10 +18,10 @@ from app.api.forms import (
     parse_metadata,
 )
 from app.api.submit import check_caller_url, submit, submit_url
-from app.errors import InvalidRequest, JobNotCompleted, JobNotFound, NoWebhook
-from app.formats import MEDIA_TYPES, CueLimits, Format, download_name, render
-from app.jobs import Job, JobStatus, WebhookState, new_job_id, utcnow
-from app.queue import enqueue_webhook
+from app.contract.errors import InvalidRequest, JobNotCompleted, JobNotFound, NoWebhook
+from app.contract.formats import MEDIA_TYPES, CueLimits, Format, download_name, render
+from app.contract.jobs import Job, JobStatus, WebhookState, new_job_id, utcnow
+from app.storage.broker import enqueue_webhook
 
 router = APIRouter(prefix="/v1/jobs", tags=["jobs"])
 

@@ -10,8 +10,8 @@ from fastapi import APIRouter, Depends
 from pydantic import BaseModel
 
 from app.api.deps import SettingsDep, get_caller
-from app.catalog import OPENAI_ALIAS, ModelInfo, model_info
-from app.errors import ModelNotFound
+from app.contract.catalog import OPENAI_ALIAS, ModelInfo, model_info
+from app.contract.errors import ModelNotFound
 
 router = APIRouter(prefix="/v1/models", tags=["models"], dependencies=[Depends(get_caller)])
 

@@ -24,12 +24,12 @@ from app.api.forms import bounded_filename, job_options, validated_form
 from app.api.openai_stream import openai_events, usage
 from app.api.streams import StreamLimiter
 from app.api.submit import submit
-from app.config import Settings
-from app.errors import InvalidRequest, JobFailed, SyncTimeout, WhisperJobsError
-from app.formats import MEDIA_TYPES, CueLimits, download_name, render
-from app.jobs import Job, JobError, JobStatus, new_job_id, utcnow
-from app.keys import events_channel_for
-from app.store import JobStore
+from app.contract.errors import InvalidRequest, JobFailed, SyncTimeout, WhisperJobsError
+from app.contract.formats import MEDIA_TYPES, CueLimits, download_name, render
+from app.contract.jobs import Job, JobError, JobStatus, new_job_id, utcnow
+from app.core.config import Settings
+from app.storage.keys import events_channel_for
+from app.storage.store import JobStore
 
 router = APIRouter(prefix="/v1/audio", tags=["openai"])
 ResponseFormat = Literal["json", "text", "srt", "verbose_json", "vtt"]

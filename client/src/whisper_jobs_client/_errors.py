@@ -1,5 +1,5 @@
 """Errors the client raises. Every refusal from the API carries the API's stable `code`
-(see `app.errors`), its message and the HTTP status; subclasses group them the way a caller
+(see `app.contract.errors`), its message and the HTTP status; subclasses group them the way a caller
 reacts (fix the request, back off, re-authenticate).
 """
 

@@ -5,7 +5,7 @@ import redis
 from fastapi.testclient import TestClient
 
 from app.api.main import create_app
-from app.config import Settings
+from app.core.config import Settings
 
 
 @pytest.fixture

@@ -7,9 +7,9 @@ import redis
 from fastapi.testclient import TestClient
 
 from app.api.main import create_app
-from app.auth import KeyRing, new_key
-from app.config import Settings
-from app.jobs import queue_for
+from app.contract.jobs import queue_for
+from app.core.auth import KeyRing, new_key
+from app.core.config import Settings
 from tests.app.api.test_jobs_routes import assert_error, submit
 from tests.conftest import DATA
 

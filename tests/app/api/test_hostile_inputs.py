@@ -11,12 +11,12 @@ import pytest
 import redis
 from fastapi.testclient import TestClient
 
-from app import keys as layout
 from app.api import submit as submit_module
 from app.api.main import create_app
-from app.config import Settings
-from app.embedded import free_port
-from app.jobs import new_job_id
+from app.contract.jobs import new_job_id
+from app.core.config import Settings
+from app.core.embedded import free_port
+from app.storage import keys as layout
 from tests.app.api.test_jobs_routes import assert_error, submit
 
 SECRET = "whsec_" + base64.b64encode(b"s" * 32).decode()

@@ -7,9 +7,9 @@ import sys
 import redis
 from fastapi.testclient import TestClient
 
-from app.config import Settings
-from app.jobs import queue_for
-from app.queue import make_producer
+from app.contract.jobs import queue_for
+from app.core.config import Settings
+from app.storage.broker import make_producer
 from tests.conftest import JFK
 
 
@@ -137,7 +137,7 @@ def test_api_never_imports_worker_or_model_code():
     code = (
         "import sys\n"
         "from app.api.main import create_app\n"
-        "from app.config import Settings\n"
+        "from app.core.config import Settings\n"
         "create_app(Settings(redis_url='redis://127.0.0.1:1/0'))\n"
         "bad = [m for m in ('worker', 'faster_whisper', 'ctranslate2') if m in sys.modules]\n"
         "print(','.join(bad))\n"

@@ -1,0 +1,177 @@
+"""Transcript output formats: text, SRT, WebVTT, TSV and OpenAI's `verbose_json`.
+
+Subtitle cues respect `max_line_width` (characters per line), `max_line_count` (lines per cue) and
+`max_cue_seconds`; a long segment is split on word boundaries, at the words' own times when word
+timestamps exist, else at times interpolated by character count.
+"""
+
+from __future__ import annotations
+
+import re
+import textwrap
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from app.contract.jobs import Job, Segment, TranscriptResult, Word
+from app.contract.languages import LANGUAGE_NAMES
+
+Format = Literal["json", "verbose_json", "text", "srt", "vtt", "tsv"]
+
+MEDIA_TYPES: dict[str, str] = {
+    "json": "application/json",
+    "verbose_json": "application/json",
+    "text": "text/plain; charset=utf-8",
+    "srt": "application/x-subrip; charset=utf-8",
+    "vtt": "text/vtt; charset=utf-8",
+    "tsv": "text/tab-separated-values; charset=utf-8",
+}
+# Both JSON kinds download as `.json` (`verbose_json` is OpenAI's richer shape, still JSON).
+EXTENSIONS = {"json": "json", "verbose_json": "json", "text": "txt", "srt": "srt", "vtt": "vtt",
+              "tsv": "tsv"}  # fmt: skip
+
+
+def download_name(job: Job, fmt: str) -> str:
+    """`<upload's stem>.<extension>` with only safe characters (the job id without a name)."""
+    stem = Path(job.filename or job.id).stem
+    safe = re.sub(r"[^A-Za-z0-9._-]+", "_", stem).strip("._") or job.id
+    return f"{safe}.{EXTENSIONS[fmt]}"
+
+
+@dataclass(frozen=True)
+class CueLimits:
+    max_line_width: int | None = None
+    max_line_count: int | None = None
+    max_cue_seconds: float | None = None
+
+
+@dataclass(frozen=True)
+class Cue:
+    start: float
+    end: float
+    lines: list[str]
+
+
+def to_text(result: TranscriptResult) -> str:
+    return "".join(f"{s.text.strip()}\n" for s in result.segments)
+
+
+def to_tsv(result: TranscriptResult) -> str:
+    # openai-whisper's WriteTSV: integer milliseconds, tabs in text replaced.
+    rows = ["start\tend\ttext"]
+    for s in result.segments:
+        text = s.text.strip().replace("\t", " ")
+        rows.append(f"{round(1000 * s.start)}\t{round(1000 * s.end)}\t{text}")
+    return "\n".join(rows) + "\n"
+
+
+def to_verbose_json(result: TranscriptResult) -> dict[str, Any]:
+    """OpenAI's `verbose_json` shape, key for key."""
+    body: dict[str, Any] = {
+        "task": result.task,
+        "language": LANGUAGE_NAMES.get(result.language or "", result.language or ""),
+        "duration": result.duration,
+        "text": result.text,
+        "segments": [
+            {"id": s.id, "seek": s.seek, "start": s.start, "end": s.end, "text": s.text,
+             "tokens": s.tokens, "temperature": s.temperature, "avg_logprob": s.avg_logprob,
+             "compression_ratio": s.compression_ratio, "no_speech_prob": s.no_speech_prob}
+            for s in result.segments
+        ],
+    }  # fmt: skip
+    words = [w for s in result.segments for w in (s.words or [])]
+    if any(s.words is not None for s in result.segments):
+        body["words"] = [{"word": w.word, "start": w.start, "end": w.end} for w in words]
+    return body
+
+
+def _timestamp(seconds: float, separator: str) -> str:
+    ms = max(0, round(seconds * 1000))
+    hours, ms = divmod(ms, 3_600_000)
+    minutes, ms = divmod(ms, 60_000)
+    secs, ms = divmod(ms, 1000)
+    return f"{hours:02d}:{minutes:02d}:{secs:02d}{separator}{ms:03d}"
+
+
+def _wrap(text: str, width: int | None) -> list[str]:
+    text = " ".join(text.split())
+    if not width:
+        return [text]
+    return textwrap.wrap(text, width=width, break_long_words=False) or [text]
+
+
+def _fits(text: str, start: float, end: float, limits: CueLimits) -> bool:
+    if limits.max_cue_seconds is not None and end - start > limits.max_cue_seconds:
+        return False
+    if limits.max_line_count is not None:
+        return len(_wrap(text, limits.max_line_width)) <= limits.max_line_count
+    return True
+
+
+def _words_of(segment: Segment) -> list[Word]:
+    if segment.words:
+        return segment.words
+    # No word timings: spread the segment's time over its words by character count.
+    tokens = segment.text.split()
+    total = sum(len(t) + 1 for t in tokens) or 1
+    span, at, words = segment.end - segment.start, segment.start, []
+    for token in tokens:
+        length = span * (len(token) + 1) / total
+        words.append(Word(start=at, end=at + length, word=" " + token, probability=1.0))
+        at += length
+    return words
+
+
+def cues(result: TranscriptResult, limits: CueLimits) -> list[Cue]:
+    """Cues within the limits: a segment stays one cue when it fits, else is cut between words."""
+    out: list[Cue] = []
+    for segment in result.segments:
+        if _fits(segment.text, segment.start, segment.end, limits):
+            out.append(Cue(segment.start, segment.end, _wrap(segment.text, limits.max_line_width)))
+            continue
+        current: list[Word] = []
+        for word in _words_of(segment):
+            candidate = [*current, word]
+            text = "".join(w.word for w in candidate)
+            if current and not _fits(text, candidate[0].start, word.end, limits):
+                out.append(_cue(current, limits))
+                candidate = [word]
+            current = candidate
+        if current:
+            out.append(_cue(current, limits))
+    return out
+
+
+def _cue(words: list[Word], limits: CueLimits) -> Cue:
+    text = "".join(w.word for w in words)
+    return Cue(words[0].start, words[-1].end, _wrap(text, limits.max_line_width))
+
+
+def to_srt(result: TranscriptResult, limits: CueLimits) -> str:
+    blocks = []
+    for index, cue in enumerate(cues(result, limits), start=1):
+        span = f"{_timestamp(cue.start, ',')} --> {_timestamp(cue.end, ',')}"
+        blocks.append(f"{index}\n{span}\n" + "\n".join(cue.lines) + "\n")
+    return "\n".join(blocks)
+
+
+def to_vtt(result: TranscriptResult, limits: CueLimits) -> str:
+    blocks = ["WEBVTT\n"]
+    for cue in cues(result, limits):
+        span = f"{_timestamp(cue.start, '.')} --> {_timestamp(cue.end, '.')}"
+        blocks.append(f"{span}\n" + "\n".join(cue.lines) + "\n")
+    return "\n".join(blocks)
+
+
+def render(result: TranscriptResult, fmt: Format, limits: CueLimits) -> str | dict[str, Any]:
+    if fmt == "json":
+        return result.model_dump(mode="json")
+    if fmt == "verbose_json":
+        return to_verbose_json(result)
+    if fmt == "srt":
+        return to_srt(result, limits)
+    if fmt == "vtt":
+        return to_vtt(result, limits)
+    if fmt == "tsv":
+        return to_tsv(result)
+    return to_text(result)

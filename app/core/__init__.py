@@ -1,0 +1,1 @@
+"""Runtime plumbing: settings, logs, keys, the URL guard, the probe, processes."""

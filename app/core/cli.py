@@ -1,0 +1,153 @@
+"""The server's commands of `whisper-jobs`: run the service (`serve`), or its parts (`api`,
+`worker`, `beat`, `webhooks`) for deployments, and make API keys. The command itself, and the
+client commands that talk to a running service, come from the client distribution
+(`whisper_jobs_client._cli`), which finds these through the entry point `whisper_jobs.commands`."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+
+from whisper_jobs_client import _cli as client_cli
+from whisper_jobs_client._cli import Handler
+
+from app.contract.jobs import MAINTENANCE_QUEUE, WEBHOOK_QUEUE, queue_for
+from app.core.auth import new_key
+from app.core.config import Settings, get_settings
+from app.core.logs import configure_logging, logging_config
+from app.core.supervisor import Supervisor
+
+logger = logging.getLogger("whisper_jobs")
+
+
+def run_api(settings: Settings) -> None:
+    import uvicorn
+
+    settings.require_redis_url()
+    problem = settings.open_service_problem()
+    if problem:
+        raise SystemExit(problem)
+    port = int(os.environ.get("PORT", settings.api_port))
+    uvicorn.run(
+        "app.api.main:create_app",
+        factory=True,
+        host=settings.api_host,
+        port=port,
+        workers=settings.api_workers,
+        log_config=logging_config(settings.log_format, settings.log_level),
+        access_log=settings.api_workers == 1,  # one line per request costs throughput at scale
+    )
+
+
+def celery_argv(settings: Settings) -> list[str]:
+    """`python -m celery -A worker.celery_app`, and `--quiet` in JSON mode: Celery's start-up
+    banner is printed, not logged, and would break a stream of JSON lines."""
+    quiet = ["--quiet"] if settings.log_format == "json" else []
+    return [sys.executable, "-m", "celery", "-A", "worker.celery_app", *quiet]
+
+
+def worker_argv(settings: Settings, models: list[str] | None = None) -> list[str]:
+    queues = ",".join([*(queue_for(m) for m in (models or settings.models)), MAINTENANCE_QUEUE])
+    return [
+        *celery_argv(settings), "worker",
+        "--queues", queues,
+        "--concurrency", str(settings.worker_concurrency),
+        "--pool", "prefork",
+        "--loglevel", "INFO",
+        "--hostname", "whisper@%h",
+    ]  # fmt: skip
+
+
+def run_worker(settings: Settings, models: list[str] | None = None) -> None:
+    settings.require_redis_url()
+    unknown = set(models or ()) - set(settings.models)
+    if unknown:
+        raise SystemExit(f"not in WHISPER_JOBS_MODELS: {', '.join(sorted(unknown))}")
+    argv = worker_argv(settings, models)
+    os.execv(argv[0], argv)  # become the Celery worker: signals reach it directly
+
+
+def run_webhooks(settings: Settings) -> None:
+    """A worker for the `webhooks` queue only: slow receivers never hold a transcription worker.
+    Threads: deliveries wait on the network, not the CPU."""
+    settings.require_redis_url()
+    argv = [
+        *celery_argv(settings), "worker", "--queues", WEBHOOK_QUEUE,
+        "--pool", "threads", "--concurrency", "8",
+        "--loglevel", "INFO", "--hostname", "webhooks@%h",
+    ]  # fmt: skip
+    os.execv(argv[0], argv)
+
+
+def run_beat(settings: Settings) -> None:
+    settings.require_redis_url()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    argv = [
+        *celery_argv(settings), "beat", "--loglevel", "INFO",
+        "--schedule", str(settings.data_dir / "celerybeat-schedule"),
+    ]  # fmt: skip
+    os.execv(argv[0], argv)
+
+
+def create_key(name: str) -> int:
+    if not name or ":" in name or "," in name:
+        print("a key name may not be empty or contain ':' or ','", file=sys.stderr)
+        return 2
+    key, entry = new_key(name)
+    print(f"key (give it to the caller; it is not stored anywhere): {key}")
+    print(f"entry (append to WHISPER_JOBS_API_KEYS, comma-separated): {entry}")
+    return 0
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> dict[str, Handler]:
+    """The server's commands, added to the client's `whisper-jobs` (the entry point
+    `whisper_jobs.commands: server` in pyproject.toml)."""
+    sub.add_parser(
+        "serve", help="run everything: embedded Redis (if no URL), API, a worker and beat"
+    )
+    sub.add_parser("webhooks", help="run a worker that delivers webhook events")
+    sub.add_parser("beat", help="run the scheduler of the recovery sweep (one per deployment)")
+    keys = sub.add_parser("keys", help="manage API keys")
+    keys_sub = keys.add_subparsers(dest="keys_command", required=True)
+    keys_sub.add_parser("create", help="print a new key and its configuration entry").add_argument(
+        "name"
+    )
+    sub.add_parser("api", help="run the HTTP API (uvicorn)")
+    worker = sub.add_parser("worker", help="run a Celery transcription worker")
+    worker.add_argument(
+        "--models",
+        type=lambda v: [m.strip() for m in v.split(",") if m.strip()],
+        help="consume only these models' queues (comma-separated; default: all offered)",
+    )
+    names = ("serve", "webhooks", "beat", "keys", "api", "worker")
+    return dict.fromkeys(names, run_server_command)
+
+
+def run_server_command(args: argparse.Namespace, _parser: argparse.ArgumentParser) -> int:
+    if args.command == "keys":
+        return create_key(args.name)
+    settings = get_settings()
+    configure_logging(settings.log_format, settings.log_level)
+    if args.command == "beat":
+        run_beat(settings)
+    elif args.command == "webhooks":
+        run_webhooks(settings)
+    elif args.command == "api":
+        run_api(settings)
+    elif args.command == "worker":
+        run_worker(settings, args.models)
+    else:
+        return Supervisor(settings).run()
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m app.core.cli`: the same command as the installed `whisper-jobs`, with the server's
+    commands registered explicitly (a source tree need not be installed for it)."""
+    return client_cli.main(argv, plugins=[register])
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,310 @@
+"""Settings: one pydantic-settings object, read from `WHISPER_JOBS_*` environment variables.
+
+Built once at the edge (`get_settings()`), then passed into constructors; deep modules never read
+the environment themselves.
+"""
+
+from __future__ import annotations
+
+import base64
+import ipaddress
+from functools import lru_cache
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from app.contract.languages import MODEL_NAME_PATTERN
+from app.core.logs import LogFormat
+
+MIN_WEBHOOK_SECRET_BYTES = 24
+
+
+class Settings(BaseSettings):
+    """Every setting of the service. The README's configuration table mirrors this class."""
+
+    model_config = SettingsConfigDict(env_prefix="WHISPER_JOBS_", extra="ignore")
+
+    redis_url: str | None = Field(
+        default=None,
+        description="Redis URL for the queue and the job store. Unset: `whisper-jobs serve` "
+        "starts an embedded Valkey server; `api` and `worker` refuse to start.",
+    )
+    data_dir: Path = Field(
+        default=Path("data"),
+        description="Uploads, the model cache and the embedded server's files live here. "
+        "API and workers must share it (a shared volume in compose).",
+    )
+    model: str = Field(default="base", description="The model used when a job names none.")
+    models: Annotated[list[str], NoDecode] = Field(
+        default=["base", "tiny.en"],
+        description="Comma-separated model names a job may ask for.",
+    )
+    device: Literal["auto", "cpu", "cuda"] = Field(
+        default="auto", description="`auto`: CUDA when CTranslate2 sees a GPU, else CPU."
+    )
+    compute_type: str = Field(
+        default="auto",
+        description="CTranslate2 compute type; `auto` is int8 on CPU and int8_float16 on CUDA.",
+    )
+    cpu_threads: int = Field(
+        default=0, ge=0, description="CTranslate2 threads per worker process (0: library default)."
+    )
+    max_loaded_models: int = Field(
+        default=2, ge=1, description="Models a worker process keeps loaded (LRU evicted)."
+    )
+    batch_size: int = Field(
+        default=8, ge=1, le=64, description="Batch size of the batched pipeline on long audio."
+    )
+    batch_min_seconds: float = Field(
+        default=60.0,
+        ge=0,
+        description="Audio longer than this uses batched inference (jobs with batched=auto).",
+    )
+    model_cache_dir: Path | None = Field(
+        default=None,
+        description="Where bundled models are assembled; default `<data_dir>/models`.",
+    )
+    result_ttl_seconds: int = Field(
+        default=7 * 24 * 3600, gt=0, description="How long finished jobs and results are kept."
+    )
+    api_keys: Annotated[list[str], NoDecode] = Field(
+        default=[],
+        description="Comma-separated `name:sha256hex` entries (`whisper-jobs keys create NAME`). "
+        "Empty: the service is open to anyone who can reach it.",
+    )
+    sync_timeout_seconds: float = Field(
+        default=600.0,
+        gt=0,
+        description="How long the OpenAI-compatible endpoints wait for their job (504 after).",
+    )
+    webhook_secret: str | None = Field(
+        default=None,
+        description="`whsec_` + base64: signs webhook events (Standard Webhooks). Unset: "
+        "`webhook_url` is refused.",
+    )
+    webhook_secrets_previous: str = Field(
+        default="",
+        description="Space-separated earlier secrets, still signed with during a key rotation.",
+    )
+    webhook_retry_schedule: Annotated[list[float], NoDecode] = Field(
+        default=[5, 30, 120, 600, 1800, 3600, 10800, 21600],
+        description="Comma-separated seconds before each retry (jitter of up to 10 % added).",
+    )
+    webhook_timeout_seconds: float = Field(
+        default=15.0, gt=0, description="Timeout of one webhook delivery."
+    )
+    allowed_networks: Annotated[list[str], NoDecode] = Field(
+        default=[],
+        description="Comma-separated CIDRs that caller-chosen URLs may reach although they are "
+        "not public (e.g. `10.0.0.0/8` for internal object storage).",
+    )
+    allowed_hosts: Annotated[list[str], NoDecode] = Field(
+        default=[], description="Comma-separated host names allowed likewise."
+    )
+    max_upload_bytes: int = Field(
+        default=2 * 1024**3, gt=0, description="Largest accepted upload (413 above)."
+    )
+    max_audio_seconds: float = Field(
+        default=4 * 3600, gt=0, description="Longest accepted audio (`audio_too_long` above)."
+    )
+    max_attempts: int = Field(
+        default=3, ge=1, description="Deliveries of a job before it fails with `worker_lost`."
+    )
+    max_active_jobs_per_key: int = Field(
+        default=100, ge=1, description="Unfinished jobs one key may have (429 above)."
+    )
+    max_active_jobs: int = Field(
+        default=10_000, ge=1, description="Unfinished jobs the service holds (503 above)."
+    )
+    task_seconds_per_audio_second: float = Field(
+        default=2.0,
+        gt=0,
+        description="Soft time limit of a job per second of audio (then the floor and ceiling).",
+    )
+    task_time_limit_min_seconds: int = Field(
+        default=300, gt=0, description="Floor of a job's soft time limit."
+    )
+    task_time_limit_max_seconds: int = Field(
+        default=5 * 3600,
+        gt=0,
+        description="Ceiling of a job's soft time limit; the hard limit adds 60 s and must stay "
+        "below the Redis visibility timeout (checked at start-up).",
+    )
+    job_lease_seconds: int = Field(
+        default=30,
+        ge=3,
+        description="A running job's heartbeat lease; the sweep requeues a processing job whose "
+        "lease expired (its worker vanished).",
+    )
+    sweep_interval_seconds: float = Field(
+        default=60.0, gt=0, description="How often the recovery sweep looks for stuck jobs."
+    )
+    worker_concurrency: int = Field(
+        default=1, ge=1, description="Celery worker processes per `whisper-jobs worker`."
+    )
+    api_host: str = Field(default="127.0.0.1", description="Address the API binds to.")
+    api_workers: int = Field(
+        default=1, ge=1, le=64, description="uvicorn worker processes of `whisper-jobs api`."
+    )
+    api_port: int = Field(
+        default=8000, ge=0, le=65535, description="API port (the plain `PORT` variable overrides)."
+    )
+    embedded_redis_port: int = Field(
+        default=0,
+        ge=0,
+        le=65535,
+        description="Port of the embedded Valkey that `serve` starts (0: any free port).",
+    )
+    log_format: LogFormat = Field(
+        default="text",
+        description="`text`, or `json`: one JSON object per line, with `job_id` where it applies.",
+    )
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
+        default="INFO", description="The lowest level logged."
+    )
+    shutdown_timeout_seconds: float = Field(
+        default=60.0,
+        gt=0,
+        description="How long `serve` waits for each child (worker: its running job) on stop.",
+    )
+    ready_refresh_seconds: float = Field(
+        default=2.0,
+        gt=0,
+        le=60,
+        description="How often the API refreshes the state `/readyz` answers from (Redis "
+        "reachable, workers' heartbeats).",
+    )
+    redis_socket_timeout_seconds: float = Field(
+        default=5.0, gt=0, le=300, description="Timeout of one Redis command (and of a wait for "
+        "a pooled connection); beyond it the request gets `503 queue_unavailable`.",
+    )  # fmt: skip
+    redis_connect_timeout_seconds: float = Field(
+        default=2.0, gt=0, le=60, description="Timeout of connecting to Redis."
+    )
+    redis_max_connections: int = Field(
+        default=50, ge=2, le=10_000, description="Redis connections per process and client pool."
+    )
+    redis_maxmemory: str = Field(
+        default="1gb",
+        pattern=r"^[0-9]+(kb|mb|gb)?$",
+        description="`maxmemory` of the embedded Valkey (`noeviction`: a full Redis refuses "
+        "writes, which become 503, instead of dropping jobs).",
+    )
+    max_streams_per_key: int = Field(
+        default=20, ge=1, le=10_000, description="Open event streams per API key and API "
+        "process (429 above).",
+    )  # fmt: skip
+    dns_timeout_seconds: float = Field(
+        default=3.0, gt=0, le=60, description="How long the submit-time check of `audio_url` "
+        "and `webhook_url` waits for DNS (past it, the URL is checked when used).",
+    )  # fmt: skip
+    allow_open: bool = Field(
+        default=False,
+        description="Let the API listen on a non-loopback address with no API keys (an open "
+        "service). Without it, that combination refuses to start.",
+    )
+
+    @field_validator("models", "api_keys", "allowed_networks", "allowed_hosts", mode="before")
+    @classmethod
+    def _split_models(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [name.strip() for name in value.split(",") if name.strip()]
+        return value
+
+    @field_validator("models")
+    @classmethod
+    def _check_models(cls, value: list[str]) -> list[str]:
+        if not value:
+            raise ValueError("at least one model must be offered")
+        for name in value:
+            if not MODEL_NAME_PATTERN.fullmatch(name):
+                raise ValueError(f"not a usable model name: {name!r}")
+        return value
+
+    @field_validator("api_keys")
+    @classmethod
+    def _check_keys(cls, value: list[str]) -> list[str]:
+        for entry in value:
+            name, _, digest = entry.partition(":")
+            if not name or len(digest) != 64 or any(c not in "0123456789abcdef" for c in digest):
+                raise ValueError(f"API key entries are name:sha256hex, got {entry!r}")
+        return value
+
+    @field_validator("webhook_retry_schedule", mode="before")
+    @classmethod
+    def _split_schedule(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [float(v) for v in value.split(",") if v.strip()]
+        return value
+
+    @field_validator("webhook_secret", mode="before")
+    @classmethod
+    def _blank_secret_is_unset(cls, value: object) -> object:
+        # compose passes `WHISPER_JOBS_WEBHOOK_SECRET=` when the operator set none.
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("webhook_secret", "webhook_secrets_previous")
+    @classmethod
+    def _check_secret(cls, value: str | None) -> str | None:
+        for secret in (value or "").split():
+            try:
+                key = base64.b64decode(secret.removeprefix("whsec_"), validate=True)
+            except ValueError as e:
+                raise ValueError("webhook secrets are whsec_ followed by base64") from e
+            if len(key) < MIN_WEBHOOK_SECRET_BYTES:
+                # Standard Webhooks: secrets of 24 to 64 random bytes.
+                raise ValueError(
+                    f"a webhook secret must hold at least {MIN_WEBHOOK_SECRET_BYTES} random "
+                    f"bytes (this one has {len(key)}); e.g. whsec_$(openssl rand -base64 32)"
+                )
+        return value
+
+    def webhook_secrets(self) -> list[str]:
+        return [s for s in [self.webhook_secret, *self.webhook_secrets_previous.split()] if s]
+
+    @field_validator("allowed_networks")
+    @classmethod
+    def _check_networks(cls, value: list[str]) -> list[str]:
+        for network in value:
+            ipaddress.ip_network(network, strict=False)  # raises ValueError when malformed
+        return value
+
+    def open_service_problem(self) -> str | None:
+        """Why the API must not start as configured: listening beyond this machine with no
+        keys would be an open service, unless the operator said so (`allow_open`)."""
+        loopback = self.api_host in ("127.0.0.1", "::1", "localhost") or self.api_host.startswith(
+            "127."
+        )
+        if loopback or self.api_keys or self.allow_open:
+            return None
+        return (
+            f"refusing to listen on {self.api_host} with no API keys: anyone who can reach it "
+            "could submit and read every job. Create keys (`whisper-jobs keys create NAME`, "
+            "then WHISPER_JOBS_API_KEYS), or set WHISPER_JOBS_ALLOW_OPEN=true to run it open."
+        )
+
+    @property
+    def uploads_dir(self) -> Path:
+        return self.data_dir / "uploads"
+
+    @property
+    def models_dir(self) -> Path:
+        return self.model_cache_dir or self.data_dir / "models"
+
+    def require_redis_url(self) -> str:
+        if not self.redis_url:
+            raise RuntimeError(
+                "WHISPER_JOBS_REDIS_URL is not set; set it, or use `whisper-jobs serve`, "
+                "which starts an embedded server"
+            )
+        return self.redis_url
+
+
+@lru_cache
+def get_settings() -> Settings:
+    settings = Settings()
+    if settings.model not in settings.models:
+        settings.models.insert(0, settings.model)
+    return settings

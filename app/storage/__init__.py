@@ -1,0 +1,1 @@
+"""Redis and the broker: the only code that touches their keys and queues."""

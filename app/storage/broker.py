@@ -1,0 +1,208 @@
+"""Celery configuration shared by producer (API) and consumer (worker), and the enqueue call.
+
+The API holds its own Celery app that only sends tasks by name (`send_task`), so it never
+imports the worker package or faster-whisper.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from celery import Celery
+
+from app.contract.jobs import (
+    MAINTENANCE_QUEUE,
+    SWEEP_TASK,
+    TRANSCRIBE_QUEUE,
+    TRANSCRIBE_TASK,
+    WEBHOOK_QUEUE,
+    WEBHOOK_TASK,
+    Job,
+    queue_for,
+)
+from app.core.config import Settings
+
+if TYPE_CHECKING:
+    from redis import Redis
+
+logger = logging.getLogger(__name__)
+
+# Must exceed the longest transcription: an unacknowledged message is handed to another worker
+# once this passes (acks are late, so a task is acknowledged only after it finished).
+VISIBILITY_TIMEOUT_SECONDS = 6 * 3600
+HARD_LIMIT_GRACE_SECONDS = 60
+# The producer's connection pool: a sender waits at most this long for a free connection, then
+# fails (503 at the HTTP edge) instead of hanging a request thread for good.
+BROKER_POOL_LIMIT = 20
+BROKER_POOL_WAIT_SECONDS = 5.0
+
+
+def task_time_limits(settings: Settings, audio_seconds: float | None) -> tuple[int, int]:
+    """(soft, hard) time limit of a job: proportional to its audio, within floor and ceiling."""
+    if audio_seconds is None:
+        soft = settings.task_time_limit_max_seconds
+    else:
+        soft = int(audio_seconds * settings.task_seconds_per_audio_second)
+        soft = max(settings.task_time_limit_min_seconds, soft)
+        soft = min(settings.task_time_limit_max_seconds, soft)
+    return soft, soft + HARD_LIMIT_GRACE_SECONDS
+
+
+def celery_config(settings: Settings) -> dict[str, Any]:
+    longest = settings.task_time_limit_max_seconds + HARD_LIMIT_GRACE_SECONDS
+    if longest >= VISIBILITY_TIMEOUT_SECONDS:
+        # Past the visibility timeout Redis hands an unacknowledged job to a second worker.
+        raise ValueError(
+            f"the longest job ({longest} s with its grace) must stay below the Redis "
+            f"visibility timeout ({VISIBILITY_TIMEOUT_SECONDS} s): lower "
+            "WHISPER_JOBS_TASK_TIME_LIMIT_MAX_SECONDS"
+        )
+    transport = {
+        "visibility_timeout": VISIBILITY_TIMEOUT_SECONDS,
+        # Explicit timeouts: a frozen Redis is an error within seconds, never a hang.
+        "socket_timeout": settings.redis_socket_timeout_seconds,
+        "socket_connect_timeout": settings.redis_connect_timeout_seconds,
+    }
+    return {
+        "broker_url": settings.require_redis_url(),
+        # Celery reads the visibility timeout in three places; they must agree.
+        "broker_transport_options": transport,
+        "result_backend_transport_options": transport,
+        "visibility_timeout": VISIBILITY_TIMEOUT_SECONDS,
+        "broker_connection_retry_on_startup": True,
+        "broker_pool_limit": BROKER_POOL_LIMIT,
+        "broker_connection_timeout": settings.redis_connect_timeout_seconds,
+        # Results live in our own job store; Celery's result backend is not used.
+        "task_ignore_result": True,
+        "result_backend": None,
+        "task_default_queue": TRANSCRIBE_QUEUE,
+        # A job is acknowledged only when it ended, and a worker takes one job at a time, so a
+        # worker that dies mid-job leaves its message to be redelivered, not lost.
+        "task_acks_late": True,
+        "task_reject_on_worker_lost": True,
+        "worker_prefetch_multiplier": 1,
+        # On a lost broker connection the running task's message is redelivered anyway (it was
+        # never acked); cancel the task rather than let two workers run the same job.
+        "worker_cancel_long_running_tasks_on_connection_loss": True,
+        "task_serializer": "json",
+        "accept_content": ["json"],
+        "worker_hijack_root_logger": False,
+        # The recovery sweep (run by `whisper-jobs beat`, or inside `serve`).
+        "beat_schedule": {
+            "sweep-stuck-jobs": {
+                "task": SWEEP_TASK,
+                "schedule": settings.sweep_interval_seconds,
+                "options": {"queue": MAINTENANCE_QUEUE, "expires": settings.sweep_interval_seconds},
+            }
+        },
+    }
+
+
+def make_producer(settings: Settings) -> Celery:
+    app = Celery("whisper_jobs_api")
+    app.conf.update(celery_config(settings))
+    return app
+
+
+def enqueue_transcription(
+    producer: Celery, job_id: str, model: str, soft_limit: int, hard_limit: int
+) -> None:
+    # ignore_result: Celery would otherwise build a result backend (thread-local, with an import
+    # each time) on every call; our results live in the job store.
+    _send(producer, TRANSCRIBE_TASK, args=[job_id], queue=queue_for(model), ignore_result=True,
+          soft_time_limit=soft_limit, time_limit=hard_limit)  # fmt: skip
+
+
+def enqueue_webhook(producer: Celery, job_id: str, countdown: float = 0.0) -> None:
+    # Countdowns stay short (the caller keeps long waits in the store for the sweep), so Redis'
+    # visibility timeout can never make a delivery run twice.
+    _send(producer, WEBHOOK_TASK, args=[job_id], queue=WEBHOOK_QUEUE, ignore_result=True,
+          countdown=countdown)  # fmt: skip
+
+
+def _send(producer: Celery, name: str, **options: Any) -> None:
+    """`send_task` with a bounded wait for a pooled connection (Celery's own wait has none:
+    kombu raises `LimitExceeded` after `BROKER_POOL_WAIT_SECONDS` here)."""
+    with producer.producer_pool.acquire(block=True, timeout=BROKER_POOL_WAIT_SECONDS) as pooled:
+        producer.send_task(name, producer=pooled, **options)
+
+
+def webhook_notifier(producer: Celery) -> Callable[[Job], None]:
+    """The store's `on_terminal` hook: send a finished job's webhook at once. If sending fails,
+    the job is still in the store's due set, and the sweep sends it."""
+
+    def notify(job: Job) -> None:
+        if job.webhook is not None:
+            try:
+                enqueue_webhook(producer, job.id)
+            except Exception:
+                logger.warning("could not queue the webhook of job %s now", job.id, exc_info=True)
+
+    return notify
+
+
+_JOB_ID = re.compile(r"[0-9a-f]{32}")
+# Kombu's Redis transport keeps unacknowledged messages (taken by a worker, not yet acked) here.
+_UNACKED_KEY = "unacked"
+
+
+def _job_ids_in(message: bytes | str) -> set[str]:
+    try:
+        decoded = json.loads(message)
+    except ValueError:
+        return set()
+    if isinstance(decoded, list):  # unacked entries are [message, exchange, routing_key]
+        decoded = decoded[0]
+    headers = decoded.get("headers", {}) if isinstance(decoded, dict) else {}
+    if headers.get("task") != TRANSCRIBE_TASK:
+        return set()
+    return set(_JOB_ID.findall(str(headers.get("argsrepr", ""))))
+
+
+def pending_job_ids(redis: Redis) -> set[str]:
+    """Job ids that have a transcription message in Redis: waiting in a queue, or taken by a
+    worker and not yet acknowledged. A queued job missing here has lost its message."""
+    ids: set[str] = set()
+    for key in redis.scan_iter(match=f"{TRANSCRIBE_QUEUE}.*", count=100):
+        if redis.type(key) in (b"list", "list"):
+            for message in redis.lrange(key, 0, -1):
+                ids |= _job_ids_in(message)
+    for message in redis.hvals(_UNACKED_KEY):
+        ids |= _job_ids_in(message)
+    return ids
+
+
+# kombu's Redis transport keeps a queue's messages of priority p > 0 in `{queue}\x06\x16{p}`.
+_PRIORITY_SEPARATOR, _PRIORITY_STEPS = "\x06\x16", (3, 6, 9)
+
+
+def queue_depths(redis: Redis, queues: list[str]) -> dict[str, int]:
+    """Messages waiting in each queue (taken but unacknowledged ones are not counted)."""
+    with redis.pipeline(transaction=False) as pipe:
+        for queue in queues:
+            pipe.llen(queue)
+            for step in _PRIORITY_STEPS:
+                pipe.llen(f"{queue}{_PRIORITY_SEPARATOR}{step}")
+        lengths = pipe.execute()
+    per_queue = 1 + len(_PRIORITY_STEPS)
+    return {
+        queue: sum(lengths[i * per_queue : (i + 1) * per_queue]) for i, queue in enumerate(queues)
+    }
+
+
+MAX_POSITION_SCAN = 1000
+
+
+def queue_position(redis: Redis, queue: str, job_id: str) -> int | None:
+    """The job's place in its queue (1: the next one a worker takes), or None when its message
+    is not waiting there (taken already, or beyond the first `MAX_POSITION_SCAN`). Kombu pushes
+    on the left and workers take from the right, so the right end is next."""
+    messages = redis.lrange(queue, -MAX_POSITION_SCAN, -1)
+    for distance, message in enumerate(reversed(messages), start=1):
+        if job_id in _job_ids_in(message):
+            return distance
+    return None

@@ -1,0 +1,80 @@
+"""Job creation with `Idempotency-Key`: a part of `JobStore` (its base class), kept apart for
+size. The key's record (`idempotency:{owner}:{key}` -> the job id and the request's fingerprint)
+is written in the same transaction as the job, so a replay finds either both or neither.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING
+
+from app.contract.errors import IdempotencyKeyReused
+from app.contract.jobs import Job
+from app.storage.keys import IDEMPOTENCY_TTL_SECONDS, idempotency_key_for
+
+if TYPE_CHECKING:
+    from redis import Redis
+    from redis.client import Pipeline
+
+
+class IdempotentCreation:
+    redis: Redis
+
+    def _create(self, job: Job, pipe: Pipeline | None) -> None:
+        raise NotImplementedError
+
+    def get(self, job_id: str, *, with_result: bool = True) -> Job | None:
+        raise NotImplementedError
+
+    def create(self, job: Job, idempotency: tuple[str, str] | None = None) -> Job:
+        """Store a new job; with `(key, fingerprint)`, a replay returns the original job."""
+        if idempotency is None:
+            self._create(job, None)
+            return job
+        key, fingerprint = idempotency
+        idem_key = idempotency_key_for(job.owner, key)
+        existing: str | None = None
+
+        def create_once(pipe: Pipeline) -> None:
+            nonlocal existing
+            raw = pipe.get(idem_key)
+            if raw is not None:
+                record = json.loads(raw)
+                if record["fingerprint"] != fingerprint:
+                    raise IdempotencyKeyReused(
+                        "This Idempotency-Key was used for a different request in the last 24 h."
+                    )
+                existing = record["job_id"]
+                return
+            pipe.multi()
+            self._create(job, pipe)
+            record = json.dumps({"job_id": job.id, "fingerprint": fingerprint})
+            pipe.set(idem_key, record, ex=IDEMPOTENCY_TTL_SECONDS)
+
+        self.redis.transaction(create_once, idem_key)
+        if existing is None:
+            return job
+        original = self.get(existing)
+        if original is None:  # the original expired or was deleted: a new job is due
+            self.redis.delete(idem_key)
+            return self.create(job, idempotency)
+        return original
+
+    def find_idempotent(self, owner: str, key: str, fingerprint: str) -> Job | None:
+        """The job an earlier request with this `Idempotency-Key` created, if it still exists
+        (checked before admission, so a replay is answered even when the caller is at its cap).
+        The same key with another request is refused."""
+        raw = self.redis.get(idempotency_key_for(owner, key))
+        if raw is None:
+            return None
+        record = json.loads(raw)
+        if record["fingerprint"] != fingerprint:
+            raise IdempotencyKeyReused(
+                "This Idempotency-Key was used for a different request in the last 24 h."
+            )
+        return self.get(record["job_id"])
+
+    def forget_idempotency(self, owner: str, key: str) -> None:
+        """A submission that failed after its record was written (it could not be queued): the
+        key is freed, so retrying the same request makes a new job instead of replaying that."""
+        self.redis.delete(idempotency_key_for(owner, key))

@@ -1,0 +1,68 @@
+"""Which workers are alive, and which queues they consume: a heartbeat each worker writes to Redis.
+
+A worker's main process writes `{hostname: {"queues": [...], "seen": unix time}}` into one hash
+every few seconds and removes its entry when it stops. Readiness reads the hash (one `HGETALL`),
+so it never broadcasts a Celery ping or borrows a broker connection. An entry older than
+`stale_seconds` belongs to a worker that died without saying so; it is dropped when read.
+
+It may not touch any job key: that is `app.storage.store`'s.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from app.contract.jobs import TRANSCRIBE_QUEUE
+from app.storage.keys import WORKERS_KEY
+
+if TYPE_CHECKING:
+    from redis import Redis
+
+HEARTBEAT_SECONDS = 5.0
+STALE_SECONDS = 15.0
+
+
+@dataclass(frozen=True)
+class LiveWorkers:
+    """The transcription workers that beat recently, and the models they serve."""
+
+    hostnames: tuple[str, ...]
+    models: frozenset[str]
+
+
+def beat(redis: Redis, hostname: str, queues: list[str], now: float | None = None) -> None:
+    entry = json.dumps({"queues": sorted(queues), "seen": time.time() if now is None else now})
+    redis.hset(WORKERS_KEY, hostname, entry)
+
+
+def leave(redis: Redis, hostname: str) -> None:
+    redis.hdel(WORKERS_KEY, hostname)
+
+
+def live_workers(redis: Redis, now: float | None = None) -> LiveWorkers:
+    """Workers that consume at least one `transcribe.*` queue and beat within `STALE_SECONDS`."""
+    now = time.time() if now is None else now
+    hostnames: list[str] = []
+    models: set[str] = set()
+    stale: list[bytes | str] = []
+    prefix = f"{TRANSCRIBE_QUEUE}."
+    for host, raw in redis.hgetall(WORKERS_KEY).items():
+        try:
+            entry = json.loads(raw)
+            seen, queues = float(entry["seen"]), [str(q) for q in entry["queues"]]
+        except (ValueError, KeyError, TypeError):
+            stale.append(host)
+            continue
+        if now - seen > STALE_SECONDS:
+            stale.append(host)
+            continue
+        served = {q.removeprefix(prefix) for q in queues if q.startswith(prefix)}
+        if served:
+            hostnames.append(host.decode() if isinstance(host, bytes) else str(host))
+            models |= served
+    if stale:
+        redis.hdel(WORKERS_KEY, *stale)
+    return LiveWorkers(tuple(sorted(hostnames)), frozenset(models))

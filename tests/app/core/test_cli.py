@@ -1,0 +1,77 @@
+import pytest
+
+from app.core.cli import main, worker_argv
+from app.core.config import Settings
+
+
+def test_worker_consumes_one_queue_per_offered_model() -> None:
+    argv = worker_argv(Settings(redis_url="redis://x", models=["base", "tiny.en"]))
+    assert argv[argv.index("--queues") + 1] == "transcribe.base,transcribe.tiny.en,maintenance"
+
+
+def test_worker_can_be_dedicated_to_some_models() -> None:
+    argv = worker_argv(Settings(redis_url="redis://x"), ["base"])
+    assert argv[argv.index("--queues") + 1] == "transcribe.base,maintenance"
+
+
+def test_worker_refuses_a_model_the_deployment_does_not_offer(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("WHISPER_JOBS_REDIS_URL", "redis://127.0.0.1:1/0")
+    from app.core.config import get_settings
+
+    get_settings.cache_clear()
+    try:
+        with pytest.raises(SystemExit, match="large-v3"):
+            main(["worker", "--models", "large-v3"])
+    finally:
+        get_settings.cache_clear()
+
+
+def test_every_job_option_of_the_api_is_a_cli_flag() -> None:
+    from whisper_jobs_client._cli import JOB_OPTIONS
+
+    from app.api.forms import JobForm
+
+    assert {field for _, field, _, _ in JOB_OPTIONS} == set(JobForm.model_fields) - {"audio_url"}
+    assert all(help_text for *_, help_text in JOB_OPTIONS)
+
+
+def test_cli_flags_become_form_fields() -> None:
+    import argparse
+
+    from whisper_jobs_client._cli import add_job_options, job_options
+
+    parser = argparse.ArgumentParser()
+    add_job_options(parser)
+    args = parser.parse_args(["--vad", "--no-condition-on-previous-text", "--prompt", "Hi.",
+                              "--metadata", '{"a": 1}', "--beam-size", "3"])  # fmt: skip
+    given = {k: v for k, v in job_options(args).items() if v is not None}
+    assert given == {"vad_filter": True, "condition_on_previous_text": False,
+                     "initial_prompt": "Hi.", "metadata": '{"a": 1}', "beam_size": 3}  # fmt: skip
+
+
+def test_bash_completion_knows_subcommands_and_flags(capsys) -> None:
+    import subprocess
+
+    assert main(["completion", "bash"]) == 0
+    script = capsys.readouterr().out
+    probe = script + (
+        "COMP_WORDS=(whisper-jobs submit --webhook); COMP_CWORD=2; _whisper_jobs; "
+        'echo "${COMPREPLY[@]}"; COMP_WORDS=(whisper-jobs su); COMP_CWORD=1; _whisper_jobs; '
+        'echo "${COMPREPLY[@]}"'
+    )
+    run = subprocess.run(["bash", "-c", probe], capture_output=True, text=True, timeout=30)
+    assert run.stdout.splitlines() == ["--webhook-include-result --webhook-url", "submit"]
+
+
+def test_version(capsys) -> None:
+    with pytest.raises(SystemExit) as info:
+        main(["--version"])
+    assert info.value.code == 0
+    assert capsys.readouterr().out.startswith("whisper-jobs ")
+
+
+def test_an_unreachable_server_is_named(capsys) -> None:
+    assert main(["status", "0" * 32, "--server", "http://127.0.0.1:9"]) == 1
+    assert "could not reach http://127.0.0.1:9" in capsys.readouterr().err

@@ -1,0 +1,65 @@
+"""`serve`'s supervision of its children: restart with backoff, stop when one keeps dying.
+The children here are real processes that exit at once (`_popen` is our seam)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from app.core import supervisor
+from app.core.config import Settings
+from app.core.supervisor import Child, Supervisor
+
+
+class Quitters(Supervisor):
+    """Every child is a process that exits with 3 straight away."""
+
+    started: int = 0
+
+    def _popen(self, command: str) -> subprocess.Popen[bytes]:
+        self.started += 1
+        return subprocess.Popen([sys.executable, "-c", "raise SystemExit(3)"])
+
+
+@pytest.fixture
+def quitters() -> Quitters:
+    sup = Quitters(Settings())
+    sup.children = [Child("worker", "worker", sup._popen("worker"))]
+    sup.children[0].process.wait(10)
+    return sup
+
+
+def test_a_dead_child_is_restarted_after_a_backoff(quitters: Quitters) -> None:
+    child = quitters.children[0]
+    assert quitters.tend(100.0) is None
+    assert child.restart_at == 101.0  # 1 s
+    assert quitters.tend(100.5) is None and quitters.started == 1  # not before its time
+    assert quitters.tend(101.0) is None and quitters.started == 2
+    child.process.wait(10)
+    assert quitters.tend(102.0) is None and child.restart_at == 104.0  # then 2 s
+
+
+def test_a_child_that_keeps_dying_stops_the_service(quitters: Quitters) -> None:
+    child, now, broken = quitters.children[0], 0.0, None
+    for _ in range(supervisor.MAX_RESTARTS):
+        broken = quitters.tend(now)
+        if broken is not None:
+            break
+        assert child.restart_at is not None
+        now = child.restart_at
+        quitters.tend(now)  # restarts it
+        child.process.wait(10)
+    assert broken is child
+    assert len(child.deaths) == supervisor.MAX_RESTARTS
+
+
+def test_deaths_far_apart_are_forgiven(quitters: Quitters) -> None:
+    child = quitters.children[0]
+    for n in range(supervisor.MAX_RESTARTS + 2):
+        now = n * (supervisor.RESTART_WINDOW_SECONDS + 1)
+        assert quitters.tend(now) is None
+        quitters.tend(child.restart_at or now)
+        child.process.wait(10)
+    assert len(child.deaths) == 1
