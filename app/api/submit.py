@@ -86,7 +86,14 @@ def submit(
         size, file_sha256 = save_upload(upload, path)
         if size == 0:
             raise EmptyFile("The uploaded file is empty.")
-        job.audio_seconds = probe(path).duration
+        probed = probe(path)
+        job.audio_seconds = probed.duration
+        if job.options.channels == "split" and probed.channels not in (0, 2):  # 0: not declared
+            raise InvalidRequest(
+                f"channels=split needs a stereo recording; this one has {probed.channels} "
+                f"channel{'s' if probed.channels != 1 else ''}.",
+                param="channels",
+            )
         if job.audio_seconds is not None and job.audio_seconds > settings.max_audio_seconds:
             raise AudioTooLong(
                 f"The audio lasts {job.audio_seconds:.0f} s; the limit is "

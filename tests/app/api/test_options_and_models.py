@@ -102,3 +102,14 @@ def test_a_queued_job_streams_queued_with_its_place_first(client: TestClient) ->
     assert first_event(client, first) == ("queued", {"position": 1})
     assert first_event(client, second) == ("queued", {"position": 2})
     assert first_event(client, other_model) == ("queued", {"position": 1})  # its own queue
+
+
+def test_split_channels_of_a_mono_upload_is_refused_at_submit(client: TestClient) -> None:
+    from tests.conftest import DATA
+
+    mono = submit(client, (DATA / "de.wav").read_bytes(), channels="split")
+    assert_error(mono, 422, "invalid_request")
+    assert mono.json()["error"]["message"] == (
+        "channels=split needs a stereo recording; this one has 1 channel."
+    )
+    assert submit(client, (DATA / "stereo.wav").read_bytes(), channels="split").status_code == 202
