@@ -17,7 +17,9 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app.api.error_shapes import is_openai_path, shaped
 from app.contract.errors import (
+    CALLER_FAULTS,
     InvalidRequest,
+    JobFailed,
     QueueUnavailable,
     RateLimited,
     Unauthorized,
@@ -55,6 +57,42 @@ def _describe(exc: RequestValidationError) -> str:
     return "Invalid request: " + "; ".join(parts) + "."
 
 
+#: The HTTP status of each domain error code: the only place the contract's errors meet HTTP
+#: (`tests/app/api/test_error_table.py` checks it against the errors and the client's classes).
+STATUS: dict[str, int] = {
+    "not_found": 404,
+    "model_not_found": 404,
+    "job_not_completed": 409,
+    "no_webhook": 409,
+    "invalid_transition": 409,
+    "canceled": 409,
+    "empty_file": 400,
+    "unauthorized": 401,
+    "payload_too_large": 413,
+    "unsupported_media": 415,
+    "invalid_request": 422,
+    "model_not_available": 422,
+    "model_not_multilingual": 422,
+    "audio_too_long": 422,
+    "idempotency_key_reused": 422,
+    "url_not_allowed": 422,
+    "invalid_audio": 422,
+    "rate_limited": 429,
+    "internal_error": 500,
+    "model_load_failed": 500,
+    "download_failed": 502,
+    "queue_unavailable": 503,
+    "overloaded": 503,
+    "sync_timeout": 504,
+}
+
+
+def status_for(exc: WhisperJobsError) -> int:
+    if isinstance(exc, JobFailed):  # a sync request's job ended badly: whose fault was it?
+        return 422 if exc.code in CALLER_FAULTS else 500
+    return STATUS.get(exc.code, 500)
+
+
 REDIS_RETRY_AFTER_SECONDS = 5
 # A Redis that works but cannot take this write now (full, a read-only replica after a failover,
 # loading its data, a primary without enough replicas): the caller should retry. redis-py maps
@@ -85,7 +123,7 @@ def install_error_handlers(app: FastAPI) -> None:
         if isinstance(exc, QueueUnavailable):
             headers["Retry-After"] = str(REDIS_RETRY_AFTER_SECONDS)
         param = exc.param if isinstance(exc, InvalidRequest) else None
-        return error_response(request, exc.status_code, exc.code, exc.message, headers, param)
+        return error_response(request, status_for(exc), exc.code, exc.message, headers, param)
 
     @app.exception_handler(redis.RedisError)
     async def redis_error(request: Request, exc: redis.RedisError) -> JSONResponse:
