@@ -15,11 +15,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 
-from redis import Redis
-
 from app.contract.errors import InvalidTransition, JobNotFound
 from app.contract.jobs import Job, JobStatus, utcnow
-from app.storage.broker import pending_job_ids
 from app.storage.store import JobStore
 
 logger = logging.getLogger(__name__)
@@ -32,10 +29,10 @@ class SweepReport:
 
 
 def sweep(
-    store: JobStore, redis: Redis, resend: Callable[[Job], None], stale_seconds: float = 60.0
+    store: JobStore, resend: Callable[[Job], None], stale_seconds: float = 60.0
 ) -> SweepReport:
     report = SweepReport()
-    pending = pending_job_ids(redis)
+    pending = store.inspect.pending_job_ids()
     cutoff = utcnow() - timedelta(seconds=stale_seconds)
     for job_id in sorted(store.active_ids()):
         job = store.get(job_id, with_result=False)

@@ -82,7 +82,7 @@ def sweep_stuck_jobs() -> None:
         soft, hard = task_time_limits(settings, job.audio_seconds)
         enqueue_transcription(celery_app, job.id, job.options.model, soft, hard)
 
-    report = sweep(store, store.redis, resend, stale_seconds=settings.sweep_interval_seconds)
+    report = sweep(store, resend, stale_seconds=settings.sweep_interval_seconds)
     if report.resent or report.requeued:
         logger.warning("sweep: %s", report)
     for job_id in store.due_webhooks(utcnow()):  # retries kept in the store, and lost sends

@@ -10,7 +10,6 @@ from typing import Annotated
 
 from celery import Celery
 from fastapi import Depends, Header, Request
-from redis.asyncio import Redis as AsyncRedis
 
 from app.api.keycheck import MESSAGE, caller_of
 from app.contract.errors import Unauthorized
@@ -32,11 +31,6 @@ async def get_store(request: Request) -> JobStore:
 async def get_producer(request: Request) -> Celery:
     producer: Celery = request.app.state.producer
     return producer
-
-
-async def get_async_redis(request: Request) -> AsyncRedis:
-    client: AsyncRedis = request.app.state.async_redis
-    return client
 
 
 async def get_caller(
@@ -61,5 +55,4 @@ async def get_caller(
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 StoreDep = Annotated[JobStore, Depends(get_store)]
 ProducerDep = Annotated[Celery, Depends(get_producer)]
-AsyncRedisDep = Annotated[AsyncRedis, Depends(get_async_redis)]
 CallerDep = Annotated[str, Depends(get_caller)]

@@ -42,10 +42,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             redis_client(settings),
             settings.result_ttl_seconds,
             on_terminal=webhook_notifier(app.state.producer),  # e.g. a cancel sends its event
+            # Event streams wait on pub/sub; the store's other calls are short and sync.
+            async_redis=async_redis_client(settings),
         )
         app.state.metrics.watch(app.state.store, settings)
-        # Async client for pub/sub only (event streams); the store's calls are short and sync.
-        app.state.async_redis = async_redis_client(settings)
         app.state.streams = StreamLimiter(settings.max_streams_per_key)
         app.state.readiness = ReadinessMonitor(settings)
         app.state.readiness.start()
@@ -54,9 +54,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         finally:
             app.state.readiness.stop()
             app.state.metrics.unwatch()
-            await app.state.async_redis.aclose()
             app.state.producer.close()
-            app.state.store.redis.close()
+            await app.state.store.aclose()
 
     app = FastAPI(
         title="whisper-jobs",

@@ -2,7 +2,7 @@
 Server-Sent Events whose `data` is `{"type": "transcript.text.delta", "delta": ...}` for each
 decoded segment, then one `{"type": "transcript.text.done", "text": ..., "usage": ...}`.
 
-Fed by the job's own events (`app.api.job_stream`). A job that fails or is canceled ends the
+Fed by the job's own events (`JobStore.subscribe`). A job that fails or is canceled ends the
 stream with `{"type": "error", "error": {...}}`, which OpenAI's SDKs raise as an `APIError`.
 """
 
@@ -14,10 +14,8 @@ import math
 from collections.abc import AsyncIterator
 from typing import Any
 
-from redis.asyncio import Redis as AsyncRedis
 from starlette.concurrency import run_in_threadpool
 
-from app.api.job_stream import job_events
 from app.api.streams import StreamSlot
 from app.contract.jobs import TranscriptResult
 from app.storage.store import JobStore
@@ -38,11 +36,12 @@ def _error(code: str, message: str) -> str:
 
 
 async def openai_events(
-    job_id: str, store: JobStore, redis: AsyncRedis, slot: StreamSlot, timeout: float
+    job_id: str, store: JobStore, slot: StreamSlot, timeout: float
 ) -> AsyncIterator[str]:
     try:
         async with asyncio.timeout(timeout):
-            async for kind, data in job_events(job_id, store, redis):
+            async for event in store.subscribe(job_id):
+                kind, data = event.kind, event.data
                 if kind == "segment":
                     yield _data({"type": "transcript.text.delta", "delta": data["text"]})
                 elif kind == "keepalive":

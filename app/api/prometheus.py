@@ -25,7 +25,6 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from app.contract.jobs import MAINTENANCE_QUEUE, WEBHOOK_QUEUE, JobStatus, queue_for
 from app.core.config import Settings
 from app.storage import stats
-from app.storage.broker import queue_depths
 from app.storage.store import JobStore
 
 PREFIX = "whisper_jobs"
@@ -43,7 +42,7 @@ class RedisCollector(Collector):
         return []
 
     def collect(self) -> Iterable[Metric]:
-        snapshot = stats.read(self.store.redis)
+        snapshot = self.store.inspect.stats()
         jobs = GaugeMetricFamily(f"{PREFIX}_jobs", "Jobs not yet ended, by status and model.",
                                  labels=["status", "model"])  # fmt: skip
         in_flight = snapshot.in_flight
@@ -63,7 +62,7 @@ class RedisCollector(Collector):
         yield finished
         depth = GaugeMetricFamily(f"{PREFIX}_queue_depth", "Messages waiting in each queue.",
                                   labels=["queue"])  # fmt: skip
-        for queue, n in queue_depths(self.store.redis, self.queues).items():
+        for queue, n in self.store.inspect.queue_depths(self.queues).items():
             depth.add_metric([queue], n)
         yield depth
         webhooks = CounterMetricFamily(f"{PREFIX}_webhook_attempts", "Webhook delivery "

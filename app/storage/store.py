@@ -9,10 +9,11 @@ expire before they end.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from typing import TYPE_CHECKING
 
 from app.contract.errors import InvalidTransition, JobNotFound
+from app.contract.events import JobEvent
 from app.contract.jobs import (
     Job,
     JobError,
@@ -24,6 +25,8 @@ from app.contract.jobs import (
 )
 from app.storage import stats
 from app.storage.idempotency import IdempotentCreation
+from app.storage.inspection import Inspection
+from app.storage.job_events import JobEvents
 from app.storage.keys import (
     ACTIVE_KEY,
     WEBHOOKS_DUE_KEY,
@@ -42,6 +45,7 @@ from app.storage.webhook_deliveries import WebhookSchedule, dump_job, text_of
 
 if TYPE_CHECKING:
     from redis import Redis
+    from redis.asyncio import Redis as AsyncRedis
     from redis.client import Pipeline
 
 
@@ -51,14 +55,36 @@ class JobStore(IdempotentCreation, WebhookSchedule):
         redis: Redis,
         result_ttl_seconds: int,
         on_terminal: Callable[[Job], None] | None = None,
+        async_redis: AsyncRedis | None = None,
     ) -> None:
         self.redis = redis
         self.result_ttl_seconds = result_ttl_seconds
         # Called after a job reached its final status (e.g. to send its webhook at once).
         self.on_terminal = on_terminal
+        self.inspect = Inspection(redis)
+        # Job events need an asyncio client (the API has one; a worker does not stream).
+        self._events = JobEvents(self, async_redis) if async_redis is not None else None
 
     def ping(self) -> bool:
         return bool(self.redis.ping())
+
+    def subscribe(self, job_id: str) -> AsyncIterator[JobEvent]:
+        """The job's events, from what happened so far to its final event."""
+        assert self._events is not None, "a JobStore built without async_redis"
+        return self._events.subscribe(job_id)
+
+    async def wait_until_ended(self, job_id: str, timeout: float) -> Job:
+        assert self._events is not None, "a JobStore built without async_redis"
+        return await self._events.wait_until_ended(job_id, timeout)
+
+    def queue_position(self, queue: str, job_id: str) -> int | None:
+        return self.inspect.queue_position(queue, job_id)
+
+    async def aclose(self) -> None:
+        """Close both clients (and their pools)."""
+        self.redis.close()
+        if self._events is not None:
+            await self._events.redis.aclose()
 
     def _create(self, job: Job, pipe: Pipeline | None) -> None:
         own = pipe or self.redis.pipeline(transaction=True)

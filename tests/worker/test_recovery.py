@@ -67,7 +67,7 @@ def test_timeouts_fail_the_job_with_timeout(store: JobStore, tmp_path: Path) -> 
 def test_sweep_resends_queued_jobs_without_a_message(store: JobStore, redis_client: redis.Redis):
     lost, young = old_job(store), old_job(store, minutes=0)
     resent: list[str] = []
-    report = sweep(store, redis_client, lambda j: resent.append(j.id), stale_seconds=60)
+    report = sweep(store, lambda j: resent.append(j.id), stale_seconds=60)
     assert resent == [lost.id]  # the young one's message may still be on its way
     assert (report.resent, report.requeued) == (1, 0)
     assert store.get(young.id).status is JobStatus.QUEUED
@@ -84,7 +84,7 @@ def test_sweep_leaves_queued_jobs_whose_message_waits(
     producer.close()
     assert job.id in pending_job_ids(redis_client)
     resent: list[str] = []
-    sweep(store, redis_client, lambda j: resent.append(j.id), stale_seconds=60)
+    sweep(store, lambda j: resent.append(j.id), stale_seconds=60)
     assert resent == []
 
 
@@ -100,7 +100,7 @@ def test_sweep_requeues_processing_jobs_whose_worker_vanished(
         redis_client.set(f"whisper-jobs:job:{job.id}", stored.model_dump_json(exclude={"result"}))
     store.hold_lease(alive.id, 30)
     resent: list[str] = []
-    report = sweep(store, redis_client, lambda j: resent.append(j.id), stale_seconds=60)
+    report = sweep(store, lambda j: resent.append(j.id), stale_seconds=60)
     assert resent == [vanished.id] and report.requeued == 1
     assert store.get(vanished.id).status is JobStatus.QUEUED
     assert store.get(alive.id).status is JobStatus.PROCESSING
@@ -144,7 +144,7 @@ def test_one_unreadable_record_does_not_stop_the_sweep_for_others(
     bad = poison(redis_client, owner="mallory")
     lost = old_job(store)
     resent: list[str] = []
-    report = sweep(store, redis_client, lambda j: resent.append(j.id), stale_seconds=60)
+    report = sweep(store, lambda j: resent.append(j.id), stale_seconds=60)
     assert resent == [lost.id] and report.resent == 1
     # The unreadable one leaves the active sets and expires like a finished job.
     assert not redis_client.sismember(layout.ACTIVE_KEY, bad)

@@ -1,5 +1,5 @@
 """`GET /v1/jobs/{id}/events`: a job's progress as Server-Sent Events (the events themselves:
-`app.api.job_stream`); a keep-alive comment when nothing happens."""
+`JobStore.subscribe`); a keep-alive comment when nothing happens."""
 
 from __future__ import annotations
 
@@ -9,11 +9,9 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import StreamingResponse
-from redis.asyncio import Redis as AsyncRedis
 from starlette.background import BackgroundTask
 
-from app.api.deps import AsyncRedisDep, CallerDep, StoreDep
-from app.api.job_stream import job_events
+from app.api.deps import CallerDep, StoreDep
 from app.api.routes.jobs import NOT_FOUND
 from app.api.streams import StreamLimiter, StreamSlot
 from app.storage.store import JobStore
@@ -25,12 +23,11 @@ def sse(kind: str, data: Any) -> str:
     return f"event: {kind}\ndata: {json.dumps(data, default=str)}\n\n"
 
 
-async def sse_events(
-    job_id: str, store: JobStore, redis: AsyncRedis, slot: StreamSlot
-) -> AsyncIterator[str]:
+async def sse_events(job_id: str, store: JobStore, slot: StreamSlot) -> AsyncIterator[str]:
     try:
-        async for kind, data in job_events(job_id, store, redis):
-            yield ": keep-alive\n\n" if kind == "keepalive" else sse(kind, data)
+        async for event in store.subscribe(job_id):
+            keepalive = event.kind == "keepalive"
+            yield ": keep-alive\n\n" if keepalive else sse(event.kind, event.data)
     finally:
         slot.release()
 
@@ -42,7 +39,7 @@ async def sse_events(
     response_class=StreamingResponse,
 )  # fmt: skip
 def stream_job_events(
-    request: Request, job_id: str, store: StoreDep, redis: AsyncRedisDep, caller: CallerDep
+    request: Request, job_id: str, store: StoreDep, caller: CallerDep
 ) -> StreamingResponse:
     """Server-Sent Events: `segment` (one per decoded segment, replayed first for late clients),
     `queued` (`position` in its model's queue, 1 = next) while no worker has the job,
@@ -53,7 +50,7 @@ def stream_job_events(
     limiter: StreamLimiter = request.app.state.streams
     slot = limiter.acquire(caller)
     return StreamingResponse(
-        sse_events(job_id, store, redis, slot),
+        sse_events(job_id, store, slot),
         media_type="text/event-stream",
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
         background=BackgroundTask(slot.release),  # also when the stream never started

@@ -8,65 +8,28 @@ waits for the job's end on its pub/sub channel (no polling) up to
 
 from __future__ import annotations
 
-import asyncio
-import json
 from typing import Annotated, Any, Literal
 
 from celery import Celery
 from fastapi import APIRouter, Depends, File, Form, Request, Response, UploadFile
 from fastapi.responses import JSONResponse, PlainTextResponse, StreamingResponse
-from redis.asyncio import Redis as AsyncRedis
 from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
 
-from app.api.deps import AsyncRedisDep, CallerDep, ProducerDep, SettingsDep, StoreDep
+from app.api.deps import CallerDep, ProducerDep, SettingsDep, StoreDep
 from app.api.forms import bounded_filename, job_options, validated_form
 from app.api.openai_stream import openai_events, usage
 from app.api.streams import StreamLimiter
 from app.api.submit import submit
-from app.contract.errors import InvalidRequest, JobFailed, SyncTimeout, WhisperJobsError
+from app.contract.errors import InvalidRequest, JobFailed
 from app.contract.formats import MEDIA_TYPES, CueLimits, download_name, render
 from app.contract.jobs import Job, JobError, JobStatus, new_job_id, utcnow
 from app.core.config import Settings
-from app.storage.keys import events_channel_for
 from app.storage.store import JobStore
 
 router = APIRouter(prefix="/v1/audio", tags=["openai"])
 ResponseFormat = Literal["json", "text", "srt", "verbose_json", "vtt"]
-WAIT_SLICE_SECONDS = 1.0
 Granularity = Literal["segment", "word"]
-
-
-async def wait_until_ended(job_id: str, store: JobStore, redis: AsyncRedis, timeout: float) -> Job:
-    """Subscribe first, then look: an end published in between cannot be missed."""
-    pubsub = redis.pubsub()
-    await pubsub.subscribe(events_channel_for(job_id))
-    try:
-        async with asyncio.timeout(timeout):
-            while True:
-                job = await run_in_threadpool(store.get, job_id)
-                if job is None or job.status.is_terminal:
-                    break
-                while True:
-                    # A finite wait, looped, rather than relying on the client's socket timeout
-                    # to end an idle read while a long window decodes.
-                    message = await pubsub.get_message(ignore_subscribe_messages=True,
-                                                       timeout=WAIT_SLICE_SECONDS)  # fmt: skip
-                    if message and json.loads(message["data"])["type"] in (
-                        "completed", "failed", "canceled",
-                    ):  # fmt: skip
-                        break
-    except TimeoutError as e:
-        raise SyncTimeout(
-            f"The transcription did not finish within {timeout:g} s; it continues as job "
-            f"{job_id}: poll GET /v1/jobs/{job_id}."
-        ) from e
-    finally:
-        await pubsub.unsubscribe()
-        await pubsub.aclose()  # type: ignore[no-untyped-call]
-    if job is None:
-        raise WhisperJobsError(f"Job {job_id} disappeared while it ran.")
-    return job
 
 
 class OpenAIRequest:
@@ -113,7 +76,6 @@ async def run_sync_job(
     settings: Settings,
     store: JobStore,
     producer: Celery,
-    redis: AsyncRedis,
     caller: str,
     streams: StreamLimiter,
 ) -> Response:
@@ -143,12 +105,12 @@ async def run_sync_job(
         raise
     if slot is not None:
         return StreamingResponse(
-            openai_events(job.id, store, redis, slot, settings.sync_timeout_seconds),
+            openai_events(job.id, store, slot, settings.sync_timeout_seconds),
             media_type="text/event-stream",
             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
             background=BackgroundTask(slot.release),
         )
-    ended = await wait_until_ended(job.id, store, redis, settings.sync_timeout_seconds)
+    ended = await store.wait_until_ended(job.id, settings.sync_timeout_seconds)
     if ended.status is not JobStatus.COMPLETED or ended.result is None:
         error = ended.error or JobError(code="canceled", message="The job was canceled.")
         raise JobFailed(error.code, error.message)
@@ -188,12 +150,11 @@ async def create_transcription(
     settings: SettingsDep,
     store: StoreDep,
     producer: ProducerDep,
-    redis: AsyncRedisDep,
     caller: CallerDep,
     language: Annotated[str | None, Form(description="ISO 639-1 code; absent: detect.")] = None,
 ) -> Response:
     """OpenAI's transcription endpoint, run as a job of this service."""
-    return await run_sync_job("transcribe", request, language, settings, store, producer, redis,
+    return await run_sync_job("transcribe", request, language, settings, store, producer,
                               caller, http.app.state.streams)  # fmt: skip
 
 
@@ -204,9 +165,8 @@ async def create_translation(
     settings: SettingsDep,
     store: StoreDep,
     producer: ProducerDep,
-    redis: AsyncRedisDep,
     caller: CallerDep,
 ) -> Response:
     """OpenAI's translation endpoint (any language to English), run as a job of this service."""
-    return await run_sync_job("translate", request, None, settings, store, producer, redis,
+    return await run_sync_job("translate", request, None, settings, store, producer,
                               caller, http.app.state.streams)  # fmt: skip

@@ -22,11 +22,12 @@ from whisper_jobs_client._errors import (
     ConnectionFailed,
     error_for,
 )
-from whisper_jobs_client._models import Job
+from whisper_jobs_client._models import Job, JobStatus
 
 #: A file to upload: a path, raw bytes, or an open binary file.
 AudioSource = str | os.PathLike[str] | bytes | IO[bytes]
-TERMINAL_EVENTS = frozenset({"completed", "failed", "canceled"})
+# A stream ends with the event named after the job's terminal status.
+TERMINAL_EVENTS = frozenset(status.value for status in JobStatus if status.is_terminal)
 #: The server sends a keep-alive comment every 15 s; a read that waits twice that is a dead link.
 STREAM_READ_TIMEOUT = 30.0
 POLL_INTERVAL = 0.5
