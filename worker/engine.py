@@ -15,7 +15,13 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from app.contract.errors import ModelLoadFailed, WhisperJobsError
-from app.contract.jobs import JobOptions, LanguageProbability, Segment, TranscriptResult
+from app.contract.jobs import (
+    SERVICE_OPTIONS,
+    JobOptions,
+    LanguageProbability,
+    Segment,
+    TranscriptResult,
+)
 from worker.audio import SAMPLE_RATE, decode, is_silent
 from worker.segments import to_segment
 from worker.weights import ModelCache, resolve_model
@@ -60,31 +66,17 @@ def pick_compute_type(compute_type: str, device: str) -> str:
 
 
 def decode_options(options: JobOptions) -> dict[str, Any]:
-    """JobOptions -> keyword arguments of faster-whisper's `transcribe` (same names)."""
+    """JobOptions -> keyword arguments of faster-whisper's `transcribe`: every option under its
+    own name except the service's own (`SERVICE_OPTIONS`); VAD's go in `vad_parameters`."""
     vad = {
         "threshold": options.vad_threshold,
         "min_silence_duration_ms": options.vad_min_silence_ms,
         "speech_pad_ms": options.vad_speech_pad_ms,
     }
-    return {
-        "task": options.task,
-        "language": options.language,
-        "multilingual": options.multilingual,
-        "beam_size": options.beam_size,
-        "best_of": options.best_of,
-        "patience": options.patience,
-        "temperature": list(options.temperature),
-        "condition_on_previous_text": options.condition_on_previous_text,
-        "initial_prompt": options.initial_prompt,
-        "hotwords": options.hotwords,
-        "no_speech_threshold": options.no_speech_threshold,
-        "log_prob_threshold": options.log_prob_threshold,
-        "compression_ratio_threshold": options.compression_ratio_threshold,
-        "hallucination_silence_threshold": options.hallucination_silence_threshold,
-        "word_timestamps": options.word_timestamps,
-        "vad_filter": options.vad_filter,
-        "vad_parameters": {k: v for k, v in vad.items() if v is not None} or None,
-    }
+    kwargs = options.model_dump(exclude=set(SERVICE_OPTIONS))
+    kwargs["temperature"] = list(options.temperature)
+    kwargs["vad_parameters"] = {k: v for k, v in vad.items() if v is not None} or None
+    return kwargs
 
 
 class WhisperEngine:

@@ -11,10 +11,11 @@ request is refused.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any, Literal
+from copy import copy
+from typing import TYPE_CHECKING, Any
 
 import pydantic_core
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, Field, ValidationError, create_model
 
 from app.contract.catalog import is_multilingual
 from app.contract.errors import InvalidRequest, ModelNotAvailable, ModelNotMultilingual
@@ -90,43 +91,37 @@ def _describe(error: ValidationError) -> str:
     return "Invalid request: " + "; ".join(parts) + "."
 
 
-class JobForm(BaseModel):
-    """The form fields of `POST /v1/jobs` besides `file` (names as in faster-whisper). Unknown
-    fields are refused (`check_known_fields`): a typo such as `langauge=de` must not silently
-    run with the defaults."""
+def _option_fields() -> dict[str, Any]:
+    """`JobOptions`' fields as form fields: the same defaults, limits and descriptions, except
+    where a form carries an option differently (`_AS_FORM`)."""
+    fields: dict[str, Any] = {}
+    for name, info in JobOptions.model_fields.items():
+        fields[name] = _AS_FORM.get(name) or (info.annotation, copy(info))
+    return fields
 
-    task: Literal["transcribe", "translate"] = "transcribe"
-    language: str | None = Field(None, max_length=16, description="ISO 639-1 code; absent: "
-                                 "detect.")  # fmt: skip
-    model: str | None = Field(None, max_length=64, description="A model from `GET /v1/models`.")
-    multilingual: bool = Field(False, description="Re-detect the language per segment.")
-    word_timestamps: bool = False
-    beam_size: int = Field(5, description="1 to 10.")
-    best_of: int = Field(5, description="Candidates when sampling, 1 to 10.")
-    patience: float = Field(1.0, description="Beam search patience, > 0.")
-    temperature: str | None = Field(
-        None, max_length=100,
-        description="A number or a comma-separated fallback list (at most 10 values), 0 to 1.",
-    )  # fmt: skip
-    condition_on_previous_text: bool = True
-    initial_prompt: str | None = Field(None, max_length=2000)
-    hotwords: str | None = Field(None, max_length=2000)
-    no_speech_threshold: float | None = 0.6
-    log_prob_threshold: float | None = -1.0
-    compression_ratio_threshold: float | None = 2.4
-    hallucination_silence_threshold: float | None = Field(
-        None, description="Seconds; turns word timestamps on (it needs them)."
-    )
-    vad_filter: bool = Field(False, description="Skip non-speech with Silero VAD.")
-    vad_threshold: float | None = None
-    vad_min_silence_ms: int | None = None
-    vad_speech_pad_ms: int | None = None
-    channels: Literal["mix", "split"] = Field(
-        "mix", description="`split`: transcribe a stereo file per channel."
-    )
-    batched: Literal["auto", "true", "false"] = Field(
-        "auto", description="Batched inference; `auto`: for audio over the configured length."
-    )
+
+# Left out, `model` and `language` mean the deployment's default and detection; `temperature`
+# is a number or a comma-separated list in a form (`parse_temperature`).
+_AS_FORM: dict[str, tuple[Any, Any]] = {
+    "model": (str | None, Field(None, max_length=64, description="A model from `GET /v1/models`"
+                                "; absent: the server's default.")),
+    "language": (str | None, Field(None, max_length=16, description="ISO 639-1 code; absent: "
+                                   "detect.")),
+    "temperature": (str | None, Field(None, max_length=100, description="A number or a "
+                    "comma-separated fallback list (at most 10 values), 0 to 1.")),
+}  # fmt: skip
+
+if TYPE_CHECKING:
+    _OptionsForm = BaseModel
+else:
+    _OptionsForm = create_model("OptionsForm", **_option_fields())
+
+
+class JobForm(_OptionsForm):
+    """The form fields of `POST /v1/jobs` besides `file`: every `JobOptions` field (declared
+    there once), then the request's own. Unknown fields are refused (`check_known_fields`): a
+    typo such as `langauge=de` must not silently run with the defaults."""
+
     metadata: str | None = Field(
         None, description="A JSON object (at most 16 KiB, nested at most 16 deep), echoed back "
         "on the job and in its webhook event.",
@@ -172,37 +167,35 @@ def validated_form(fields: dict[str, object]) -> JobForm:
 
 def job_options(form: JobForm, settings: Settings) -> JobOptions:
     """Check what depends on the deployment and on combinations of fields; build the options."""
-    model_name = form.model or settings.model
+    given = form.model_dump()
+    model_name = given["model"] or settings.model
     if model_name not in settings.models:
         offered = ", ".join(settings.models)
         raise ModelNotAvailable(f"Model {model_name!r} is not available; offered: {offered}.")
-    code = check_language(form.language)
+    code = check_language(given["language"])
     if not is_multilingual(model_name) and (
-        form.task == "translate" or code not in (None, "en") or form.multilingual
+        given["task"] == "translate" or code not in (None, "en") or given["multilingual"]
     ):
         raise ModelNotMultilingual(
             f"Model {model_name!r} is English-only: it can neither translate nor transcribe "
             "other languages; use a multilingual model such as 'base'."
         )
-    vad_params = (form.vad_threshold, form.vad_min_silence_ms, form.vad_speech_pad_ms)
-    if not form.vad_filter and any(p is not None for p in vad_params):
+    vad_params = (given["vad_threshold"], given["vad_min_silence_ms"], given["vad_speech_pad_ms"])
+    if not given["vad_filter"] and any(p is not None for p in vad_params):
         raise InvalidRequest(
             "vad_threshold, vad_min_silence_ms and vad_speech_pad_ms need vad_filter=true."
         )
-    fields = form.model_dump(exclude={"metadata", "language", "model", "temperature", "audio_url"})
+    options = {name: given[name] for name in JobOptions.model_fields} | {
+        "language": code,
+        "model": model_name,
+        # hallucination_silence_threshold works on word timings, so it turns them on.
+        "word_timestamps": given["word_timestamps"]
+        or given["hallucination_silence_threshold"] is not None,
+        "temperature": parse_temperature(given["temperature"]),
+        "initial_prompt": given["initial_prompt"] or None,
+        "hotwords": given["hotwords"] or None,
+    }
     try:
-        return JobOptions(
-            **fields
-            | {
-                "language": code,
-                "model": model_name,
-                # hallucination_silence_threshold works on word timings, so it turns them on.
-                "word_timestamps": form.word_timestamps
-                or form.hallucination_silence_threshold is not None,
-                "temperature": parse_temperature(form.temperature),
-                "initial_prompt": form.initial_prompt or None,
-                "hotwords": form.hotwords or None,
-            }
-        )
+        return JobOptions(**options)
     except ValidationError as e:
         raise InvalidRequest(_describe(e)) from e

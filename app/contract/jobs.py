@@ -75,36 +75,65 @@ def utcnow() -> datetime:
 DEFAULT_TEMPERATURES = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0)
 
 
+#: Options that are the service's own, not `WhisperModel.transcribe` keywords: the model, how the
+#: channels and batching are handled, and VAD's parameters (passed as its `vad_parameters`).
+SERVICE_OPTIONS = frozenset({"model", "channels", "batched", "vad_threshold", "vad_min_silence_ms",
+                             "vad_speech_pad_ms"})  # fmt: skip
+
+
 class JobOptions(BaseModel):
-    """Decoding options a caller chose for one job (validated at the HTTP edge).
+    """Decoding options a caller chose for one job: declared here once. The form of
+    `POST /v1/jobs` is built from these fields (`app.api.forms`), and the engine's keyword
+    arguments are these fields less `SERVICE_OPTIONS` (`worker.engine.decode_options`).
 
     Names and defaults follow faster-whisper's `WhisperModel.transcribe`.
     """
 
     model_config = ConfigDict(frozen=True)
 
-    task: Literal["transcribe", "translate"] = "transcribe"
-    language: str | None = None
-    model: str = "base"
-    multilingual: bool = False
-    word_timestamps: bool = False
-    beam_size: int = Field(default=5, ge=1, le=10)
-    best_of: int = Field(default=5, ge=1, le=10)
-    patience: float = Field(default=1.0, gt=0, le=10)
-    temperature: tuple[float, ...] = Field(default=DEFAULT_TEMPERATURES, min_length=1)
-    condition_on_previous_text: bool = True
-    initial_prompt: str | None = None
-    hotwords: str | None = None
-    no_speech_threshold: float | None = Field(default=0.6, ge=0, le=1)
-    log_prob_threshold: float | None = Field(default=-1.0, le=0)
-    compression_ratio_threshold: float | None = Field(default=2.4, gt=0)
-    hallucination_silence_threshold: float | None = Field(default=None, gt=0)
-    vad_filter: bool = False
-    vad_threshold: float | None = Field(default=None, gt=0, lt=1)
-    vad_min_silence_ms: int | None = Field(default=None, ge=0, le=60_000)
-    vad_speech_pad_ms: int | None = Field(default=None, ge=0, le=10_000)
-    channels: Literal["mix", "split"] = "mix"
-    batched: Literal["auto", "true", "false"] = "auto"
+    task: Literal["transcribe", "translate"] = Field(
+        "transcribe", description="`translate`: any language to English."
+    )
+    language: str | None = Field(None, description="ISO 639-1 code; absent: detect.")
+    model: str = Field("base", description="A model from `GET /v1/models`.")
+    multilingual: bool = Field(False, description="Re-detect the language per segment.")
+    word_timestamps: bool = Field(False, description="Per-word start, end and probability.")
+    beam_size: int = Field(5, ge=1, le=10, description="Beam search width, 1 to 10.")
+    best_of: int = Field(5, ge=1, le=10, description="Candidates when sampling, 1 to 10.")
+    patience: float = Field(1.0, gt=0, le=10, description="Beam search patience, > 0.")
+    temperature: tuple[float, ...] = Field(
+        DEFAULT_TEMPERATURES,
+        min_length=1,
+        max_length=10,
+        description="The fallback temperatures, 0 to 1.",
+    )
+    condition_on_previous_text: bool = Field(
+        True, description="Feed the previous window's text as a prompt."
+    )
+    initial_prompt: str | None = Field(
+        None, max_length=2000, description="Vocabulary and style hint."
+    )
+    hotwords: str | None = Field(None, max_length=2000, description="Words to favour.")
+    no_speech_threshold: float | None = Field(0.6, ge=0, le=1, description="Silence threshold.")
+    log_prob_threshold: float | None = Field(-1.0, le=0, description="Fallback threshold.")
+    compression_ratio_threshold: float | None = Field(
+        2.4, gt=0, description="Fallback threshold on repetitive text."
+    )
+    hallucination_silence_threshold: float | None = Field(
+        None, gt=0, description="Seconds; turns word timestamps on (it needs them)."
+    )
+    vad_filter: bool = Field(False, description="Skip non-speech with Silero VAD.")
+    vad_threshold: float | None = Field(None, gt=0, lt=1, description="VAD speech probability.")
+    vad_min_silence_ms: int | None = Field(
+        None, ge=0, le=60_000, description="VAD minimum silence."
+    )
+    vad_speech_pad_ms: int | None = Field(None, ge=0, le=10_000, description="VAD padding.")
+    channels: Literal["mix", "split"] = Field(
+        "mix", description="`split`: transcribe a stereo file per channel."
+    )
+    batched: Literal["auto", "true", "false"] = Field(
+        "auto", description="Batched inference; `auto`: for audio over the configured length."
+    )
 
 
 class Word(BaseModel):
