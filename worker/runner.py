@@ -24,6 +24,7 @@ from app.contract.errors import (
     WhisperJobsError,
 )
 from app.contract.jobs import Segment
+from app.core.uploads import Uploads
 from app.storage.store import JobStore
 from worker.engine import Transcriber
 
@@ -65,7 +66,7 @@ def run_job(
     job_id: str,
     store: JobStore,
     engine: Transcriber,
-    audio_path: Path,
+    uploads: Uploads,
     policy: RunPolicy | None = None,
     fetch: Callable[[str, Path], object] | None = None,
 ) -> None:
@@ -75,13 +76,13 @@ def run_job(
         job = store.mark_processing(job_id)
     except (JobNotFound, InvalidTransition):
         logger.info("job %s is gone or already ended; skipping", job_id)
-        audio_path.unlink(missing_ok=True)
+        uploads.remove(job_id)
         return
     if job.attempts > policy.max_attempts:
         message = f"The job stopped its worker {policy.max_attempts} times; it is not retried."
         logger.error("job %s: %s", job_id, message)
         _fail(store, job_id, WORKER_LOST, message)
-        audio_path.unlink(missing_ok=True)
+        uploads.remove(job_id)
         return
 
     def on_segment(segment: Segment, progress: float) -> None:
@@ -92,8 +93,8 @@ def run_job(
     try:
         with Heartbeat(store, job_id, policy.lease_seconds):
             if job.source_url is not None and fetch is not None:
-                fetch(job.source_url, audio_path)
-            result = engine.transcribe(audio_path, job.options, on_segment)
+                fetch(job.source_url, uploads.path(job_id))
+            result = engine.transcribe(uploads.path(job_id), job.options, on_segment)
         done = store.mark_completed(job_id, result)
         seconds = (done.completed_at - job.started_at).total_seconds()  # type: ignore[operator]
         logger.info(
@@ -118,7 +119,7 @@ def run_job(
         raise
     finally:
         if ended:
-            audio_path.unlink(missing_ok=True)
+            uploads.remove(job_id)
 
 
 def _fail(store: JobStore, job_id: str, code: str, message: str) -> None:

@@ -13,6 +13,7 @@ from app.contract.jobs import SWEEP_TASK, TRANSCRIBE_TASK, WEBHOOK_TASK, Job, ut
 from app.core.config import Settings, get_settings
 from app.core.logs import job_context
 from app.core.netguard import UrlPolicy
+from app.core.uploads import Uploads
 from app.storage.broker import (
     enqueue_transcription,
     enqueue_webhook,
@@ -35,7 +36,7 @@ SHORT_RETRY_SECONDS = 60.0
 
 
 @cache
-def runtime() -> tuple[JobStore, Transcriber, Path]:
+def runtime() -> tuple[JobStore, Transcriber, Uploads]:
     """One store and one engine per worker process (the engine keeps its models loaded)."""
     settings = get_settings()
     client = redis_client(settings)  # explicit timeouts: a frozen Redis is an error, not a hang
@@ -52,12 +53,12 @@ def runtime() -> tuple[JobStore, Transcriber, Path]:
             max_audio_seconds=settings.max_audio_seconds,
         )
     )
-    return store, engine, settings.uploads_dir
+    return store, engine, settings.uploads
 
 
 @celery_app.task(name=TRANSCRIBE_TASK)
 def transcribe(job_id: str) -> None:
-    store, engine, uploads_dir = runtime()
+    store, engine, uploads = runtime()
     settings = get_settings()
     policy = RunPolicy(
         max_attempts=settings.max_attempts,
@@ -70,7 +71,7 @@ def transcribe(job_id: str) -> None:
         download(url, path, url_policy, settings.max_upload_bytes)
 
     with job_context(job_id):
-        run_job(job_id, store, engine, uploads_dir / job_id, policy, fetch)
+        run_job(job_id, store, engine, uploads, policy, fetch)
 
 
 @celery_app.task(name=SWEEP_TASK)

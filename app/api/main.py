@@ -30,7 +30,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        settings.uploads_dir.mkdir(parents=True, exist_ok=True)
+        settings.uploads.ensure()
         app.state.settings = settings
         if app.state.keys.is_open:
             logger.warning(

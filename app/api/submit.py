@@ -81,7 +81,8 @@ def submit(
     idempotency_key: str | None,
 ) -> tuple[Job, bool]:
     """(the job, True) when queued now; (the original job, False) for an idempotent replay."""
-    path = settings.uploads_dir / job.id
+    uploads = settings.uploads
+    path = uploads.path(job.id)
     try:
         size, file_sha256 = save_upload(upload, path)
         if size == 0:
@@ -101,10 +102,10 @@ def submit(
             )
         stored = _record(job, settings, store, idempotency_key, file_sha256)
     except BaseException:
-        path.unlink(missing_ok=True)
+        uploads.remove(job.id)
         raise
     if stored.id != job.id:
-        path.unlink(missing_ok=True)
+        uploads.remove(job.id)
         return stored, False
     _enqueue(job, settings, store, producer, idempotency_key)
     return job, True
@@ -167,5 +168,5 @@ def _enqueue(
         store.mark_failed(job.id, QueueUnavailable.code, "The job could not be queued.")
         if idempotency_key is not None:
             store.forget_idempotency(job.owner, idempotency_key)
-        (settings.uploads_dir / job.id).unlink(missing_ok=True)
+        settings.uploads.remove(job.id)
         raise QueueUnavailable("The job queue is unreachable; try again later.") from e

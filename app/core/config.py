@@ -17,6 +17,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from app.contract.languages import MODEL_NAME_PATTERN
 from app.core.logs import LogFormat
+from app.core.uploads import Uploads
 
 MIN_WEBHOOK_SECRET_BYTES = 24
 
@@ -286,8 +287,8 @@ class Settings(BaseSettings):
         )
 
     @property
-    def uploads_dir(self) -> Path:
-        return self.data_dir / "uploads"
+    def uploads(self) -> Uploads:
+        return Uploads(self.data_dir / "uploads")
 
     @property
     def models_dir(self) -> Path:

@@ -6,9 +6,7 @@ imports the worker package or faster-whisper.
 
 from __future__ import annotations
 
-import json
 import logging
-import re
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -27,7 +25,7 @@ from app.contract.jobs import (
 from app.core.config import Settings
 
 if TYPE_CHECKING:
-    from redis import Redis
+    pass
 
 logger = logging.getLogger(__name__)
 
@@ -143,66 +141,3 @@ def webhook_notifier(producer: Celery) -> Callable[[Job], None]:
                 logger.warning("could not queue the webhook of job %s now", job.id, exc_info=True)
 
     return notify
-
-
-_JOB_ID = re.compile(r"[0-9a-f]{32}")
-# Kombu's Redis transport keeps unacknowledged messages (taken by a worker, not yet acked) here.
-_UNACKED_KEY = "unacked"
-
-
-def _job_ids_in(message: bytes | str) -> set[str]:
-    try:
-        decoded = json.loads(message)
-    except ValueError:
-        return set()
-    if isinstance(decoded, list):  # unacked entries are [message, exchange, routing_key]
-        decoded = decoded[0]
-    headers = decoded.get("headers", {}) if isinstance(decoded, dict) else {}
-    if headers.get("task") != TRANSCRIBE_TASK:
-        return set()
-    return set(_JOB_ID.findall(str(headers.get("argsrepr", ""))))
-
-
-def pending_job_ids(redis: Redis) -> set[str]:
-    """Job ids that have a transcription message in Redis: waiting in a queue, or taken by a
-    worker and not yet acknowledged. A queued job missing here has lost its message."""
-    ids: set[str] = set()
-    for key in redis.scan_iter(match=f"{TRANSCRIBE_QUEUE}.*", count=100):
-        if redis.type(key) in (b"list", "list"):
-            for message in redis.lrange(key, 0, -1):
-                ids |= _job_ids_in(message)
-    for message in redis.hvals(_UNACKED_KEY):
-        ids |= _job_ids_in(message)
-    return ids
-
-
-# kombu's Redis transport keeps a queue's messages of priority p > 0 in `{queue}\x06\x16{p}`.
-_PRIORITY_SEPARATOR, _PRIORITY_STEPS = "\x06\x16", (3, 6, 9)
-
-
-def queue_depths(redis: Redis, queues: list[str]) -> dict[str, int]:
-    """Messages waiting in each queue (taken but unacknowledged ones are not counted)."""
-    with redis.pipeline(transaction=False) as pipe:
-        for queue in queues:
-            pipe.llen(queue)
-            for step in _PRIORITY_STEPS:
-                pipe.llen(f"{queue}{_PRIORITY_SEPARATOR}{step}")
-        lengths = pipe.execute()
-    per_queue = 1 + len(_PRIORITY_STEPS)
-    return {
-        queue: sum(lengths[i * per_queue : (i + 1) * per_queue]) for i, queue in enumerate(queues)
-    }
-
-
-MAX_POSITION_SCAN = 1000
-
-
-def queue_position(redis: Redis, queue: str, job_id: str) -> int | None:
-    """The job's place in its queue (1: the next one a worker takes), or None when its message
-    is not waiting there (taken already, or beyond the first `MAX_POSITION_SCAN`). Kombu pushes
-    on the left and workers take from the right, so the right end is next."""
-    messages = redis.lrange(queue, -MAX_POSITION_SCAN, -1)
-    for distance, message in enumerate(reversed(messages), start=1):
-        if job_id in _job_ids_in(message):
-            return distance
-    return None

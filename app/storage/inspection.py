@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from app.storage import stats
-from app.storage.broker import pending_job_ids, queue_depths, queue_position
+from app.storage.kombu_layout import pending_job_ids, queue_depths, queue_position
 
 if TYPE_CHECKING:
     from redis import Redis

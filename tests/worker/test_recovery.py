@@ -9,7 +9,9 @@ import redis
 from app.contract.errors import AudioTooLong
 from app.contract.jobs import Job, JobOptions, JobStatus, new_job_id, utcnow
 from app.core.config import Settings
-from app.storage.broker import celery_config, pending_job_ids, task_time_limits
+from app.core.uploads import Uploads
+from app.storage.broker import celery_config, task_time_limits
+from app.storage.kombu_layout import pending_job_ids
 from app.storage.store import JobStore
 from tests.conftest import JFK
 from tests.worker.test_tasks import ScriptedTranscriber
@@ -32,7 +34,7 @@ def test_a_job_that_keeps_killing_workers_fails_with_worker_lost(store: JobStore
     for _ in range(3):  # three starts that never finished (the worker died each time)
         store.mark_processing(job.id)
     transcriber = ScriptedTranscriber()
-    run_job(job.id, store, transcriber, audio, RunPolicy(max_attempts=3))
+    run_job(job.id, store, transcriber, Uploads(audio.parent), RunPolicy(max_attempts=3))
     failed = store.get(job.id)
     assert transcriber.calls == 0
     assert failed is not None and failed.status is JobStatus.FAILED
@@ -47,7 +49,7 @@ def test_the_lease_lives_while_the_job_runs(store: JobStore, tmp_path: Path) -> 
     audio.write_bytes(b"x")
     seen: list[bool] = []
     transcriber = ScriptedTranscriber(before_last=lambda: seen.append(store.has_lease(job.id)))
-    run_job(job.id, store, transcriber, audio)
+    run_job(job.id, store, transcriber, Uploads(audio.parent))
     assert seen == [True]
     assert not store.has_lease(job.id)  # gone with the terminal transition
 
@@ -59,7 +61,13 @@ def test_timeouts_fail_the_job_with_timeout(store: JobStore, tmp_path: Path) -> 
     job = old_job(store)
     audio = tmp_path / job.id
     audio.write_bytes(b"x")
-    run_job(job.id, store, ScriptedTranscriber(Late()), audio, RunPolicy(timeout_errors=(Late,)))
+    run_job(
+        job.id,
+        store,
+        ScriptedTranscriber(Late()),
+        Uploads(audio.parent),
+        RunPolicy(timeout_errors=(Late,)),
+    )
     failed = store.get(job.id)
     assert failed is not None and failed.error is not None and failed.error.code == "timeout"
 

@@ -14,6 +14,7 @@ from app.contract.jobs import (
     new_job_id,
     utcnow,
 )
+from app.core.uploads import Uploads
 from app.storage.store import JobStore
 from worker.engine import SegmentCallback
 from worker.runner import run_job
@@ -62,7 +63,7 @@ def queued(store: JobStore, tmp_path: Path) -> tuple[Job, Path]:
 
 def test_completes_and_removes_the_upload(store: JobStore, queued: tuple[Job, Path]) -> None:
     job, audio = queued
-    run_job(job.id, store, ScriptedTranscriber(), audio)
+    run_job(job.id, store, ScriptedTranscriber(), Uploads(audio.parent))
     done = store.get(job.id)
     assert done is not None
     assert done.status is JobStatus.COMPLETED
@@ -73,7 +74,7 @@ def test_completes_and_removes_the_upload(store: JobStore, queued: tuple[Job, Pa
 
 def test_domain_error_fails_the_job_with_its_code(store: JobStore, queued: tuple[Job, Path]):
     job, audio = queued
-    run_job(job.id, store, ScriptedTranscriber(InvalidAudio("bad bytes")), audio)
+    run_job(job.id, store, ScriptedTranscriber(InvalidAudio("bad bytes")), Uploads(audio.parent))
     failed = store.get(job.id)
     assert failed is not None and failed.status is JobStatus.FAILED
     assert failed.error is not None
@@ -83,7 +84,9 @@ def test_domain_error_fails_the_job_with_its_code(store: JobStore, queued: tuple
 
 def test_unexpected_error_fails_without_leaking_details(store: JobStore, queued):
     job, audio = queued
-    run_job(job.id, store, ScriptedTranscriber(RuntimeError("secret internals")), audio)
+    run_job(
+        job.id, store, ScriptedTranscriber(RuntimeError("secret internals")), Uploads(audio.parent)
+    )
     failed = store.get(job.id)
     assert failed is not None and failed.error is not None
     assert failed.error.code == "internal_error"
@@ -93,7 +96,7 @@ def test_unexpected_error_fails_without_leaking_details(store: JobStore, queued)
 def test_cancel_while_running_stops_at_the_next_segment(store: JobStore, queued):
     job, audio = queued
     transcriber = ScriptedTranscriber(before_last=lambda: store.mark_canceled(job.id))
-    run_job(job.id, store, transcriber, audio)
+    run_job(job.id, store, transcriber, Uploads(audio.parent))
     canceled = store.get(job.id)
     assert canceled is not None
     assert canceled.status is JobStatus.CANCELED
@@ -107,7 +110,7 @@ def test_a_job_that_already_ended_is_skipped(store: JobStore, queued):
     job, audio = queued
     store.mark_canceled(job.id)
     transcriber = ScriptedTranscriber()
-    run_job(job.id, store, transcriber, audio)
+    run_job(job.id, store, transcriber, Uploads(audio.parent))
     assert transcriber.calls == 0
     assert store.get(job.id).status is JobStatus.CANCELED
     assert not audio.exists()
@@ -115,15 +118,15 @@ def test_a_job_that_already_ended_is_skipped(store: JobStore, queued):
 
 def test_redelivery_after_completion_does_nothing(store: JobStore, queued):
     job, audio = queued
-    run_job(job.id, store, ScriptedTranscriber(), audio)
+    run_job(job.id, store, ScriptedTranscriber(), Uploads(audio.parent))
     first = store.get(job.id)
     transcriber = ScriptedTranscriber()
-    run_job(job.id, store, transcriber, audio)
+    run_job(job.id, store, transcriber, Uploads(audio.parent))
     assert transcriber.calls == 0
     assert store.get(job.id) == first
 
 
 def test_unknown_job_is_skipped(store: JobStore, tmp_path: Path):
     transcriber = ScriptedTranscriber()
-    run_job("missing", store, transcriber, tmp_path / "missing")
+    run_job("missing", store, transcriber, Uploads(tmp_path))
     assert transcriber.calls == 0

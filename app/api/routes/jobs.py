@@ -176,7 +176,7 @@ def delete_job(job_id: str, store: StoreDep, settings: SettingsDep, caller: Call
     store.mark_canceled(job_id)
     if was_queued:
         # No worker holds the file yet; a running worker removes its own when it stops.
-        (settings.uploads_dir / job_id).unlink(missing_ok=True)
+        settings.uploads.remove(job_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 

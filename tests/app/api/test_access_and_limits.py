@@ -81,7 +81,7 @@ def test_idempotency_key_replays_the_original_job(
     assert again.json()["id"] == first.json()["id"]
     assert again.headers["location"] == f"/v1/jobs/{first.json()['id']}"
     assert redis_client.llen(queue_for("base")) == 1  # queued once
-    assert len(list(settings.uploads_dir.iterdir())) == 1
+    assert len(list(settings.uploads.directory.iterdir())) == 1
     different = submit(client, language="de", headers={"Idempotency-Key": "abc-1"})
     assert_error(different, 422, "idempotency_key_reused")
     other_key = submit(client, language="en", headers={"Idempotency-Key": "abc-2"})
@@ -102,7 +102,7 @@ def test_per_key_cap_is_429_with_retry_after(settings: Settings, redis_client: r
         response = submit(c)
         assert_error(response, 429, "rate_limited")
         assert int(response.headers["retry-after"]) > 0
-        assert len(list(settings.uploads_dir.iterdir())) == 2
+        assert len(list(settings.uploads.directory.iterdir())) == 2
 
 
 def test_global_cap_is_503_overloaded(settings: Settings, redis_client: redis.Redis) -> None:
@@ -115,7 +115,7 @@ def test_declared_oversize_upload_is_413_before_the_body(settings: Settings, red
     with client_for(settings, max_upload_bytes=100_000) as c:
         response = submit(c)  # jfk.flac is 1.1 MB
         assert_error(response, 413, "payload_too_large")
-    assert list(settings.uploads_dir.iterdir()) == []
+    assert list(settings.uploads.directory.iterdir()) == []
 
 
 def test_chunked_oversize_upload_is_cut_off_at_the_cap(settings: Settings, redis_client):
@@ -137,18 +137,18 @@ def test_chunked_oversize_upload_is_cut_off_at_the_cap(settings: Settings, redis
         )  # fmt: skip
     assert "content-length" not in response.request.headers  # really chunked
     assert_error(response, 413, "payload_too_large")
-    assert list(settings.uploads_dir.iterdir()) == []
+    assert list(settings.uploads.directory.iterdir()) == []
 
 
 def test_not_audio_is_415(client: TestClient, settings: Settings) -> None:
     assert_error(submit(client, content=b"plain text, no sound\n" * 100), 415, "unsupported_media")
-    assert list(settings.uploads_dir.iterdir()) == []
+    assert list(settings.uploads.directory.iterdir()) == []
 
 
 def test_declared_duration_over_the_cap_is_refused(settings: Settings, redis_client) -> None:
     with client_for(settings, max_audio_seconds=5) as c:
         assert_error(submit(c), 422, "audio_too_long")  # jfk declares 11 s
-    assert list(settings.uploads_dir.iterdir()) == []
+    assert list(settings.uploads.directory.iterdir()) == []
 
 
 def test_created_keys_verify() -> None:

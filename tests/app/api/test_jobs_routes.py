@@ -40,7 +40,7 @@ def test_submit_queues_a_job(client: TestClient, settings: Settings, redis_clien
     assert job["result"] is None and job["error"] is None
     assert len(job["id"]) == 32
     # the upload is on disk, byte for byte, and the task message is on the queue with only the id
-    assert (settings.uploads_dir / job["id"]).read_bytes() == JFK.read_bytes()
+    assert settings.uploads.path(job["id"]).read_bytes() == JFK.read_bytes()
     messages = redis_client.lrange(queue_for("base"), 0, -1)
     assert len(messages) == 1
     assert json.loads(json.loads(messages[0])["headers"]["argsrepr"].replace("'", '"')) == [
@@ -58,7 +58,7 @@ def test_unknown_job_is_404(client: TestClient):
 
 def test_empty_upload_is_400_and_leaves_nothing(client: TestClient, settings: Settings):
     assert_error(submit(client, content=b""), 400, "empty_file")
-    assert list(settings.uploads_dir.iterdir()) == []
+    assert list(settings.uploads.directory.iterdir()) == []
 
 
 def test_unknown_model_is_422(client: TestClient):
@@ -77,7 +77,7 @@ def test_bad_options_are_422_invalid_request(client: TestClient, settings: Setti
         {"metadata": "{not json"},
     ):
         assert_error(submit(client, **form), 422, "invalid_request")
-    assert list(settings.uploads_dir.iterdir()) == []
+    assert list(settings.uploads.directory.iterdir()) == []
 
 
 def test_missing_file_is_422(client: TestClient):
@@ -96,7 +96,7 @@ def test_cancel_queued_job_then_delete_it(client: TestClient, settings: Settings
     canceled = client.get(f"/v1/jobs/{job['id']}").json()
     assert canceled["status"] == "canceled"
     assert canceled["completed_at"] is not None
-    assert not (settings.uploads_dir / job["id"]).exists()
+    assert not settings.uploads.path(job["id"]).exists()
     # a second DELETE removes the finished job's data
     assert client.delete(f"/v1/jobs/{job['id']}").status_code == 204
     assert_error(client.get(f"/v1/jobs/{job['id']}"), 404, "not_found")
@@ -120,7 +120,7 @@ def test_queue_unreachable_fails_the_job_cleanly(
     client.app.state.producer = producer
     response = submit(client)
     assert_error(response, 503, "queue_unavailable")
-    assert list(settings.uploads_dir.iterdir()) == []
+    assert list(settings.uploads.directory.iterdir()) == []
     (job_id,) = [k.decode().split(":")[-1] for k in redis_client.keys("whisper-jobs:job:*")]
     job = client.get(f"/v1/jobs/{job_id}").json()
     assert job["status"] == "failed"
