@@ -86,7 +86,7 @@ def sweep_stuck_jobs() -> None:
     report = sweep(store, resend, stale_seconds=settings.sweep_interval_seconds)
     if report.resent or report.requeued:
         logger.warning("sweep: %s", report)
-    for job_id in store.due_webhooks(utcnow()):  # retries kept in the store, and lost sends
+    for job_id in store.webhooks.due(utcnow()):  # retries kept in the store, and lost sends
         enqueue_webhook(celery_app, job_id)
 
 
@@ -96,20 +96,20 @@ def deliver_webhook(job_id: str) -> None:
     store, _, _ = runtime()
     # Claimed before the job is read: a second message for the same event (the sweep's, in the
     # same second as the immediate send) then finds it delivered instead of sending it again.
-    if not store.claim_webhook(job_id, int(settings.webhook_timeout_seconds) + 30):
+    if not store.webhooks.claim(job_id, int(settings.webhook_timeout_seconds) + 30):
         return
     try:
         with job_context(job_id):
             _deliver_webhook(job_id, store, settings)
     finally:
-        store.release_webhook(job_id)
+        store.webhooks.release(job_id)
 
 
 def _deliver_webhook(job_id: str, store: JobStore, settings: Settings) -> None:
     job = store.get(job_id)
     now = utcnow()
     if job is None or job.webhook is None or not job.status.is_terminal:
-        store.forget_webhook(job_id)
+        store.webhooks.forget(job_id)
         return
     due = job.webhook.next_attempt_at
     if due is None or due > now + timedelta(seconds=1):
@@ -125,6 +125,6 @@ def _deliver_webhook(job_id: str, store: JobStore, settings: Settings) -> None:
         delay = apply_outcome(stored, outcome, settings.webhook_retry_schedule, now)
         return "delivered" if outcome.delivered else "gave_up" if delay is None else "retry"
 
-    store.record_webhook_attempt(job_id, record)
+    store.webhooks.record_attempt(job_id, record)
     if delay is not None and delay <= SHORT_RETRY_SECONDS:
         enqueue_webhook(celery_app, job_id, countdown=delay)

@@ -30,9 +30,8 @@ from app.core.config import Settings
 from app.core.netguard import UrlPolicy, addresses_of, check_addresses, split_url
 from app.core.probe import probe
 from app.storage.broker import enqueue_transcription, task_time_limits
-from app.storage.records import parse_job
+from app.storage.records import dump_job, parse_job
 from app.storage.store import JobStore
-from app.storage.webhook_deliveries import dump_job
 
 logger = logging.getLogger(__name__)
 _COPY_CHUNK = 1 << 20

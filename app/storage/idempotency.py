@@ -6,11 +6,12 @@ is written in the same transaction as the job, so a replay finds either both or 
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from app.contract.errors import IdempotencyKeyReused
 from app.contract.jobs import Job
 from app.storage.keys import IDEMPOTENCY_TTL_SECONDS, idempotency_key_for
+from app.storage.transactions import Write, watch_update
 
 if TYPE_CHECKING:
     from redis import Redis
@@ -33,25 +34,24 @@ class IdempotentCreation:
             return job
         key, fingerprint = idempotency
         idem_key = idempotency_key_for(job.owner, key)
-        existing: str | None = None
 
-        def create_once(pipe: Pipeline) -> None:
-            nonlocal existing
-            raw = pipe.get(idem_key)
+        def decide(raw: Any) -> tuple[str | None, Write | None]:
             if raw is not None:
                 record = json.loads(raw)
                 if record["fingerprint"] != fingerprint:
                     raise IdempotencyKeyReused(
                         "This Idempotency-Key was used for a different request in the last 24 h."
                     )
-                existing = record["job_id"]
-                return
-            pipe.multi()
-            self._create(job, pipe)
-            record = json.dumps({"job_id": job.id, "fingerprint": fingerprint})
-            pipe.set(idem_key, record, ex=IDEMPOTENCY_TTL_SECONDS)
+                return str(record["job_id"]), None
 
-        self.redis.transaction(create_once, idem_key)
+            def write(pipe: Pipeline) -> None:
+                self._create(job, pipe)
+                record = json.dumps({"job_id": job.id, "fingerprint": fingerprint})
+                pipe.set(idem_key, record, ex=IDEMPOTENCY_TTL_SECONDS)
+
+            return None, write
+
+        existing = watch_update(self.redis, idem_key, decide)
         if existing is None:
             return job
         original = self.get(existing)

@@ -39,3 +39,12 @@ def owner_in(raw: Any) -> str | None:
 
 def is_job_id(value: str) -> bool:
     return JOB_ID_PATTERN.fullmatch(value) is not None
+
+
+def dump_job(job: Job) -> str:
+    """A job as stored: without its result (kept under its own key, read only when asked)."""
+    return job.model_dump_json(exclude={"result"})
+
+
+def text_of(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)

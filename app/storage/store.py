@@ -10,7 +10,7 @@ expire before they end.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from app.contract.errors import InvalidTransition, JobNotFound
 from app.contract.events import JobEvent
@@ -40,8 +40,9 @@ from app.storage.keys import (
     segments_key_for,
     webhook_claim_key_for,
 )
-from app.storage.records import is_job_id, owner_in, parse_job
-from app.storage.webhook_deliveries import WebhookSchedule, dump_job, text_of
+from app.storage.records import dump_job, is_job_id, owner_in, parse_job, text_of
+from app.storage.transactions import Write, watch_update
+from app.storage.webhook_deliveries import WebhookDeliveries
 
 if TYPE_CHECKING:
     from redis import Redis
@@ -49,7 +50,7 @@ if TYPE_CHECKING:
     from redis.client import Pipeline
 
 
-class JobStore(IdempotentCreation, WebhookSchedule):
+class JobStore(IdempotentCreation):
     def __init__(
         self,
         redis: Redis,
@@ -62,6 +63,7 @@ class JobStore(IdempotentCreation, WebhookSchedule):
         # Called after a job reached its final status (e.g. to send its webhook at once).
         self.on_terminal = on_terminal
         self.inspect = Inspection(redis)
+        self.webhooks = WebhookDeliveries(redis)
         # Job events need an asyncio client (the API has one; a worker does not stream).
         self._events = JobEvents(self, async_redis) if async_redis is not None else None
 
@@ -188,25 +190,23 @@ class JobStore(IdempotentCreation, WebhookSchedule):
         Returns False when the job is no longer running (canceled): the worker then stops.
         """
         key = key_for(job_id)
-        still_running = False
 
-        def update(pipe: Pipeline) -> None:
-            nonlocal still_running
-            raw = pipe.get(key)
+        def decide(raw: Any) -> tuple[bool, Write | None]:
             job = None if raw is None else parse_job(raw, job_id)
-            still_running = job is not None and job.status is JobStatus.PROCESSING
-            if job is None or not still_running:
-                return
+            if job is None or job.status is not JobStatus.PROCESSING:
+                return False, None
             job.progress = min(max(progress, job.progress), 1.0)
-            channel = events_channel_for(job_id)
-            pipe.multi()
-            pipe.set(key, dump_job(job))
-            pipe.rpush(segments_key_for(job_id), segment.model_dump_json())
-            pipe.publish(channel, event("segment", segment=segment.model_dump(mode="json")))
-            pipe.publish(channel, event("progress", progress=job.progress))
 
-        self.redis.transaction(update, key)
-        return still_running
+            def write(pipe: Pipeline) -> None:
+                channel = events_channel_for(job_id)
+                pipe.set(key, dump_job(job))
+                pipe.rpush(segments_key_for(job_id), segment.model_dump_json())
+                pipe.publish(channel, event("segment", segment=segment.model_dump(mode="json")))
+                pipe.publish(channel, event("progress", progress=job.progress))
+
+            return True, write
+
+        return watch_update(self.redis, key, decide)
 
     def partial_segments(self, job_id: str) -> list[Segment]:
         raw = self.redis.lrange(segments_key_for(job_id), 0, -1)
@@ -267,11 +267,8 @@ class JobStore(IdempotentCreation, WebhookSchedule):
         result: TranscriptResult | None = None,
     ) -> Job:
         key = key_for(job_id)
-        changed: Job | None = None
 
-        def update(pipe: Pipeline) -> None:
-            nonlocal changed
-            raw = pipe.get(key)
+        def decide(raw: Any) -> tuple[Job, Write]:
             job = None if raw is None else parse_job(raw, job_id)
             if job is None:
                 raise JobNotFound(f"No job with id {job_id!r}.")
@@ -281,34 +278,43 @@ class JobStore(IdempotentCreation, WebhookSchedule):
                     f"Job {job_id} is {before.value}; it cannot become {target.value}."
                 )
             change(job)
-            pipe.multi()
-            stats.move_in_flight(pipe, job.options.model, before, target)
-            if target is JobStatus.PROCESSING:
-                pipe.delete(segments_key_for(job_id))  # a rerun starts its segments over
-            if target.is_terminal and job.webhook is not None:
-                # Due now; recorded in the same transaction, so the event cannot be lost.
-                job.webhook.next_attempt_at = utcnow()
-                pipe.zadd(WEBHOOKS_DUE_KEY, {job_id: job.webhook.next_attempt_at.timestamp()})
-            if target.is_terminal:
-                ttl = self.result_ttl_seconds
-                pipe.set(key, dump_job(job), ex=ttl)
-                if result is not None:
-                    pipe.set(result_key_for(job_id), result.model_dump_json(), ex=ttl)
-                pipe.srem(ACTIVE_KEY, job_id)
-                pipe.srem(owner_active_key(job.owner), job_id)
-                pipe.delete(segments_key_for(job_id), lease_key_for(job_id))  # the result has them
-                stats.count_finished(pipe, job, result)
-            else:
-                pipe.set(key, dump_job(job))
-                pipe.sadd(ACTIVE_KEY, job_id)
-            payload = job.model_dump(mode="json", exclude={"result"})
-            pipe.publish(events_channel_for(job_id), event(target.value, job=payload))
-            changed = job
+            return job, lambda pipe: self._write_transition(pipe, job, before, target, result)
 
-        self.redis.transaction(update, key)
-        assert changed is not None
+        changed = watch_update(self.redis, key, decide)
         if result is not None:
             changed.result = result
         if target.is_terminal and self.on_terminal is not None:
             self.on_terminal(changed)
         return changed
+
+    def _write_transition(
+        self,
+        pipe: Pipeline,
+        job: Job,
+        before: JobStatus,
+        target: JobStatus,
+        result: TranscriptResult | None,
+    ) -> None:
+        """The writes of one status change, all in the transaction that checked it."""
+        job_id, key = job.id, key_for(job.id)
+        stats.move_in_flight(pipe, job.options.model, before, target)
+        if target is JobStatus.PROCESSING:
+            pipe.delete(segments_key_for(job_id))  # a rerun starts its segments over
+        if target.is_terminal and job.webhook is not None:
+            # Due now; recorded in the same transaction, so the event cannot be lost.
+            job.webhook.next_attempt_at = utcnow()
+            pipe.zadd(WEBHOOKS_DUE_KEY, {job_id: job.webhook.next_attempt_at.timestamp()})
+        if target.is_terminal:
+            ttl = self.result_ttl_seconds
+            pipe.set(key, dump_job(job), ex=ttl)
+            if result is not None:
+                pipe.set(result_key_for(job_id), result.model_dump_json(), ex=ttl)
+            pipe.srem(ACTIVE_KEY, job_id)
+            pipe.srem(owner_active_key(job.owner), job_id)
+            pipe.delete(segments_key_for(job_id), lease_key_for(job_id))  # the result has them
+            stats.count_finished(pipe, job, result)
+        else:
+            pipe.set(key, dump_job(job))
+            pipe.sadd(ACTIVE_KEY, job_id)
+        payload = job.model_dump(mode="json", exclude={"result"})
+        pipe.publish(events_channel_for(job_id), event(target.value, job=payload))

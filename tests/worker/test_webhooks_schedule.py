@@ -42,29 +42,29 @@ def test_terminal_transition_puts_the_event_in_the_due_set(store: JobStore) -> N
     job = job_with_webhook()
     job.status = JobStatus.QUEUED
     store.create(job)
-    assert store.due_webhooks(utcnow()) == []
+    assert store.webhooks.due(utcnow()) == []
     store.mark_canceled(job.id)
     assert notified == [job.id]
-    assert store.due_webhooks(utcnow() + timedelta(seconds=1)) == [job.id]
+    assert store.webhooks.due(utcnow() + timedelta(seconds=1)) == [job.id]
 
     later = utcnow() + timedelta(hours=1)
 
     def retry_later(stored: Job) -> None:
         stored.webhook.next_attempt_at = later
 
-    store.record_webhook_attempt(job.id, retry_later)
-    assert store.due_webhooks(utcnow()) == []  # waits in Redis for the sweep, not a countdown
-    assert store.due_webhooks(later + timedelta(seconds=1)) == [job.id]
+    store.webhooks.record_attempt(job.id, retry_later)
+    assert store.webhooks.due(utcnow()) == []  # waits in Redis for the sweep, not a countdown
+    assert store.webhooks.due(later + timedelta(seconds=1)) == [job.id]
     store.delete(store.get(job.id))
-    assert store.due_webhooks(later + timedelta(seconds=1)) == []
+    assert store.webhooks.due(later + timedelta(seconds=1)) == []
 
 
 def test_one_delivery_of_an_event_at_a_time(store: JobStore) -> None:
-    assert store.claim_webhook("j1", ttl_seconds=60)
-    assert not store.claim_webhook("j1", ttl_seconds=60)  # a second message for the same event
-    assert store.claim_webhook("j2", ttl_seconds=60)  # other jobs are not held up
-    store.release_webhook("j1")
-    assert store.claim_webhook("j1", ttl_seconds=60)
+    assert store.webhooks.claim("j1", ttl_seconds=60)
+    assert not store.webhooks.claim("j1", ttl_seconds=60)  # a second message for the same event
+    assert store.webhooks.claim("j2", ttl_seconds=60)  # other jobs are not held up
+    store.webhooks.release("j1")
+    assert store.webhooks.claim("j1", ttl_seconds=60)
     assert 0 < store.redis.ttl("whisper-jobs:job:j1:webhook-claim") <= 60  # a dead worker's expires
 
 

@@ -203,6 +203,6 @@ def redeliver_webhook(
         stored.webhook.delivered_at = None
         stored.webhook.next_attempt_at = utcnow()
 
-    updated = store.record_webhook_attempt(job_id, again) or job
+    updated = store.webhooks.record_attempt(job_id, again) or job
     enqueue_webhook(producer, job_id)
     return updated

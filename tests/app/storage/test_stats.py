@@ -50,9 +50,9 @@ def test_webhook_outcomes_are_counted_with_the_attempt(store: JobStore) -> None:
     job.webhook = WebhookState(url="https://example.com/hook")
     store.create(job)
     store.mark_canceled(job.id)
-    store.record_webhook_attempt(job.id, lambda j: "retry")
-    store.record_webhook_attempt(job.id, lambda j: "delivered")
-    store.record_webhook_attempt(job.id, lambda j: None)  # a redelivery request: no attempt
+    store.webhooks.record_attempt(job.id, lambda j: "retry")
+    store.webhooks.record_attempt(job.id, lambda j: "delivered")
+    store.webhooks.record_attempt(job.id, lambda j: None)  # a redelivery request: no attempt
     assert stats.read(store.redis).webhook_attempts == {"retry": 1.0, "delivered": 1.0}
 
 
