@@ -55,18 +55,16 @@ def _save(response: httpx.Response, destination: Path, max_bytes: int) -> int:
     if declared.isdigit() and int(declared) > max_bytes:
         raise PayloadTooLarge(f"The audio at the URL exceeds the limit of {max_bytes} bytes.")
     written = 0
-    try:
-        with destination.open("wb") as out:
-            for chunk in response.iter_bytes(_CHUNK):
-                written += len(chunk)
-                if written > max_bytes:
-                    raise PayloadTooLarge(
-                        f"The audio at the URL exceeds the limit of {max_bytes} bytes."
-                    )
-                out.write(chunk)
-    except BaseException:
-        destination.unlink(missing_ok=True)
-        raise
+    # A partial file is not removed here: the runner owns the upload and removes it when the
+    # job ends (`app.core.uploads`); a rerun after a shutdown writes it again from the start.
+    with destination.open("wb") as out:
+        for chunk in response.iter_bytes(_CHUNK):
+            written += len(chunk)
+            if written > max_bytes:
+                raise PayloadTooLarge(
+                    f"The audio at the URL exceeds the limit of {max_bytes} bytes."
+                )
+            out.write(chunk)
     if written == 0:
         raise DownloadFailed("The audio URL returned an empty body.")
     return written

@@ -13,8 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import JFK
+from tests.conftest import JFK, JFK_TEXT
 from tests.e2e.conftest import ROOT, Service
+from tests.transcripts import wer
 
 UV = [shutil.which("uv") or sys.executable, *([] if shutil.which("uv") else ["-m", "uv"])]
 
@@ -90,7 +91,25 @@ def test_a_project_with_its_own_app_package_uses_client_and_cli(
     assert job_id in listed
     status = run(client_venv / "bin" / "whisper-jobs", "status", job_id, cwd=project, env=env)
     assert status.split()[:2] == [job_id, "completed"]
+    waited = run(client_venv / "bin" / "whisper-jobs", "wait", job_id, "--format", "srt",
+                 cwd=project, env=env)  # fmt: skip
+    assert waited.startswith(f"{job_id}  completed  100%") and "-->" in waited
+    submitted = run(
+        client_venv / "bin" / "whisper-jobs",
+        "submit",
+        str(JFK),
+        "--wait",
+        "--format",
+        "text",
+        "-o",
+        "-",
+        "--temperature",
+        "0",
+        cwd=project,
+        env=env,
+    )
+    assert wer(JFK_TEXT, submitted) <= 0.1  # the CLI alone, from a wheel, end to end
     version = run(client_venv / "bin" / "whisper-jobs", "--version", cwd=project, env=env)
     assert version.startswith("whisper-jobs-client ")
     helped = run(client_venv / "bin" / "whisper-jobs", "--help", cwd=project, env=env)
-    assert "{submit,status,get,cancel,list,completion}" in helped  # no server commands here
+    assert "{submit,status,wait,get,cancel,list,completion}" in helped  # no server commands here

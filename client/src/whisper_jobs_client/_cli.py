@@ -77,6 +77,12 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     get.add_argument("job_id")
     get.add_argument("--format", choices=sorted(EXTENSIONS), default="text")
     get.add_argument("-o", "--output", type=Path, help="write to this file instead of stdout")
+    wait = sub.add_parser("wait", parents=[common], help="follow a job to its end")
+    wait.add_argument("job_id")
+    wait.add_argument("--timeout", type=float, help="give up after seconds (the job goes on)")
+    wait.add_argument("--format", choices=sorted(EXTENSIONS),
+                      help="then print (or -o: save) its transcript in this format")  # fmt: skip
+    wait.add_argument("-o", "--output", type=Path, help="with --format: write to this file")
     cancel = sub.add_parser("cancel", parents=[common], help="cancel jobs (or delete finished)")
     cancel.add_argument("job_ids", nargs="+", metavar="job_id")
     listing = sub.add_parser("list", parents=[common], help="list this key's jobs, newest first")
@@ -84,7 +90,7 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     listing.add_argument("--limit", type=int, default=20)
 
 
-COMMANDS = frozenset({"submit", "status", "get", "cancel", "list"})
+COMMANDS = frozenset({"submit", "status", "wait", "get", "cancel", "list"})
 
 #: (flag, API field, type, help) of every job option; `bool` flags are `--x` / `--no-x`.
 JOB_OPTIONS: list[tuple[str, str, Any, str]] = [
@@ -143,6 +149,8 @@ def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         with Client(args.server, args.api_key) as client:
             if args.command == "status":
                 return show(client.get(args.job_id))
+            if args.command == "wait":
+                return wait_for(client, args)
             if args.command == "get":
                 write(client.transcript(args.job_id, args.format), args.output)
             elif args.command == "cancel":
@@ -165,6 +173,27 @@ def write(body: str | dict[str, Any], output: Path | None) -> None:
         sys.stdout.write(text)
     else:
         output.write_text(text, encoding="utf-8")
+
+
+def progress_columns() -> tuple[Any, ...]:
+    """A spinner while Whisper decodes a 30-s window (progress moves per window), the state
+    (submitting, queued #n, processing), the bar and the time since it began."""
+    return (SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
+            TaskProgressColumn(), TextColumn("{task.fields[state]}"),
+            TimeElapsedColumn())  # fmt: skip
+
+
+def wait_for(client: Client, args: argparse.Namespace) -> int:
+    """Follow a submitted job to its end; print its line, and its transcript with --format."""
+    with Progress(*progress_columns(), console=err) as progress:
+        task = progress.add_task(args.job_id, total=1.0, state="waiting")
+        job = client.wait(args.job_id, timeout=args.timeout, on_event=on_event(progress, task))
+        done = 1.0 if job.status is JobStatus.COMPLETED else job.progress
+        progress.update(task, state=job.status.value, completed=done)
+    code = show(job)
+    if job.status is JobStatus.COMPLETED and args.format:
+        write(client.transcript(job.id, args.format), args.output)
+    return code
 
 
 def show(job: Job) -> int:
@@ -226,13 +255,8 @@ def output_path(args: argparse.Namespace, item: Input, job: Job, many: bool) -> 
 
 async def submit_all(args: argparse.Namespace, inputs: list[Input]) -> int:
     options = job_options(args)
-    # A spinner while Whisper decodes a 30-s window (progress moves per window), the state
-    # (submitting, queued #n, processing), the bar and the time since submission.
-    columns = (SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
-               TaskProgressColumn(), TextColumn("{task.fields[state]}"),
-               TimeElapsedColumn())  # fmt: skip
     async with AsyncClient(args.server, args.api_key) as client:
-        with Progress(*columns, console=err, disable=not args.wait) as progress:
+        with Progress(*progress_columns(), console=err, disable=not args.wait) as progress:
             results = await asyncio.gather(
                 *(follow(client, args, item, options, progress, len(inputs) > 1) for item in inputs)
             )
