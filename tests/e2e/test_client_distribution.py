@@ -112,4 +112,4 @@ def test_a_project_with_its_own_app_package_uses_client_and_cli(
     version = run(client_venv / "bin" / "whisper-jobs", "--version", cwd=project, env=env)
     assert version.startswith("whisper-jobs-client ")
     helped = run(client_venv / "bin" / "whisper-jobs", "--help", cwd=project, env=env)
-    assert "{submit,status,wait,get,cancel,list,completion}" in helped  # no server commands here
+    assert "{submit,status,get,wait,cancel,list,completion}" in helped  # no server commands here
