@@ -47,9 +47,6 @@ class StreamLimiter:
             self._open[caller] += 1
         return StreamSlot(self, caller)
 
-    def open_for(self, caller: str) -> int:
-        return self._open[caller]
-
     def _release(self, caller: str) -> None:
         with self._lock:
             self._open[caller] -= 1

@@ -5,6 +5,7 @@ Task names live here too, so the API can enqueue by name without importing the w
 
 from __future__ import annotations
 
+import re
 import secrets
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -66,6 +67,10 @@ def can_transition(current: JobStatus, target: JobStatus) -> bool:
 def new_job_id() -> str:
     """128 random bits, URL-safe: unguessable, so an id is as good as a capability."""
     return secrets.token_hex(16)
+
+
+#: What `new_job_id` makes: 32 lowercase hex digits.
+JOB_ID_PATTERN = re.compile(r"[0-9a-f]{32}")
 
 
 def utcnow() -> datetime:

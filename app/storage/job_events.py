@@ -69,7 +69,7 @@ class JobEvents:
     async def _first_live_state(self, job: Job) -> JobEvent:
         if job.status is JobStatus.QUEUED:
             queue = queue_for(job.options.model)
-            position = await to_thread.run_sync(self.store.queue_position, queue, job.id)
+            position = await to_thread.run_sync(self.store.inspect.queue_position, queue, job.id)
             return JobEvent("queued", {"position": position})
         return JobEvent("progress", {"progress": job.progress})
 

@@ -10,15 +10,13 @@ it lives in this one module so that a kombu upgrade that changes it is fixed in 
 from __future__ import annotations
 
 import json
-import re
 from typing import TYPE_CHECKING
 
-from app.contract.jobs import TRANSCRIBE_QUEUE, TRANSCRIBE_TASK
+from app.contract.jobs import JOB_ID_PATTERN, TRANSCRIBE_QUEUE, TRANSCRIBE_TASK
 
 if TYPE_CHECKING:
     from redis import Redis
 
-_JOB_ID = re.compile(r"[0-9a-f]{32}")
 # Kombu's Redis transport keeps unacknowledged messages (taken by a worker, not yet acked) here.
 _UNACKED_KEY = "unacked"
 
@@ -33,7 +31,7 @@ def _job_ids_in(message: bytes | str) -> set[str]:
     headers = decoded.get("headers", {}) if isinstance(decoded, dict) else {}
     if headers.get("task") != TRANSCRIBE_TASK:
         return set()
-    return set(_JOB_ID.findall(str(headers.get("argsrepr", ""))))
+    return set(JOB_ID_PATTERN.findall(str(headers.get("argsrepr", ""))))
 
 
 def pending_job_ids(redis: Redis) -> set[str]:

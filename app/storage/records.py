@@ -12,10 +12,9 @@ import logging
 import re
 from typing import Any
 
-from app.contract.jobs import Job
+from app.contract.jobs import JOB_ID_PATTERN, Job
 
 logger = logging.getLogger(__name__)
-JOB_ID_PATTERN = re.compile(r"[0-9a-f]{32}")
 
 
 def parse_job(raw: Any, job_id: str) -> Job | None:

@@ -79,9 +79,6 @@ class JobStore(IdempotentCreation):
         assert self._events is not None, "a JobStore built without async_redis"
         return await self._events.wait_until_ended(job_id, timeout)
 
-    def queue_position(self, queue: str, job_id: str) -> int | None:
-        return self.inspect.queue_position(queue, job_id)
-
     async def aclose(self) -> None:
         """Close both clients (and their pools)."""
         self.redis.close()
