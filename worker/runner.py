@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 from app.contract.errors import (
     WORKER_LOST,
@@ -25,10 +27,12 @@ from app.contract.errors import (
 )
 from app.contract.jobs import Segment
 from app.core.uploads import Uploads
+from app.storage.clients import is_redis_unavailable
 from app.storage.store import JobStore
 from worker.engine import Transcriber
 
 logger = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -37,6 +41,9 @@ class RunPolicy:
     lease_seconds: int = 30
     # Exceptions meaning "the job ran out of time" (Celery's SoftTimeLimitExceeded).
     timeout_errors: tuple[type[BaseException], ...] = field(default=())
+    # How long a finished job's result is offered to an unavailable store (a Redis failover
+    # takes seconds; decoding the job again takes longer).
+    store_retry_seconds: float = 30.0
 
 
 class Heartbeat:
@@ -95,7 +102,7 @@ def run_job(
             if job.source_url is not None and fetch is not None:
                 fetch(job.source_url, uploads.path(job_id))
             result = engine.transcribe(uploads.path(job_id), job.options, on_segment)
-        done = store.mark_completed(job_id, result)
+        done = _retrying(lambda: store.mark_completed(job_id, result), policy.store_retry_seconds)
         seconds = (done.completed_at - job.started_at).total_seconds()  # type: ignore[operator]
         logger.info(
             "job %s completed: %.1f s of audio in %.1f s", job_id, result.duration, seconds,
@@ -109,7 +116,14 @@ def run_job(
         _fail(store, job_id, e.code, e.message)
     except policy.timeout_errors:
         _fail(store, job_id, "timeout", "The job ran past its time limit.")
-    except Exception:
+    except Exception as e:
+        if is_redis_unavailable(e):
+            # The store went away mid-job (e.g. a failover): not the job's fault, so it is not
+            # failed. It stays `processing`; once its lease lapses the sweep queues it again,
+            # and its upload must stay for that run.
+            logger.warning("job %s: the job store is unavailable; it will run again", job_id)
+            ended = False
+            return
         logger.exception("job %s failed unexpectedly", job_id)
         _fail(store, job_id, "internal_error", "The worker hit an unexpected error.")
     except BaseException:
@@ -120,6 +134,19 @@ def run_job(
     finally:
         if ended:
             uploads.remove(job_id)
+
+
+def _retrying(write: Callable[[], T], seconds: float) -> T:
+    """`write()`, again every second while Redis is unavailable, for up to `seconds`."""
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            return write()
+        except Exception as e:
+            if not is_redis_unavailable(e) or time.monotonic() >= deadline:
+                raise
+            logger.warning("the job store is unavailable (%s); trying again", e)
+            time.sleep(1.0)
 
 
 def _fail(store: JobStore, job_id: str, code: str, message: str) -> None:

@@ -4,7 +4,6 @@ routes: `app.api.error_shapes`); no stack trace leaks."""
 from __future__ import annotations
 
 import logging
-import re
 from typing import Any
 
 import redis
@@ -25,6 +24,7 @@ from app.contract.errors import (
     Unauthorized,
     WhisperJobsError,
 )
+from app.storage.clients import REDIS_RETRY_AFTER_SECONDS, is_redis_unavailable
 
 logger = logging.getLogger(__name__)
 
@@ -91,25 +91,6 @@ def status_for(exc: WhisperJobsError) -> int:
     if isinstance(exc, JobFailed):  # a sync request's job ended badly: whose fault was it?
         return 422 if exc.code in CALLER_FAULTS else 500
     return STATUS.get(exc.code, 500)
-
-
-REDIS_RETRY_AFTER_SECONDS = 5
-# A Redis that works but cannot take this write now (full, a read-only replica after a failover,
-# loading its data, a primary without enough replicas): the caller should retry. redis-py maps
-# most replies to classes; the others are recognised by their reply code, which a pipeline's
-# error message carries after its own prefix ("Command # 1 (...) of pipeline caused error: ").
-# EXECABORT: Redis refused a command while a transaction was queued (how a full Redis answers
-# a MULTI, depending on when it noticed); our transactions' commands are fixed, so it is that.
-_REDIS_BUSY = (redis.exceptions.OutOfMemoryError, redis.exceptions.ReadOnlyError,
-               redis.exceptions.MasterDownError, redis.exceptions.ExecAbortError)  # fmt: skip
-_REDIS_BUSY_REPLY = re.compile(r"(^|: )(OOM|READONLY|LOADING|MISCONF|MASTERDOWN|NOREPLICAS)\b")
-
-
-def is_redis_unavailable(exc: BaseException) -> bool:
-    """Redis is down, frozen, full or read-only: a 503 for the caller, not a bug of ours."""
-    if isinstance(exc, (redis.ConnectionError, redis.TimeoutError, *_REDIS_BUSY)):
-        return True
-    return isinstance(exc, redis.ResponseError) and bool(_REDIS_BUSY_REPLY.search(str(exc)))
 
 
 def install_error_handlers(app: FastAPI) -> None:

@@ -44,6 +44,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             on_terminal=webhook_notifier(app.state.producer),  # e.g. a cancel sends its event
             # Event streams wait on pub/sub; the store's other calls are short and sync.
             async_redis=async_redis_client(settings),
+            # A 202 only once this many replicas hold the job (Redis `WAIT`).
+            min_replicas=settings.redis_min_replicas,
+            replica_timeout_ms=settings.redis_replica_timeout_ms,
         )
         app.state.metrics.watch(app.state.store, settings)
         app.state.streams = StreamLimiter(settings.max_streams_per_key)

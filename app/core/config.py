@@ -13,25 +13,21 @@ from pathlib import Path
 from typing import Annotated, Literal
 
 from pydantic import Field, field_validator
-from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from pydantic_settings import NoDecode, SettingsConfigDict
 
 from app.contract.languages import MODEL_NAME_PATTERN
 from app.core.logs import LogFormat
+from app.core.redis_settings import RedisSettings
 from app.core.uploads import Uploads
 
 MIN_WEBHOOK_SECRET_BYTES = 24
 
 
-class Settings(BaseSettings):
+class Settings(RedisSettings):
     """Every setting of the service. The README's configuration table mirrors this class."""
 
     model_config = SettingsConfigDict(env_prefix="WHISPER_JOBS_", extra="ignore")
 
-    redis_url: str | None = Field(
-        default=None,
-        description="Redis URL for the queue and the job store. Unset: `whisper-jobs serve` "
-        "starts an embedded Valkey server; `api` and `worker` refuse to start.",
-    )
     data_dir: Path = Field(
         default=Path("data"),
         description="Uploads, the model cache and the embedded server's files live here. "
@@ -177,22 +173,6 @@ class Settings(BaseSettings):
         description="How often the API refreshes the state `/readyz` answers from (Redis "
         "reachable, workers' heartbeats).",
     )
-    redis_socket_timeout_seconds: float = Field(
-        default=5.0, gt=0, le=300, description="Timeout of one Redis command (and of a wait for "
-        "a pooled connection); beyond it the request gets `503 queue_unavailable`.",
-    )  # fmt: skip
-    redis_connect_timeout_seconds: float = Field(
-        default=2.0, gt=0, le=60, description="Timeout of connecting to Redis."
-    )
-    redis_max_connections: int = Field(
-        default=50, ge=2, le=10_000, description="Redis connections per process and client pool."
-    )
-    redis_maxmemory: str = Field(
-        default="1gb",
-        pattern=r"^[0-9]+(kb|mb|gb)?$",
-        description="`maxmemory` of the embedded Valkey (`noeviction`: a full Redis refuses "
-        "writes, which become 503, instead of dropping jobs).",
-    )
     max_streams_per_key: int = Field(
         default=20, ge=1, le=10_000, description="Open event streams per API key and API "
         "process (429 above).",
@@ -293,14 +273,6 @@ class Settings(BaseSettings):
     @property
     def models_dir(self) -> Path:
         return self.model_cache_dir or self.data_dir / "models"
-
-    def require_redis_url(self) -> str:
-        if not self.redis_url:
-            raise RuntimeError(
-                "WHISPER_JOBS_REDIS_URL is not set; set it, or use `whisper-jobs serve`, "
-                "which starts an embedded server"
-            )
-        return self.redis_url
 
 
 @lru_cache

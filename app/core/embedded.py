@@ -37,12 +37,13 @@ def valkey_binary() -> Path:
 class EmbeddedRedis:
     def __init__(
         self, directory: Path, port: int | None = None, *, persistent: bool = True,
-        maxmemory: str = "1gb",
+        maxmemory: str = "1gb", extra_args: tuple[str, ...] = (),
     ) -> None:  # fmt: skip
         self.directory = directory
         self.port = port or free_port()
         self.persistent = persistent
         self.maxmemory = maxmemory
+        self.extra_args = extra_args  # e.g. `--replicaof HOST PORT` for a replica
         self.process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -63,6 +64,7 @@ class EmbeddedRedis:
             "--maxmemory-policy", "noeviction",
             "--appendonly", "yes" if self.persistent else "no",
             "--appendfsync", "everysec",
+            *self.extra_args,
         ]  # fmt: skip
         # A session of its own, so a terminal's Ctrl-C does not stop it before its clients.
         log = self.directory / "valkey.log"

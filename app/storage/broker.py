@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from celery import Celery
 
@@ -23,9 +23,7 @@ from app.contract.jobs import (
     queue_for,
 )
 from app.core.config import Settings
-
-if TYPE_CHECKING:
-    pass
+from app.storage.clients import sentinel_options
 
 logger = logging.getLogger(__name__)
 
@@ -59,12 +57,17 @@ def celery_config(settings: Settings) -> dict[str, Any]:
             f"visibility timeout ({VISIBILITY_TIMEOUT_SECONDS} s): lower "
             "WHISPER_JOBS_TASK_TIME_LIMIT_MAX_SECONDS"
         )
-    transport = {
+    transport: dict[str, Any] = {
         "visibility_timeout": VISIBILITY_TIMEOUT_SECONDS,
         # Explicit timeouts: a frozen Redis is an error within seconds, never a hang.
         "socket_timeout": settings.redis_socket_timeout_seconds,
         "socket_connect_timeout": settings.redis_connect_timeout_seconds,
     }
+    target = settings.sentinel_target()
+    if target is not None:
+        # kombu's `sentinel://` transport reads the same URL; it asks these for the primary.
+        transport["master_name"] = target.master
+        transport["sentinel_kwargs"] = sentinel_options(settings)
     return {
         "broker_url": settings.require_redis_url(),
         # Celery reads the visibility timeout in three places; they must agree.

@@ -1,6 +1,8 @@
 """Job creation with `Idempotency-Key`: a part of `JobStore` (its base class), kept apart for
 size. The key's record (`idempotency:{owner}:{key}` -> the job id and the request's fingerprint)
-is written in the same transaction as the job, so a replay finds either both or neither.
+is written in the same transaction as the job, so a replay finds either both or neither. With
+`min_replicas`, creation and Redis' `WAIT` for it run on one connection: a job is accepted only
+once that many replicas hold it.
 """
 
 from __future__ import annotations
@@ -8,10 +10,10 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any
 
-from app.contract.errors import IdempotencyKeyReused
+from app.contract.errors import IdempotencyKeyReused, QueueUnavailable
 from app.contract.jobs import Job
 from app.storage.keys import IDEMPOTENCY_TTL_SECONDS, idempotency_key_for
-from app.storage.transactions import Write, watch_update
+from app.storage.transactions import Write, pinned, watch_update
 
 if TYPE_CHECKING:
     from redis import Redis
@@ -20,17 +22,42 @@ if TYPE_CHECKING:
 
 class IdempotentCreation:
     redis: Redis
+    # Replicas that must acknowledge a new job before `create` returns (Redis `WAIT`).
+    min_replicas: int = 0
+    replica_timeout_ms: int = 1000
 
-    def _create(self, job: Job, pipe: Pipeline | None) -> None:
+    def _create(self, job: Job, pipe: Pipeline | None, redis: Redis) -> None:
         raise NotImplementedError
 
     def get(self, job_id: str, *, with_result: bool = True) -> Job | None:
         raise NotImplementedError
 
+    def mark_failed(self, job_id: str, code: str, message: str) -> Job:
+        raise NotImplementedError
+
     def create(self, job: Job, idempotency: tuple[str, str] | None = None) -> Job:
-        """Store a new job; with `(key, fingerprint)`, a replay returns the original job."""
+        """Store a new job; with `(key, fingerprint)`, a replay returns the original job.
+        With `min_replicas`, a job that fewer replicas acknowledged in time is refused
+        (`QueueUnavailable`; it is marked failed and its idempotency key freed)."""
+        if self.min_replicas == 0:
+            return self._create_on(self.redis, job, idempotency)
+        with pinned(self.redis) as connection:
+            created = self._create_on(connection, job, idempotency)
+            acked = int(connection.wait(self.min_replicas, self.replica_timeout_ms))
+        if acked < self.min_replicas and created is job:
+            message = (
+                f"{acked} of the {self.min_replicas} replicas required acknowledged the job "
+                f"within {self.replica_timeout_ms} ms, so it was not accepted; try again shortly."
+            )
+            self.mark_failed(job.id, QueueUnavailable.code, message)
+            if idempotency is not None:
+                self.forget_idempotency(job.owner, idempotency[0])
+            raise QueueUnavailable(message)
+        return created
+
+    def _create_on(self, redis: Redis, job: Job, idempotency: tuple[str, str] | None) -> Job:
         if idempotency is None:
-            self._create(job, None)
+            self._create(job, None, redis)
             return job
         key, fingerprint = idempotency
         idem_key = idempotency_key_for(job.owner, key)
@@ -45,19 +72,19 @@ class IdempotentCreation:
                 return str(record["job_id"]), None
 
             def write(pipe: Pipeline) -> None:
-                self._create(job, pipe)
+                self._create(job, pipe, redis)
                 record = json.dumps({"job_id": job.id, "fingerprint": fingerprint})
                 pipe.set(idem_key, record, ex=IDEMPOTENCY_TTL_SECONDS)
 
             return None, write
 
-        existing = watch_update(self.redis, idem_key, decide)
+        existing = watch_update(redis, idem_key, decide)
         if existing is None:
             return job
         original = self.get(existing)
         if original is None:  # the original expired or was deleted: a new job is due
-            self.redis.delete(idem_key)
-            return self.create(job, idempotency)
+            redis.delete(idem_key)
+            return self._create_on(redis, job, idempotency)
         return original
 
     def find_idempotent(self, owner: str, key: str, fingerprint: str) -> Job | None:

@@ -3,17 +3,21 @@
 It subscribes to the job's pub/sub channel *before* reading the job, so nothing published in
 between is lost; it then replays the segments decoded so far (a late client misses nothing), says
 `queued` (with the job's place in its model's queue) while no worker has it, relays live events
-(skipping segments it already sent), and ends with the job's final event. No polling: it waits on
-the subscription, yielding a `keepalive` when nothing happens for `KEEPALIVE_SECONDS`.
+(skipping segments it already sent), and ends with the job's final event. It waits on the
+subscription, yielding a `keepalive` when nothing happens for `KEEPALIVE_SECONDS`, and then
+reads the job once: an end published while the subscription was reconnecting is not missed.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 from collections.abc import AsyncIterator
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
+import redis
 from anyio import to_thread
 
 from app.contract.errors import JobNotFound, SyncTimeout
@@ -58,12 +62,13 @@ class JobEvents:
                 return
             yield await self._first_live_state(job)
             last_id = segments[-1].id if segments else -1
-            async for event in self._live(pubsub, last_id):
+            async for event in self._live(pubsub, job_id, last_id):
                 yield event
                 if event.is_final:
                     return
         finally:
-            await pubsub.unsubscribe()
+            with contextlib.suppress(redis.RedisError):  # Redis may be the reason we stop
+                await pubsub.unsubscribe()
             await pubsub.aclose()  # type: ignore[no-untyped-call]
 
     async def _first_live_state(self, job: Job) -> JobEvent:
@@ -73,11 +78,17 @@ class JobEvents:
             return JobEvent("queued", {"position": position})
         return JobEvent("progress", {"progress": job.progress})
 
-    async def _live(self, pubsub: Any, last_id: int) -> AsyncIterator[JobEvent]:
+    async def _live(self, pubsub: Any, job_id: str, last_id: int) -> AsyncIterator[JobEvent]:
         while True:
             message = await pubsub.get_message(ignore_subscribe_messages=True,
                                                timeout=self.keepalive)  # fmt: skip
             if message is None:
+                # Pub/sub does not keep what was published while the subscriber reconnected
+                # (a Redis failover): a quiet stream looks whether its job ended meanwhile.
+                job = await to_thread.run_sync(partial(self.store.get, job_id, with_result=False))
+                if job is not None and job.status.is_terminal:
+                    yield final_event(job)
+                    return
                 yield JobEvent("keepalive", {})
                 continue
             payload = json.loads(message["data"])

@@ -57,8 +57,12 @@ class JobStore(IdempotentCreation):
         result_ttl_seconds: int,
         on_terminal: Callable[[Job], None] | None = None,
         async_redis: AsyncRedis | None = None,
+        *,
+        min_replicas: int = 0,
+        replica_timeout_ms: int = 1000,
     ) -> None:
         self.redis = redis
+        self.min_replicas, self.replica_timeout_ms = min_replicas, replica_timeout_ms
         self.result_ttl_seconds = result_ttl_seconds
         # Called after a job reached its final status (e.g. to send its webhook at once).
         self.on_terminal = on_terminal
@@ -85,8 +89,8 @@ class JobStore(IdempotentCreation):
         if self._events is not None:
             await self._events.redis.aclose()
 
-    def _create(self, job: Job, pipe: Pipeline | None) -> None:
-        own = pipe or self.redis.pipeline(transaction=True)
+    def _create(self, job: Job, pipe: Pipeline | None, redis: Redis) -> None:
+        own = pipe or redis.pipeline(transaction=True)
         own.set(key_for(job.id), dump_job(job), nx=True)
         own.sadd(ACTIVE_KEY, job.id)
         own.sadd(owner_active_key(job.owner), job.id)

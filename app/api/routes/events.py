@@ -14,9 +14,12 @@ from starlette.background import BackgroundTask
 from app.api.deps import CallerDep, StoreDep
 from app.api.routes.jobs import NOT_FOUND
 from app.api.streams import StreamLimiter, StreamSlot
+from app.contract.errors import QueueUnavailable
+from app.storage.clients import REDIS_RETRY_AFTER_SECONDS, is_redis_unavailable
 from app.storage.store import JobStore
 
 router = APIRouter(prefix="/v1/jobs", tags=["jobs"])
+STREAM_LOST = "The job store became unavailable; reconnect to resume (events are replayed)."
 
 
 def sse(kind: str, data: Any) -> str:
@@ -28,6 +31,14 @@ async def sse_events(job_id: str, store: JobStore, slot: StreamSlot) -> AsyncIte
         async for event in store.subscribe(job_id):
             keepalive = event.kind == "keepalive"
             yield ": keep-alive\n\n" if keepalive else sse(event.kind, event.data)
+    except Exception as e:
+        if not is_redis_unavailable(e):
+            raise
+        # Redis went away mid-stream (a failover): end with a last event saying so, and when to
+        # reconnect; a new stream replays the segments decoded so far, so nothing is missed.
+        yield f"retry: {REDIS_RETRY_AFTER_SECONDS * 1000}\n" + sse(
+            "error", {"error": {"code": QueueUnavailable.code, "message": STREAM_LOST}}
+        )
     finally:
         slot.release()
 
@@ -44,7 +55,8 @@ def stream_job_events(
     """Server-Sent Events: `segment` (one per decoded segment, replayed first for late clients),
     `queued` (`position` in its model's queue, 1 = next) while no worker has the job,
     `processing` when one starts it, `progress`, then one final `completed`, `failed` or
-    `canceled` event. At most
+    `canceled` event. If the job store becomes unavailable mid-stream, a last `error` event
+    (`queue_unavailable`) ends it: reconnect. At most
     `WHISPER_JOBS_MAX_STREAMS_PER_KEY` open streams per key (429 beyond)."""
     store.get_owned(job_id, caller, with_result=False)  # 404 before the stream starts
     limiter: StreamLimiter = request.app.state.streams
