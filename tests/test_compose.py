@@ -16,19 +16,44 @@ COMPOSE = shutil.which("docker-compose")
 pytestmark = pytest.mark.skipif(COMPOSE is None, reason="docker-compose is not installed")
 
 
-@pytest.fixture(scope="module")
-def config() -> dict:
+def resolved(*files: str) -> dict:
     assert COMPOSE is not None
     env = {**os.environ, "WHISPER_JOBS_REDIS_PASSWORD": "s3cret"}
-    run = subprocess.run([COMPOSE, "-f", str(ROOT / "docker-compose.yml"), "config"],
+    names = [arg for f in files for arg in ("-f", str(ROOT / f))]
+    run = subprocess.run([COMPOSE, *names, "config"],
                          capture_output=True, text=True, cwd=ROOT, timeout=60, env=env)  # fmt: skip
     assert run.returncode == 0, run.stderr
     return yaml.safe_load(run.stdout)
 
 
+@pytest.fixture(scope="module")
+def config() -> dict:
+    return resolved("docker-compose.yml")
+
+
+def test_the_ha_override_points_every_part_at_the_sentinels() -> None:
+    services = resolved("docker-compose.yml", "docker/compose.ha.yml")["services"]
+    for name in ("api", "beat", "webhooks", "worker", "worker-cpu"):
+        env = services[name]["environment"]
+        assert env["WHISPER_JOBS_REDIS_URL"] == (
+            "sentinel://:s3cret@sentinel-1:26379/0;sentinel://sentinel-2:26379;"
+            "sentinel://sentinel-3:26379"
+        ), name
+        assert env["WHISPER_JOBS_REDIS_SENTINEL_MASTER"] == "whisper-jobs", name
+        assert env["WHISPER_JOBS_REDIS_MIN_REPLICAS"] == "1", name
+        assert env["WHISPER_JOBS_DATA_DIR"] == "/data", name  # the rest of the env is kept
+    replica = services["redis-replica"]["command"]
+    assert replica[replica.index("--replicaof") + 1 :][:2] == ["redis", "6379"]
+    for name in ("sentinel-1", "sentinel-2", "sentinel-3"):
+        script = services[name]["command"][0]
+        assert "sentinel monitor whisper-jobs redis 6379 2" in script, name
+        assert "--sentinel" in script, name
+
+
 def test_every_service_has_a_health_check(config: dict) -> None:
     services = config["services"]
-    assert set(services) == {"redis", "api", "beat", "webhooks", "worker", "worker-cpu", "flower"}
+    assert set(services) == {"redis", "api", "beat", "webhooks", "worker", "worker-cpu", "flower",
+                             "redis-replica", "sentinel-1", "sentinel-2", "sentinel-3"}  # fmt: skip
     for name, service in services.items():
         assert service["healthcheck"]["test"], name
         assert service["restart"] == "unless-stopped", name
@@ -38,6 +63,8 @@ def test_profiles_and_the_gpu_reservation(config: dict) -> None:
     services = config["services"]
     assert services["worker-cpu"]["profiles"] == ["cpu"]
     assert services["flower"]["profiles"] == ["flower"]
+    for name in ("redis-replica", "sentinel-1", "sentinel-2", "sentinel-3"):
+        assert services[name]["profiles"] == ["ha"], name
     assert all(
         "profiles" not in services[n] for n in ("redis", "api", "beat", "webhooks", "worker")
     )

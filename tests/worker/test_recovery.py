@@ -158,3 +158,40 @@ def test_one_unreadable_record_does_not_stop_the_sweep_for_others(
     assert not redis_client.sismember(layout.ACTIVE_KEY, bad)
     assert not redis_client.sismember(layout.owner_active_key("mallory"), bad)
     assert 0 < redis_client.ttl(layout.key_for(bad)) <= store.result_ttl_seconds
+
+
+def test_a_redis_outage_mid_job_leaves_it_to_run_again_not_failed(
+    store: JobStore, tmp_path: Path
+) -> None:
+    job = old_job(store)
+    audio = tmp_path / job.id
+    audio.write_bytes(b"x")
+    # The store's primary went away while the job decoded (what a failover looks like here).
+    transcriber = ScriptedTranscriber(redis.ConnectionError("Connection refused"))
+    run_job(job.id, store, transcriber, Uploads(audio.parent), RunPolicy(lease_seconds=3))
+    stuck = store.get(job.id)
+    assert stuck is not None and stuck.status is JobStatus.PROCESSING and stuck.error is None
+    assert audio.exists()  # kept for the run the sweep will start once the lease lapses
+
+
+def test_a_result_waits_out_a_short_store_outage(
+    store: JobStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    job = old_job(store)
+    audio = tmp_path / job.id
+    audio.write_bytes(b"x")
+    real = store.mark_completed
+    outages = iter([redis.exceptions.ReadOnlyError("READONLY"), redis.TimeoutError("timeout")])
+
+    def flaky(job_id: str, result):  # type: ignore[no-untyped-def]
+        failure = next(outages, None)
+        if failure is not None:
+            raise failure
+        return real(job_id, result)
+
+    monkeypatch.setattr(store, "mark_completed", flaky)
+    monkeypatch.setattr("worker.runner.time.sleep", lambda _: None)
+    run_job(job.id, store, ScriptedTranscriber(), Uploads(audio.parent))
+    done = store.get(job.id)
+    assert done is not None and done.status is JobStatus.COMPLETED
+    assert not audio.exists()

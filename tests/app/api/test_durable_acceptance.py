@@ -3,7 +3,6 @@ primary, a real replica and three real Sentinels: with the replica down, submiss
 with 503 and nothing is accepted that a failover could lose."""
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 import redis

@@ -154,3 +154,19 @@ def test_delete_removes_everything(store: JobStore, redis_client: redis.Redis) -
     assert redis_client.exists(key_for(job.id), result_key_for(job.id)) == 0
     assert store.list_owned(job.owner, 10) == []
     assert store.delete(job) is False
+
+
+def test_pinned_runs_transactions_and_commands_on_one_connection(redis_client) -> None:
+    from app.storage.transactions import pinned, watch_update
+
+    with pinned(redis_client) as one:
+        ids = {one.client_id() for _ in range(3)}
+        watch_update(one, "whisper-jobs:test:pinned", lambda raw: (None, lambda p: p.set(
+            "whisper-jobs:test:pinned", "1")))  # fmt: skip
+        with one.pipeline(transaction=True) as pipe:
+            pipe.client_id()
+            (in_pipeline,) = pipe.execute()
+        ids.add(in_pipeline)
+        assert one.wait(0, 10) == 0  # no replica here; WAIT is accepted on this connection
+    assert len(ids) == 1
+    assert redis_client.get("whisper-jobs:test:pinned") == b"1"
