@@ -118,11 +118,19 @@ class JobStore(IdempotentCreation):
             raise JobNotFound(f"No job with id {job_id!r}.")
         return job
 
-    def list_owned(self, owner: str, limit: int, status: JobStatus | None = None) -> list[Job]:
-        """The owner's jobs, newest first (without results); expired ids are pruned."""
+    def list_owned(
+        self, owner: str, limit: int, status: JobStatus | None = None, after: str | None = None
+    ) -> list[Job]:
+        """The owner's jobs, newest first (without results); expired ids are pruned. `after`:
+        only jobs older than that one (the last of the previous page)."""
         index = owner_jobs_key(owner)
         jobs: list[Job] = []
         start = 0
+        if after is not None:
+            rank = self.redis.zrevrank(index, after) if is_job_id(after) else None
+            if rank is None:
+                raise JobNotFound(f"No job with id {after!r} to page after.")
+            start = int(rank) + 1  # type: ignore[arg-type]  # an int: WITHSCORE is not asked
         while len(jobs) < limit:
             ids = [text_of(i) for i in self.redis.zrevrange(index, start, start + 2 * limit - 1)]
             if not ids:

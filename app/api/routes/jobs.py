@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, File, Form, Header, Query, Request, Response, UploadFile, status
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 from app.api.deps import CallerDep, ProducerDep, SettingsDep, StoreDep
@@ -108,17 +108,24 @@ async def create_job(
 
 class JobList(BaseModel):
     data: list[Job]
+    has_more: bool = Field(
+        default=False, description="More jobs follow: ask again with `after` = the last id."
+    )
 
 
-@router.get("", response_model=JobList)
+@router.get("", response_model=JobList, responses=NOT_FOUND)
 def list_jobs(
     store: StoreDep,
     caller: CallerDep,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     status: Annotated[JobStatus | None, Query(description="Only jobs in this status.")] = None,
+    after: Annotated[
+        str | None, Query(max_length=32, description="Only jobs older than this one (paging).")
+    ] = None,
 ) -> JobList:
-    """The caller's jobs, newest first (without results)."""
-    return JobList(data=store.list_owned(caller, limit, status))
+    """The caller's jobs, newest first (without results), a page at a time."""
+    jobs = store.list_owned(caller, limit + 1, status, after)
+    return JobList(data=jobs[:limit], has_more=len(jobs) > limit)
 
 
 @router.get("/{job_id}", response_model=Job, responses=NOT_FOUND)

@@ -144,3 +144,14 @@ def test_api_never_imports_worker_or_model_code():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == ""
+
+
+def test_the_job_list_pages_with_after(client: TestClient) -> None:
+    ids = [submit(client).json()["id"] for _ in range(5)]
+    first = client.get("/v1/jobs", params={"limit": 2}).json()
+    assert [j["id"] for j in first["data"]] == ids[::-1][:2] and first["has_more"] is True
+    second = client.get("/v1/jobs", params={"limit": 2, "after": first["data"][-1]["id"]}).json()
+    assert [j["id"] for j in second["data"]] == ids[::-1][2:4] and second["has_more"] is True
+    last = client.get("/v1/jobs", params={"limit": 2, "after": second["data"][-1]["id"]}).json()
+    assert [j["id"] for j in last["data"]] == ids[:1] and last["has_more"] is False
+    assert_error(client.get("/v1/jobs", params={"after": "f" * 32}), 404, "not_found")
