@@ -10,22 +10,6 @@ from app.api.readiness import Readiness
 router = APIRouter(tags=["health"])
 
 
-@router.get("/", include_in_schema=False)
-async def index(request: Request) -> dict[str, object]:
-    """Where to go from here (the console will live at `/`)."""
-    settings = request.app.state.settings
-    return {
-        "service": "whisper-jobs",
-        "version": request.app.version,
-        "docs": "/docs",
-        "openapi": "/openapi.json",
-        "health": "/healthz",
-        "ready": "/readyz",
-        "metrics": "/metrics",
-        "keys_required": bool(settings.api_keys),
-    }
-
-
 @router.get("/healthz")
 async def healthz() -> dict[str, str]:
     """The process is alive (no dependency is checked)."""
