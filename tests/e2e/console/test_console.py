@@ -12,7 +12,7 @@ import srt
 from playwright.sync_api import BrowserContext, expect
 
 from tests.conftest import JFK
-from tests.e2e.conftest import Cluster, loopback_http_server
+from tests.e2e.conftest import Cluster
 from tests.e2e.console.conftest import KEY, OTHER_KEY, SHOTS, Watched, sign_in
 from tests.e2e.console.prefix_proxy import prefix_proxy
 from tests.transcripts import normalize, wer
