@@ -1,6 +1,7 @@
 """The README documents every setting, and starts with installing the client (for callers),
 then the server's two commands."""
 
+import re
 from pathlib import Path
 
 from app.core.config import Settings
@@ -43,3 +44,10 @@ def test_the_webhook_receiver_example_runs(capsys) -> None:
         tampered = body.replace("j1", "j2")
         assert client.post("/whisper-jobs", content=tampered, headers=headers).status_code == 400
     assert capsys.readouterr().out == "job.completed j1\n"  # the retry was deduplicated
+
+
+def test_every_image_the_readme_shows_is_committed() -> None:
+    images = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", README)
+    assert "docs/console.png" in images
+    for image in images:
+        assert (Path(__file__).resolve().parents[1] / image).is_file(), image
