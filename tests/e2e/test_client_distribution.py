@@ -60,6 +60,9 @@ def test_the_client_wheel_holds_only_the_client(wheels: dict[str, Path]) -> None
         assert "whisper_jobs_client/py.typed" in zf.namelist()
     assert {"app", "worker"} <= top_level(wheels["whisper-jobs"])
     assert not {"tests", "client", "whisper_jobs_client"} & top_level(wheels["whisper-jobs"])
+    with zipfile.ZipFile(wheels["whisper-jobs"]) as zf:  # the console ships with the server
+        names = set(zf.namelist())
+    assert {f"app/api/console/{f}" for f in ("index.html", "app.js", "console.css")} <= names
 
 
 def test_no_server_dependency_is_installed_with_the_client(client_venv: Path) -> None:
