@@ -23,8 +23,9 @@ from app.contract.jobs import (
     TranscriptResult,
 )
 from worker.audio import SAMPLE_RATE, decode, is_silent
+from worker.model_cache import ModelCache
 from worker.segments import to_segment
-from worker.weights import ModelCache, resolve_model
+from worker.weights import resolve_model
 
 logger = logging.getLogger(__name__)
 
@@ -46,6 +47,7 @@ class EngineConfig:
     compute_type: str = "auto"
     cpu_threads: int = 0
     max_loaded_models: int = 2
+    model_idle_seconds: float | None = None
     batch_size: int = 8
     batch_min_seconds: float = 60.0
     max_audio_seconds: float = 4 * 3600
@@ -84,7 +86,9 @@ class WhisperEngine:
         self.config = config
         self.device = pick_device(config.device)
         self.compute_type = pick_compute_type(config.compute_type, self.device)
-        self.models: ModelCache[Any] = ModelCache(self._load_model, config.max_loaded_models)
+        self.models: ModelCache[Any] = ModelCache(
+            self._load_model, config.max_loaded_models, config.model_idle_seconds
+        )
 
     def _load_model(self, name: str) -> Any:
         from faster_whisper import WhisperModel
@@ -126,7 +130,15 @@ class WhisperEngine:
         speech = [(ch, audio) for ch, audio in enumerate(tracks) if not is_silent(audio)]
         if not speech:
             return result
-        model = self.models.get(options.model)
+        with self.models.use(options.model) as model:
+            self._decode(model, speech, len(tracks), options, result, on_segment, batched)
+        return result
+
+    def _decode(
+        self, model: Any, speech: list[tuple[int, Any]], tracks: int, options: JobOptions,
+        result: TranscriptResult, on_segment: SegmentCallback, batched: bool,
+    ) -> None:  # fmt: skip
+        duration = result.duration
         kwargs = decode_options(options)
         for ch, audio in speech:
             segment_iter, info = self._run(model, audio, kwargs, batched)
@@ -138,13 +150,12 @@ class WhisperEngine:
                     continue  # hallucinated past the end of the audio: not speech
                 segment = to_segment(len(result.segments), seg, duration, channel)
                 result.segments.append(segment)
-                on_segment(segment, (ch + min(seg.end / duration, 1.0)) / len(tracks))
+                on_segment(segment, (ch + min(seg.end / duration, 1.0)) / tracks)
         if options.channels == "split":
             result.segments.sort(key=lambda s: (s.start, s.channel))
             for index, segment in enumerate(result.segments):
                 segment.id = index
         result.text = "".join(s.text for s in result.segments).strip()
-        return result
 
     def _run(self, model: Any, audio: Any, kwargs: dict[str, Any], batched: bool) -> Any:
         if not batched:

@@ -48,11 +48,13 @@ def runtime() -> tuple[JobStore, Transcriber, Uploads]:
             compute_type=settings.compute_type,
             cpu_threads=settings.cpu_threads,
             max_loaded_models=settings.max_loaded_models,
+            model_idle_seconds=settings.model_idle_seconds or None,
             batch_size=settings.batch_size,
             batch_min_seconds=settings.batch_min_seconds,
             max_audio_seconds=settings.max_audio_seconds,
         )
     )
+    engine.models.start_reaper()  # with WHISPER_JOBS_MODEL_IDLE_SECONDS: unloads idle models
     return store, engine, settings.uploads
 
 

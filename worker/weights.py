@@ -15,12 +15,8 @@ import json
 import logging
 import os
 import shutil
-import threading
 import time
-from collections import OrderedDict
-from collections.abc import Callable
 from pathlib import Path
-from typing import Generic, TypeVar
 
 from app.contract.catalog import BUNDLED
 from app.contract.errors import ModelLoadFailed
@@ -137,33 +133,3 @@ def resolve_model(name: str, cache_dir: Path) -> str:
         return name
     local = bundled_model_dir(name, cache_dir)
     return str(local) if local is not None else name
-
-
-T = TypeVar("T")
-
-
-class ModelCache(Generic[T]):
-    """Loaded models of one process, keyed by name, least-recently-used evicted.
-
-    A lock makes concurrent first uses load a model once; a model is never loaded per task.
-    """
-
-    def __init__(self, load: Callable[[str], T], max_loaded: int = 2) -> None:
-        self._load = load
-        self._max_loaded = max_loaded
-        self._models: OrderedDict[str, T] = OrderedDict()
-        self._lock = threading.Lock()
-        self.loads = 0
-
-    def get(self, name: str) -> T:
-        with self._lock:
-            if name in self._models:
-                self._models.move_to_end(name)
-                return self._models[name]
-            model = self._load(name)
-            self.loads += 1
-            self._models[name] = model
-            while len(self._models) > self._max_loaded:
-                evicted, _ = self._models.popitem(last=False)
-                logger.info("evicted model %s", evicted)
-            return model

@@ -51,6 +51,9 @@ class Settings(RedisSettings):
     max_loaded_models: int = Field(
         default=2, ge=1, description="Models a worker process keeps loaded (LRU evicted)."
     )
+    model_idle_seconds: float = Field(
+        default=0, ge=0, description="Unload a model no job used for this long (0: keep it)."
+    )
     batch_size: int = Field(
         default=8, ge=1, le=64, description="Batch size of the batched pipeline on long audio."
     )

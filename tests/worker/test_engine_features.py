@@ -5,6 +5,7 @@ Texts are checked by fidelity (equal to faster-whisper's own result in the same 
 well than a person, so their bounds are looser than JFK's); see `tests.transcripts`.
 """
 
+import time
 from pathlib import Path
 
 import pytest
@@ -14,7 +15,7 @@ from tests.conftest import DATA, JFK, JFK_TEXT
 from tests.data.make_audio import RIGHT_CHANNEL, SENTENCES
 from tests.transcripts import reference, wer
 from worker.engine import EngineConfig, WhisperEngine
-from worker.weights import ModelCache
+from worker.model_cache import ModelCache
 
 pytestmark = pytest.mark.model  # loads the real Whisper weights
 
@@ -152,3 +153,13 @@ def test_lru_evicts_the_least_recently_used_real_model(models_dir: Path) -> None
     cache.get("tiny.en")  # evicts base
     assert cache.loads == 2
     assert cache.get("base") is not base and cache.loads == 3
+
+
+def test_an_idle_real_model_is_unloaded_then_reloaded_for_the_next_job(models_dir: Path) -> None:
+    engine = WhisperEngine(EngineConfig(models_dir=models_dir, model_idle_seconds=0.2))
+    first = engine.transcribe(JFK, JobOptions(model="tiny.en"), quiet)
+    assert engine.models.loaded == ["tiny.en"]
+    time.sleep(0.3)
+    assert engine.models.unload_idle() == ["tiny.en"] and engine.models.loaded == []
+    again = engine.transcribe(JFK, JobOptions(model="tiny.en"), quiet)
+    assert engine.models.loads == 2 and again.text == first.text

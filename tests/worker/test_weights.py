@@ -1,5 +1,3 @@
-import threading
-import time
 from pathlib import Path
 
 import pytest
@@ -7,7 +5,6 @@ import pytest
 from app.contract.catalog import BUNDLED
 from app.contract.errors import ModelLoadFailed
 from worker.weights import (
-    ModelCache,
     _assemble_base,
     bundled_model_dir,
     resolve_model,
@@ -52,33 +49,3 @@ def test_a_corrupt_model_is_refused(tmp_path: Path) -> None:
     (target / "model.bin").write_bytes(b"tampered")
     with pytest.raises(ModelLoadFailed, match="sha256"):
         _assemble_base([one.parent, two.parent], target)
-
-
-def test_cache_loads_each_model_once_under_concurrency() -> None:
-    calls: list[str] = []
-
-    def slow_load(name: str) -> str:
-        calls.append(name)
-        time.sleep(0.05)
-        return f"model:{name}"
-
-    cache: ModelCache[str] = ModelCache(slow_load, max_loaded=2)
-    threads = [threading.Thread(target=cache.get, args=("base",)) for _ in range(8)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert calls == ["base"]
-
-
-def test_cache_evicts_the_least_recently_used() -> None:
-    cache: ModelCache[str] = ModelCache(lambda name: name.upper(), max_loaded=2)
-    cache.get("a")
-    cache.get("b")
-    cache.get("a")  # b is now the least recently used
-    cache.get("c")
-    assert cache.loads == 3
-    cache.get("a")
-    assert cache.loads == 3
-    cache.get("b")
-    assert cache.loads == 4
