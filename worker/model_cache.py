@@ -6,6 +6,7 @@ Knows nothing of Whisper: it holds whatever `load(name)` returns.
 
 from __future__ import annotations
 
+import ctypes
 import gc
 import logging
 import threading
@@ -18,6 +19,15 @@ from typing import Generic, TypeVar
 logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
+
+
+def release_freed_memory() -> None:
+    """Hand freed heap back to the system: glibc keeps a freed model's pages in its arenas
+    (the process's RSS would hardly drop) unless asked to trim them. A no-op elsewhere."""
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
 
 
 class ModelCache(Generic[T]):
@@ -89,6 +99,7 @@ class ModelCache(Generic[T]):
                 del self._models[name]
         if idle:
             gc.collect()  # CTranslate2 frees a model's memory when its last reference goes
+            release_freed_memory()
             logger.info("unloaded idle model(s) %s", ", ".join(idle))
         return idle
 
