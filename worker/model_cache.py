@@ -13,7 +13,7 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from typing import Generic, TypeVar
 
 logger = logging.getLogger(__name__)
@@ -24,10 +24,8 @@ T = TypeVar("T")
 def release_freed_memory() -> None:
     """Hand freed heap back to the system: glibc keeps a freed model's pages in its arenas
     (the process's RSS would hardly drop) unless asked to trim them. A no-op elsewhere."""
-    try:
+    with suppress(OSError, AttributeError):
         ctypes.CDLL("libc.so.6").malloc_trim(0)
-    except (OSError, AttributeError):
-        pass
 
 
 class ModelCache(Generic[T]):

@@ -110,7 +110,11 @@ def run_job(
         )  # fmt: skip
     except (JobCanceled, InvalidTransition):
         # Canceled (or otherwise ended) while running: the store already holds its final status.
-        logger.info("job %s ended while running; result discarded", job_id)
+        # Or it was queued again (its lease lapsed, e.g. while Redis was away): then the next
+        # run needs the upload.
+        ended = _has_ended(store, job_id)
+        logger.info("job %s %s while running; this run's result is discarded", job_id,
+                    "ended" if ended else "was queued again")  # fmt: skip
     except WhisperJobsError as e:
         logger.warning("job %s failed: %s: %s", job_id, e.code, e.message)
         _fail(store, job_id, e.code, e.message)
@@ -134,6 +138,14 @@ def run_job(
     finally:
         if ended:
             uploads.remove(job_id)
+
+
+def _has_ended(store: JobStore, job_id: str) -> bool:
+    try:
+        job = store.get(job_id, with_result=False)
+    except Exception:  # cannot tell: keep the upload (the sweep removes nothing it needs)
+        return False
+    return job is None or job.status.is_terminal
 
 
 def _retrying(write: Callable[[], T], seconds: float) -> T:

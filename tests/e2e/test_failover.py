@@ -71,7 +71,7 @@ def test_killing_the_primary_loses_no_accepted_job(
             WHISPER_JOBS_REDIS_MIN_REPLICAS="1", WHISPER_JOBS_REDIS_REPLICA_TIMEOUT_MS="1000",
             WHISPER_JOBS_REDIS_SOCKET_TIMEOUT_SECONDS="1",
             WHISPER_JOBS_REDIS_CONNECT_TIMEOUT_SECONDS="1",
-            WHISPER_JOBS_SWEEP_INTERVAL_SECONDS="3", WHISPER_JOBS_JOB_LEASE_SECONDS="3",
+            WHISPER_JOBS_SWEEP_INTERVAL_SECONDS="3", WHISPER_JOBS_JOB_LEASE_SECONDS="10",
             WHISPER_JOBS_READY_REFRESH_SECONDS="0.5",
             WHISPER_JOBS_ALLOWED_NETWORKS="127.0.0.1/32", WHISPER_JOBS_WEBHOOK_SECRET=SECRET,
             WHISPER_JOBS_WEBHOOK_RETRY_SCHEDULE="1,1,2,5", WHISPER_JOBS_WEBHOOK_TIMEOUT_SECONDS="2",
@@ -152,7 +152,8 @@ def _run(cluster: Cluster, topology: SentinelTopology, receiver: str, running: s
         else:
             raise AssertionError(f"job {job_id} never ended\n{cluster.tail()}")
     for job_id, job in ends.items():
-        assert job["status"] == "completed", job
+        assert job["status"] == "completed", (job["status"], job["error"], job["attempts"],
+                                              cluster.tail())  # fmt: skip
         expected = " ".join([JFK_TEXT] * 4) if job_id == running else JFK_TEXT
         assert wer(expected, job["result"]["text"]) <= 0.25, job["result"]["text"]
 

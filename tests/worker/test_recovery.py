@@ -195,3 +195,29 @@ def test_a_result_waits_out_a_short_store_outage(
     done = store.get(job.id)
     assert done is not None and done.status is JobStatus.COMPLETED
     assert not audio.exists()
+
+
+def test_a_run_whose_job_was_queued_again_keeps_the_upload_for_the_next(
+    store: JobStore, tmp_path: Path
+) -> None:
+    job = old_job(store)
+    audio = tmp_path / job.id
+    audio.write_bytes(b"x")
+    # Mid-run, the sweep hands the job back to the queue (its lease lapsed while Redis was away).
+    transcriber = ScriptedTranscriber(before_last=lambda: store.requeue(job.id))
+    run_job(job.id, store, transcriber, Uploads(audio.parent))
+    requeued = store.get(job.id)
+    assert requeued is not None and requeued.status is JobStatus.QUEUED
+    assert audio.exists()  # the next run reads it
+    run_job(job.id, store, ScriptedTranscriber(), Uploads(audio.parent))
+    done = store.get(job.id)
+    assert done is not None and done.status is JobStatus.COMPLETED and not audio.exists()
+
+
+def test_a_canceled_run_still_removes_its_upload(store: JobStore, tmp_path: Path) -> None:
+    job = old_job(store)
+    audio = tmp_path / job.id
+    audio.write_bytes(b"x")
+    transcriber = ScriptedTranscriber(before_last=lambda: store.mark_canceled(job.id))
+    run_job(job.id, store, transcriber, Uploads(audio.parent))
+    assert not audio.exists()
