@@ -27,6 +27,13 @@ def old_job(store: JobStore, minutes: int = 10) -> Job:
     return job
 
 
+def job_with_upload(store: JobStore, tmp_path: Path) -> tuple[Job, Path]:
+    job = old_job(store)
+    audio = tmp_path / job.id
+    audio.write_bytes(b"x")
+    return job, audio
+
+
 def test_a_job_that_keeps_killing_workers_fails_with_worker_lost(store: JobStore, tmp_path):
     job = old_job(store)
     audio = tmp_path / job.id
@@ -163,9 +170,7 @@ def test_one_unreadable_record_does_not_stop_the_sweep_for_others(
 def test_a_redis_outage_mid_job_leaves_it_to_run_again_not_failed(
     store: JobStore, tmp_path: Path
 ) -> None:
-    job = old_job(store)
-    audio = tmp_path / job.id
-    audio.write_bytes(b"x")
+    job, audio = job_with_upload(store, tmp_path)
     # The store's primary went away while the job decoded (what a failover looks like here).
     transcriber = ScriptedTranscriber(redis.ConnectionError("Connection refused"))
     run_job(job.id, store, transcriber, Uploads(audio.parent), RunPolicy(lease_seconds=3))
@@ -177,9 +182,7 @@ def test_a_redis_outage_mid_job_leaves_it_to_run_again_not_failed(
 def test_a_result_waits_out_a_short_store_outage(
     store: JobStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    job = old_job(store)
-    audio = tmp_path / job.id
-    audio.write_bytes(b"x")
+    job, audio = job_with_upload(store, tmp_path)
     real = store.mark_completed
     outages = iter([redis.exceptions.ReadOnlyError("READONLY"), redis.TimeoutError("timeout")])
 
@@ -200,9 +203,7 @@ def test_a_result_waits_out_a_short_store_outage(
 def test_a_run_whose_job_was_queued_again_keeps_the_upload_for_the_next(
     store: JobStore, tmp_path: Path
 ) -> None:
-    job = old_job(store)
-    audio = tmp_path / job.id
-    audio.write_bytes(b"x")
+    job, audio = job_with_upload(store, tmp_path)
     # Mid-run, the sweep hands the job back to the queue (its lease lapsed while Redis was away).
     transcriber = ScriptedTranscriber(before_last=lambda: store.requeue(job.id))
     run_job(job.id, store, transcriber, Uploads(audio.parent))
@@ -215,9 +216,7 @@ def test_a_run_whose_job_was_queued_again_keeps_the_upload_for_the_next(
 
 
 def test_a_canceled_run_still_removes_its_upload(store: JobStore, tmp_path: Path) -> None:
-    job = old_job(store)
-    audio = tmp_path / job.id
-    audio.write_bytes(b"x")
+    job, audio = job_with_upload(store, tmp_path)
     transcriber = ScriptedTranscriber(before_last=lambda: store.mark_canceled(job.id))
     run_job(job.id, store, transcriber, Uploads(audio.parent))
     assert not audio.exists()

@@ -4,12 +4,13 @@ pages and JSON, not for event streams."""
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
 import httpx
+
+from tests.e2e.conftest import loopback_http_server
 
 HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "content-length", "host"}
 
@@ -41,11 +42,8 @@ def prefix_proxy(upstream: str, prefix: str) -> Iterator[str]:
 
         do_GET = do_POST = do_DELETE = do_HEAD = _forward  # noqa: N815 - the stdlib's names
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Proxy)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
+        with loopback_http_server(Proxy) as url:
+            yield url
     finally:
-        server.shutdown()
-        server.server_close()
         client.close()
