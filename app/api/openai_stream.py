@@ -3,7 +3,8 @@ Server-Sent Events whose `data` is `{"type": "transcript.text.delta", "delta": .
 decoded segment, then one `{"type": "transcript.text.done", "text": ..., "usage": ...}`.
 
 Fed by the job's own events (`JobStore.subscribe`). A job that fails or is canceled ends the
-stream with `{"type": "error", "error": {...}}`, which OpenAI's SDKs raise as an `APIError`.
+stream with `{"type": "error", "error": {...}}`, which OpenAI's SDKs raise as an `APIError`; so
+does losing the job store mid-stream (`queue_unavailable`).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from starlette.concurrency import run_in_threadpool
 
 from app.api.streams import StreamSlot
 from app.contract.jobs import TranscriptResult
+from app.storage.clients import is_redis_unavailable
 from app.storage.store import JobStore
 
 
@@ -61,5 +63,11 @@ async def openai_events(
     except TimeoutError:
         yield _error("sync_timeout", f"The transcription did not finish within {timeout:g} s; "
                      f"it continues as job {job_id}: poll GET /v1/jobs/{job_id}.")  # fmt: skip
+    except Exception as e:
+        if not is_redis_unavailable(e):
+            raise
+        # Redis went away mid-stream (a failover): say so; the job itself goes on.
+        yield _error("queue_unavailable", "The job store became unavailable; the job continues "
+                     f"as job {job_id}: poll GET /v1/jobs/{job_id}.")  # fmt: skip
     finally:
         slot.release()

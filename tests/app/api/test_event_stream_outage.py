@@ -3,11 +3,13 @@ reconnect), not with a cut connection; other errors are not hidden. The store is
 `subscribe` seam (ours); the outage is redis-py's own exception."""
 
 import asyncio
+import json
 from collections.abc import AsyncIterator
 
 import pytest
 import redis
 
+from app.api.openai_stream import openai_events
 from app.api.routes.events import sse_events
 from app.contract.events import JobEvent
 
@@ -51,4 +53,17 @@ def test_other_errors_are_not_dressed_up_as_an_outage() -> None:
     slot = Slot()
     with pytest.raises(ValueError):
         collect(Store(ValueError("a bug")), slot)
+    assert slot.released == 1
+
+
+def test_the_openai_stream_ends_with_an_error_event_on_an_outage() -> None:
+    slot = Slot()
+
+    async def run() -> list[str]:
+        store = Store(redis.TimeoutError("Timeout reading from socket"))
+        return [c async for c in openai_events("0" * 32, store, slot, 30.0)]  # type: ignore[arg-type]
+
+    chunks = asyncio.run(run())
+    last = json.loads(chunks[-1].removeprefix("data: "))
+    assert last["type"] == "error" and last["error"]["code"] == "queue_unavailable"
     assert slot.released == 1
