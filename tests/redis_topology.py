@@ -16,8 +16,10 @@ import redis
 from app.core.embedded import EmbeddedRedis, free_port, valkey_binary
 
 MASTER = "whisper-jobs"
-# Quick to notice a dead primary (the default is 30 s); bounded failover.
-DOWN_AFTER_MS = 1000
+# Quick to notice a dead primary (the default is 30 s), yet not so quick that a live one stalled
+# by a loaded 2-core host (a fork, a model on every core) is taken for dead: a second, spurious
+# failover would promote a replica that missed the writes since the first.
+DOWN_AFTER_MS = 3000
 FAILOVER_TIMEOUT_MS = 10_000
 
 

@@ -102,7 +102,16 @@ def run_job(
             if job.source_url is not None and fetch is not None:
                 fetch(job.source_url, uploads.path(job_id))
             result = engine.transcribe(uploads.path(job_id), job.options, on_segment)
-        done = _retrying(lambda: store.mark_completed(job_id, result), policy.store_retry_seconds)
+        done, durable = _retrying(
+            lambda: store.durably(lambda s: s.mark_completed(job_id, result)),
+            policy.store_retry_seconds,
+        )
+        if not durable:
+            # No replica confirmed the result: a failover now could lose it and run the job
+            # again, which needs the audio. The sweep removes the upload once it is safe.
+            logger.warning("job %s completed, but no replica confirmed it yet; its upload stays",
+                           job_id)  # fmt: skip
+            ended = False
         seconds = (done.completed_at - job.started_at).total_seconds()  # type: ignore[operator]
         logger.info(
             "job %s completed: %.1f s of audio in %.1f s", job_id, result.duration, seconds,

@@ -5,27 +5,38 @@
 - A `processing` job whose lease expired (its worker vanished without the message coming back) is
   put back to `queued` and sent again. Its attempt counter still grows, so a job that keeps killing
   workers ends as `worker_lost`.
+- An upload whose job ended (or is gone) is removed, once it is older than a sweep: a run keeps
+  its audio when no replica confirmed its result, in case a failover makes it run again.
 A duplicate message is harmless: the task skips jobs that already ended.
 """
 
 from __future__ import annotations
 
+import itertools
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 
 from app.contract.errors import InvalidTransition, JobNotFound
 from app.contract.jobs import Job, JobStatus, utcnow
+from app.core.uploads import Uploads
+from app.storage.records import is_job_id
 from app.storage.store import JobStore
 
 logger = logging.getLogger(__name__)
+
+
+# At most this many upload files are looked at per sweep (a bounded pass; the next goes on).
+UPLOADS_PER_SWEEP = 1000
 
 
 @dataclass
 class SweepReport:
     resent: int = 0
     requeued: int = 0
+    uploads_removed: int = 0
 
 
 def sweep(
@@ -53,3 +64,22 @@ def sweep(
         except (JobNotFound, InvalidTransition):
             continue  # it moved on while we looked
     return report
+
+
+def sweep_uploads(store: JobStore, uploads: Uploads, older_than_seconds: float) -> int:
+    """Remove uploads whose job ended or is gone: how many."""
+    if not uploads.directory.is_dir():
+        return 0
+    cutoff = time.time() - older_than_seconds
+    removed = 0
+    for path in itertools.islice(uploads.directory.iterdir(), UPLOADS_PER_SWEEP):
+        try:
+            if not is_job_id(path.name) or path.stat().st_mtime > cutoff:
+                continue  # not ours, or being written / just submitted
+        except FileNotFoundError:
+            continue
+        job = store.get(path.name, with_result=False)
+        if job is None or job.status.is_terminal:
+            uploads.remove(path.name)
+            removed += 1
+    return removed

@@ -26,7 +26,7 @@ from worker.celery_app import celery_app
 from worker.download import download
 from worker.engine import EngineConfig, Transcriber, WhisperEngine
 from worker.runner import RunPolicy, run_job
-from worker.sweep import sweep
+from worker.sweep import sweep, sweep_uploads
 from worker.webhook_delivery import apply_outcome, deliver
 
 logger = logging.getLogger(__name__)
@@ -40,7 +40,12 @@ def runtime() -> tuple[JobStore, Transcriber, Uploads]:
     """One store and one engine per worker process (the engine keeps its models loaded)."""
     settings = get_settings()
     client = redis_client(settings)  # explicit timeouts: a frozen Redis is an error, not a hang
-    store = JobStore(client, settings.result_ttl_seconds, webhook_notifier(celery_app))
+    store = JobStore(
+        client, settings.result_ttl_seconds, webhook_notifier(celery_app),
+        # A result is confirmed on this many replicas before the job's upload goes.
+        min_replicas=settings.redis_min_replicas,
+        replica_timeout_ms=settings.redis_replica_timeout_ms,
+    )  # fmt: skip
     engine = WhisperEngine(
         EngineConfig(
             models_dir=settings.models_dir,
@@ -86,7 +91,8 @@ def sweep_stuck_jobs() -> None:
         enqueue_transcription(celery_app, job.id, job.options.model, soft, hard)
 
     report = sweep(store, resend, stale_seconds=settings.sweep_interval_seconds)
-    if report.resent or report.requeued:
+    report.uploads_removed = sweep_uploads(store, settings.uploads, settings.sweep_interval_seconds)
+    if report.resent or report.requeued or report.uploads_removed:
         logger.warning("sweep: %s", report)
     for job_id in store.webhooks.due(utcnow()):  # retries kept in the store, and lost sends
         enqueue_webhook(celery_app, job_id)

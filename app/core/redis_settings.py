@@ -71,4 +71,12 @@ class RedisSettings(BaseSettings):
     def _check_sentinel(self) -> RedisSettings:
         if self.redis_url and is_sentinel_url(self.redis_url):
             self.sentinel_target()  # raises ValueError naming what is missing
+        if self.redis_min_replicas and (
+            self.redis_replica_timeout_ms >= self.redis_socket_timeout_seconds * 1000
+        ):
+            # WAIT blocks on the socket: past the socket timeout its answer would be lost.
+            raise ValueError(
+                "WHISPER_JOBS_REDIS_REPLICA_TIMEOUT_MS must be below "
+                "WHISPER_JOBS_REDIS_SOCKET_TIMEOUT_SECONDS (WAIT blocks on the socket)"
+            )
         return self

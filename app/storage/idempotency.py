@@ -1,23 +1,30 @@
 """Job creation with `Idempotency-Key`: a part of `JobStore` (its base class), kept apart for
 size. The key's record (`idempotency:{owner}:{key}` -> the job id and the request's fingerprint)
 is written in the same transaction as the job, so a replay finds either both or neither. With
-`min_replicas`, creation and Redis' `WAIT` for it run on one connection: a job is accepted only
-once that many replicas hold it.
+`min_replicas`, creation and Redis' `WAIT` for it run on one connection (`durably`): a job is
+accepted only once that many replicas hold it.
 """
 
 from __future__ import annotations
 
+import copy
 import json
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from contextlib import suppress
+from typing import TYPE_CHECKING, Any, Self, TypeVar
 
 from app.contract.errors import IdempotencyKeyReused, QueueUnavailable
 from app.contract.jobs import Job
+from app.storage.clients import is_redis_unavailable
 from app.storage.keys import IDEMPOTENCY_TTL_SECONDS, idempotency_key_for
 from app.storage.transactions import Write, pinned, watch_update
 
 if TYPE_CHECKING:
     from redis import Redis
     from redis.client import Pipeline
+
+
+T = TypeVar("T")
 
 
 class IdempotentCreation:
@@ -39,23 +46,42 @@ class IdempotentCreation:
         """Store a new job; with `(key, fingerprint)`, a replay returns the original job.
         With `min_replicas`, a job that fewer replicas acknowledged in time is refused
         (`QueueUnavailable`; it is marked failed and its idempotency key freed)."""
-        if self.min_replicas == 0:
-            return self._create_on(self.redis, job, idempotency)
-        with pinned(self.redis) as connection:
-            created = self._create_on(connection, job, idempotency)
-            acked = int(connection.wait(self.min_replicas, self.replica_timeout_ms))
-        if acked < self.min_replicas and created is job:
+        try:
+            created, durable = self.durably(lambda store: store._create_on(job, idempotency))
+        except QueueUnavailable:
+            raise
+        except Exception as e:
+            if self.min_replicas == 0 or not is_redis_unavailable(e):
+                raise
+            # The write may have landed before the connection failed (WAIT's answer lost):
+            # refuse it the same way, as far as Redis lets us now.
+            created, durable = job, False
+        if not durable and created is job:
             message = (
-                f"{acked} of the {self.min_replicas} replicas required acknowledged the job "
+                f"Fewer than the {self.min_replicas} replicas required acknowledged the job "
                 f"within {self.replica_timeout_ms} ms, so it was not accepted; try again shortly."
             )
-            self.mark_failed(job.id, QueueUnavailable.code, message)
-            if idempotency is not None:
-                self.forget_idempotency(job.owner, idempotency[0])
+            with suppress(Exception):  # Redis may still be away: the sweep then finds no audio
+                self.mark_failed(job.id, QueueUnavailable.code, message)
+                if idempotency is not None:
+                    self.forget_idempotency(job.owner, idempotency[0])
             raise QueueUnavailable(message)
         return created
 
-    def _create_on(self, redis: Redis, job: Job, idempotency: tuple[str, str] | None) -> Job:
+    def durably(self, write: Callable[[Self], T]) -> tuple[T, bool]:
+        """`write(store)` on one connection, then Redis' `WAIT` for `min_replicas` on it: (the
+        write's outcome, whether that many replicas hold it). Without `min_replicas`: True."""
+        if self.min_replicas == 0:
+            return write(self), True
+        with pinned(self.redis) as connection:
+            store = copy.copy(self)
+            store.redis = connection
+            outcome = write(store)
+            acked = int(connection.wait(self.min_replicas, self.replica_timeout_ms))
+        return outcome, acked >= self.min_replicas
+
+    def _create_on(self, job: Job, idempotency: tuple[str, str] | None) -> Job:
+        redis = self.redis
         if idempotency is None:
             self._create(job, None, redis)
             return job
@@ -84,7 +110,7 @@ class IdempotentCreation:
         original = self.get(existing)
         if original is None:  # the original expired or was deleted: a new job is due
             redis.delete(idem_key)
-            return self._create_on(redis, job, idempotency)
+            return self._create_on(job, idempotency)
         return original
 
     def find_idempotent(self, owner: str, key: str, fingerprint: str) -> Job | None:

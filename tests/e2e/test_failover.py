@@ -68,7 +68,7 @@ def test_killing_the_primary_loses_no_accepted_job(
         cluster = make_cluster(
             topology.url, tmp_path, models_dir,
             WHISPER_JOBS_REDIS_SENTINEL_MASTER=MASTER,
-            WHISPER_JOBS_REDIS_MIN_REPLICAS="1", WHISPER_JOBS_REDIS_REPLICA_TIMEOUT_MS="1000",
+            WHISPER_JOBS_REDIS_MIN_REPLICAS="1", WHISPER_JOBS_REDIS_REPLICA_TIMEOUT_MS="500",
             WHISPER_JOBS_REDIS_SOCKET_TIMEOUT_SECONDS="1",
             WHISPER_JOBS_REDIS_CONNECT_TIMEOUT_SECONDS="1",
             WHISPER_JOBS_SWEEP_INTERVAL_SECONDS="3", WHISPER_JOBS_JOB_LEASE_SECONDS="10",

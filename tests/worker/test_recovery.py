@@ -17,7 +17,7 @@ from tests.conftest import JFK
 from tests.worker.test_tasks import ScriptedTranscriber
 from worker.audio import decode
 from worker.runner import RunPolicy, run_job
-from worker.sweep import sweep
+from worker.sweep import sweep, sweep_uploads
 
 
 def old_job(store: JobStore, minutes: int = 10) -> Job:
@@ -220,3 +220,32 @@ def test_a_canceled_run_still_removes_its_upload(store: JobStore, tmp_path: Path
     transcriber = ScriptedTranscriber(before_last=lambda: store.mark_canceled(job.id))
     run_job(job.id, store, transcriber, Uploads(audio.parent))
     assert not audio.exists()
+
+
+def test_a_result_no_replica_confirmed_keeps_the_upload_until_the_sweep(
+    redis_client: redis.Redis, tmp_path: Path
+) -> None:
+    # One Redis, no replica: WAIT for one answers 0 after the timeout.
+    store = JobStore(redis_client, 3600, min_replicas=1, replica_timeout_ms=20)
+    job = Job(id=new_job_id(), status=JobStatus.QUEUED, created_at=utcnow(), options=JobOptions())
+    JobStore(redis_client, 3600).create(job)  # created without waiting, to reach the worker
+    audio = tmp_path / job.id
+    audio.write_bytes(b"x")
+    run_job(job.id, store, ScriptedTranscriber(), Uploads(tmp_path))
+    done = store.get(job.id)
+    assert done is not None and done.status is JobStatus.COMPLETED
+    assert audio.exists()  # a failover could still lose the result and run it again
+    assert sweep_uploads(store, Uploads(tmp_path), older_than_seconds=3600) == 0  # too young
+    assert sweep_uploads(store, Uploads(tmp_path), older_than_seconds=0) == 1
+    assert not audio.exists()
+
+
+def test_the_upload_sweep_keeps_what_a_job_still_needs(store: JobStore, tmp_path: Path) -> None:
+    running, running_audio = job_with_upload(store, tmp_path)
+    store.mark_processing(running.id)
+    orphan = tmp_path / new_job_id()  # a submission that never got its record
+    orphan.write_bytes(b"x")
+    stranger = tmp_path / "notes.txt"
+    stranger.write_bytes(b"x")
+    assert sweep_uploads(store, Uploads(tmp_path), older_than_seconds=0) == 1
+    assert running_audio.exists() and stranger.exists() and not orphan.exists()

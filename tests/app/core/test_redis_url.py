@@ -53,3 +53,10 @@ def test_the_broker_gets_the_same_url_and_the_primarys_name() -> None:
     assert options["master_name"] == "primary"
     assert options["sentinel_kwargs"]["password"] == "sentinel-secret"
     assert options["sentinel_kwargs"]["socket_timeout"] == settings.redis_socket_timeout_seconds
+
+
+def test_waiting_for_replicas_must_end_before_the_socket_times_out() -> None:
+    with pytest.raises(ValidationError, match="REPLICA_TIMEOUT_MS must be below"):
+        Settings(redis_min_replicas=1, redis_replica_timeout_ms=5000,
+                 redis_socket_timeout_seconds=5)  # fmt: skip
+    Settings(redis_min_replicas=1, redis_replica_timeout_ms=4000, redis_socket_timeout_seconds=5)
