@@ -33,7 +33,7 @@ class IdempotentCreation:
     min_replicas: int = 0
     replica_timeout_ms: int = 1000
 
-    def _create(self, job: Job, pipe: Pipeline | None, redis: Redis) -> None:
+    def _create(self, job: Job, pipe: Pipeline | None) -> None:
         raise NotImplementedError
 
     def get(self, job_id: str, *, with_result: bool = True) -> Job | None:
@@ -48,8 +48,6 @@ class IdempotentCreation:
         (`QueueUnavailable`; it is marked failed and its idempotency key freed)."""
         try:
             created, durable = self.durably(lambda store: store._create_on(job, idempotency))
-        except QueueUnavailable:
-            raise
         except Exception as e:
             if self.min_replicas == 0 or not is_redis_unavailable(e):
                 raise
@@ -58,7 +56,7 @@ class IdempotentCreation:
             created, durable = job, False
         if not durable and created is job:
             message = (
-                f"Fewer than the {self.min_replicas} replicas required acknowledged the job "
+                f"The job could not be confirmed on the {self.min_replicas} replica(s) required "
                 f"within {self.replica_timeout_ms} ms, so it was not accepted; try again shortly."
             )
             with suppress(Exception):  # Redis may still be away: the sweep then finds no audio
@@ -81,9 +79,8 @@ class IdempotentCreation:
         return outcome, acked >= self.min_replicas
 
     def _create_on(self, job: Job, idempotency: tuple[str, str] | None) -> Job:
-        redis = self.redis
         if idempotency is None:
-            self._create(job, None, redis)
+            self._create(job, None)
             return job
         key, fingerprint = idempotency
         idem_key = idempotency_key_for(job.owner, key)
@@ -98,18 +95,18 @@ class IdempotentCreation:
                 return str(record["job_id"]), None
 
             def write(pipe: Pipeline) -> None:
-                self._create(job, pipe, redis)
+                self._create(job, pipe)
                 record = json.dumps({"job_id": job.id, "fingerprint": fingerprint})
                 pipe.set(idem_key, record, ex=IDEMPOTENCY_TTL_SECONDS)
 
             return None, write
 
-        existing = watch_update(redis, idem_key, decide)
+        existing = watch_update(self.redis, idem_key, decide)
         if existing is None:
             return job
         original = self.get(existing)
         if original is None:  # the original expired or was deleted: a new job is due
-            redis.delete(idem_key)
+            self.redis.delete(idem_key)
             return self._create_on(job, idempotency)
         return original
 

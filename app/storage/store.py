@@ -89,8 +89,8 @@ class JobStore(IdempotentCreation):
         if self._events is not None:
             await self._events.redis.aclose()
 
-    def _create(self, job: Job, pipe: Pipeline | None, redis: Redis) -> None:
-        own = pipe or redis.pipeline(transaction=True)
+    def _create(self, job: Job, pipe: Pipeline | None) -> None:
+        own = pipe or self.redis.pipeline(transaction=True)
         own.set(key_for(job.id), dump_job(job), nx=True)
         own.sadd(ACTIVE_KEY, job.id)
         own.sadd(owner_active_key(job.owner), job.id)

@@ -75,7 +75,10 @@ def test_with_the_replica_down_submissions_are_refused_not_accepted(
             refused = submit(client, headers={"Idempotency-Key": "durable-2"})
             assert_error(refused, 503, "queue_unavailable")
             assert refused.headers["Retry-After"] == "5"
-            assert "Fewer than the 1 replicas required" in refused.json()["error"]["message"]
+            assert (
+                "could not be confirmed on the 1 replica(s) required"
+                in refused.json()["error"]["message"]
+            )
             # Nothing that could be lost was accepted: the one new record says it was refused.
             after = statuses(client)
             assert [after[k] for k in after.keys() - before.keys()] == ["failed:queue_unavailable"]
