@@ -6,10 +6,9 @@ import * as api from "./api.js";
 import { h, replace, when, clock, toast } from "./dom.js";
 import { bars } from "./charts.js";
 import { Transcript } from "./player.js";
-import { jobLabel, statusBadge } from "./jobs.js";
+import { TERMINAL, jobLabel, statusBadge } from "./jobs.js";
 
 const FORMATS = ["json", "verbose_json", "text", "srt", "vtt", "tsv"];
-const TERMINAL = new Set(["completed", "failed", "canceled"]);
 
 function term(label, value) {
   return [h("dt", {}, label), h("dd", {}, value)];

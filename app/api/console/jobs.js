@@ -10,7 +10,7 @@ const PAGE = 20;
 const LIVE_STREAMS = 5;
 const REFRESH_MS = 4000;
 const STATUSES = ["", "queued", "processing", "completed", "failed", "canceled"];
-const TERMINAL = new Set(["completed", "failed", "canceled"]);
+export const TERMINAL = new Set(["completed", "failed", "canceled"]);
 
 export function jobLabel(job) {
   return job.filename || job.source_url || job.id;
