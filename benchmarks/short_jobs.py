@@ -3,7 +3,8 @@ committed recordings), a plain loop of `WhisperModel.transcribe` against the ser
 24 at once, each side with `base`, int8, 2 threads, beam 5, temperature 0.
 
 The client watches the jobs two ways, in two runs: polling every job every 50 ms (`--poll
-each`, about 480 requests/s at the start) or reading the job list every 0.5 s (`--poll list`).
+each`: every pending job's GET back to back, then a pause) or reading the job list every 0.5 s
+(`--poll list`).
 Prints one JSON object: both totals, their ratio, the sum of the jobs' own processing times
 (started_at to completed_at) and the gaps between one job's end and the next one's start.
 Not part of `make bench` (it takes minutes); run `python -m benchmarks.short_jobs --poll each`.
