@@ -96,7 +96,9 @@ def run_job(
         if not store.record_segment(job_id, segment, progress):
             raise JobCanceled(f"Job {job_id} was canceled.")
 
-    ended = True  # False only when the process is being torn down mid-job (see finally)
+    # False whenever another run may still need the upload: a teardown mid-job, a Redis outage,
+    # a re-queue while running, a result no replica confirmed (the sweep removes it later).
+    ended = True
     try:
         with Heartbeat(store, job_id, policy.lease_seconds):
             if job.source_url is not None and fetch is not None:
@@ -136,9 +138,9 @@ def run_job(
             # and its upload must stay for that run.
             logger.warning("job %s: the job store is unavailable; it will run again", job_id)
             ended = False
-            return
-        logger.exception("job %s failed unexpectedly", job_id)
-        _fail(store, job_id, "internal_error", "The worker hit an unexpected error.")
+        else:
+            logger.exception("job %s failed unexpectedly", job_id)
+            _fail(store, job_id, "internal_error", "The worker hit an unexpected error.")
     except BaseException:
         # Shutdown (SystemExit, a terminate): the message goes back to the queue and the job
         # runs again, so its upload must stay.
