@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -23,6 +24,7 @@ from app.contract.jobs import (
     TranscriptResult,
 )
 from worker.audio import SAMPLE_RATE, decode, is_silent
+from worker.batching import CPU_MERGED, GPU_MERGED, BatchingWhisper
 from worker.model_cache import ModelCache
 from worker.segments import to_segment
 from worker.weights import resolve_model
@@ -51,6 +53,11 @@ class EngineConfig:
     batch_size: int = 8
     batch_min_seconds: float = 60.0
     max_audio_seconds: float = 4 * 3600
+    # Jobs decoded together by one process (their model calls merged, `worker.batching`); 1: off.
+    batch_jobs: int = 1
+    batch_wait_seconds: float = 0.05
+    # Calls a loaded model runs at once (CTranslate2's inter_threads), each on `cpu_threads`.
+    model_replicas: int = 1
 
 
 def pick_device(device: str) -> str:
@@ -97,17 +104,27 @@ class WhisperEngine:
             path = resolve_model(name, self.config.models_dir)
             logger.info("loading model %s from %s on %s/%s", name, path, self.device,
                         self.compute_type)  # fmt: skip
-            return WhisperModel(
+            model = WhisperModel(
                 path,
                 device=self.device,
                 compute_type=self.compute_type,
                 cpu_threads=self.config.cpu_threads,
+                num_workers=self.config.model_replicas,
                 download_root=str(self.config.models_dir / "hub"),
             )
         except WhisperJobsError:
             raise
         except Exception as e:
             raise ModelLoadFailed(f"Could not load model {name!r}: {e}") from e
+        if self.config.batch_jobs > 1:
+            # The jobs of this process share the model; their calls on it are merged. On a GPU
+            # the encoder's are too (on a CPU its cost grows with the rows anyway).
+            model.model = BatchingWhisper(
+                model.model, self.config.batch_jobs, self.config.batch_wait_seconds,
+                merged=GPU_MERGED if self.device == "cuda" else CPU_MERGED,
+                slots=self.config.model_replicas,
+            )  # fmt: skip
+        return model
 
     def use_batched(self, options: JobOptions, duration: float) -> bool:
         if options.batched == "auto":
@@ -130,7 +147,7 @@ class WhisperEngine:
         speech = [(ch, audio) for ch, audio in enumerate(tracks) if not is_silent(audio)]
         if not speech:
             return result
-        with self.models.use(options.model) as model:
+        with self.models.use(options.model) as model, _member(model):
             self._decode(model, speech, len(tracks), options, result, on_segment, batched)
         return result
 
@@ -141,9 +158,13 @@ class WhisperEngine:
         duration = result.duration
         kwargs = decode_options(options)
         for ch, audio in speech:
+            detected = None
+            if _detects_on_first_window(model, options, duration, batched):
+                detected = detect_on_first_window(model, audio)
+                kwargs = {**kwargs, "language": detected.language}
             segment_iter, info = self._run(model, audio, kwargs, batched)
             if result.language_probability == 0.0:
-                _set_language(result, info, options)
+                _set_language(result, detected or info, options)
             channel = ch if options.channels == "split" else None
             for seg in segment_iter:
                 if seg.start >= duration:
@@ -167,6 +188,47 @@ class WhisperEngine:
         batched_kwargs = {**kwargs, "vad_filter": True}
         pipeline = BatchedInferencePipeline(model)
         return pipeline.transcribe(audio, batch_size=self.config.batch_size, **batched_kwargs)
+
+
+def _member(model: Any) -> AbstractContextManager[None]:
+    """While decoding a job, its calls on a shared model are merged with other jobs' calls."""
+    return model.model.member() if isinstance(model.model, BatchingWhisper) else nullcontext()
+
+
+@dataclass(frozen=True)
+class Detected:
+    language: str
+    language_probability: float
+    all_language_probs: list[tuple[str, float]]
+
+
+def _detects_on_first_window(
+    model: Any, options: JobOptions, duration: float, batched: bool
+) -> bool:
+    """Whether this job's language is detected on the window it transcribes first (decoding
+    jobs together only, one window of plain audio): that window is then encoded once, not twice.
+
+    faster-whisper detects on the same 30 s but with one more feature frame, and encodes again
+    for the transcription; its own batched pipeline detects as done here."""
+    return (
+        isinstance(model.model, BatchingWhisper) and options.language is None
+        and model.model.is_multilingual and not options.multilingual
+        and not options.vad_filter and not batched
+        and duration <= model.feature_extractor.chunk_length
+    )  # fmt: skip
+
+
+def detect_on_first_window(model: Any, audio: Any) -> Detected:
+    from faster_whisper.audio import pad_or_trim
+
+    features = model.feature_extractor(audio)
+    # The transcription's first window: every frame but the last, padded to 30 s.
+    window = pad_or_trim(
+        features[:, : min(features.shape[-1] - 1, model.feature_extractor.nb_max_frames)]
+    )
+    ranked = model.model.detect_language(model.encode(window))[0]
+    probs = [(token[2:-2], float(p)) for token, p in ranked]
+    return Detected(probs[0][0], probs[0][1], probs)
 
 
 def _set_language(result: TranscriptResult, info: Any, options: JobOptions) -> None:

@@ -44,6 +44,13 @@ class RunPolicy:
     # How long a finished job's result is offered to an unavailable store (a Redis failover
     # takes seconds; decoding the job again takes longer).
     store_retry_seconds: float = 30.0
+    # A `time.monotonic()` past which the job stops at its next segment: the soft time limit
+    # where Celery cannot raise it (a pool of threads, when jobs are decoded together).
+    deadline: float | None = None
+
+
+class TimeLimitReached(Exception):
+    """The job ran past `RunPolicy.deadline`."""
 
 
 class Heartbeat:
@@ -95,6 +102,8 @@ def run_job(
     def on_segment(segment: Segment, progress: float) -> None:
         if not store.record_segment(job_id, segment, progress):
             raise JobCanceled(f"Job {job_id} was canceled.")
+        if policy.deadline is not None and time.monotonic() > policy.deadline:
+            raise TimeLimitReached(job_id)
 
     # False whenever another run may still need the upload: a teardown mid-job, a Redis outage,
     # a re-queue while running, a result no replica confirmed (the sweep removes it later).
@@ -129,7 +138,7 @@ def run_job(
     except WhisperJobsError as e:
         logger.warning("job %s failed: %s: %s", job_id, e.code, e.message)
         _fail(store, job_id, e.code, e.message)
-    except policy.timeout_errors:
+    except (TimeLimitReached, *policy.timeout_errors):  # type: ignore[misc]
         _fail(store, job_id, "timeout", "The job ran past its time limit.")
     except Exception as e:
         if is_redis_unavailable(e):

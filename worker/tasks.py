@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import logging
+import time
 from datetime import timedelta
 from functools import cache
 from pathlib import Path
+from typing import Any
 
+from celery import Task
 from celery.exceptions import SoftTimeLimitExceeded
 
 from app.contract.jobs import SWEEP_TASK, TRANSCRIBE_TASK, WEBHOOK_TASK, Job, utcnow
@@ -57,20 +60,26 @@ def runtime() -> tuple[JobStore, Transcriber, Uploads]:
             batch_size=settings.batch_size,
             batch_min_seconds=settings.batch_min_seconds,
             max_audio_seconds=settings.max_audio_seconds,
+            batch_jobs=settings.batch_jobs,
+            batch_wait_seconds=settings.batch_wait_ms / 1000,
+            model_replicas=settings.model_replicas,
         )
     )
     engine.models.start_reaper()  # with WHISPER_JOBS_MODEL_IDLE_SECONDS: unloads idle models
     return store, engine, settings.uploads
 
 
-@celery_app.task(name=TRANSCRIBE_TASK)
-def transcribe(job_id: str) -> None:
+@celery_app.task(name=TRANSCRIBE_TASK, bind=True)
+def transcribe(self: Task[Any, Any], job_id: str) -> None:
     store, engine, uploads = runtime()
     settings = get_settings()
+    # Celery raises the soft limit in a process pool only; the runner also stops at it.
+    soft_limit = (self.request.timelimit or (None, None))[1]
     policy = RunPolicy(
         max_attempts=settings.max_attempts,
         lease_seconds=settings.job_lease_seconds,
         timeout_errors=(SoftTimeLimitExceeded,),
+        deadline=time.monotonic() + soft_limit if soft_limit else None,
     )
     url_policy = UrlPolicy.from_settings(settings.allowed_networks, settings.allowed_hosts)
 

@@ -50,11 +50,16 @@ def celery_argv(settings: Settings) -> list[str]:
 
 def worker_argv(settings: Settings, models: list[str] | None = None) -> list[str]:
     queues = ",".join([*(queue_for(m) for m in (models or settings.models)), MAINTENANCE_QUEUE])
+    # Jobs decoded together share one process (and its loaded models): a pool of threads.
+    pool, concurrency = (
+        ("threads", settings.batch_jobs) if settings.batch_jobs > 1
+        else ("prefork", settings.worker_concurrency)
+    )  # fmt: skip
     return [
         *celery_argv(settings), "worker",
         "--queues", queues,
-        "--concurrency", str(settings.worker_concurrency),
-        "--pool", "prefork",
+        "--concurrency", str(concurrency),
+        "--pool", pool,
         "--loglevel", "INFO",
         "--hostname", "whisper@%h",
     ]  # fmt: skip
@@ -62,6 +67,8 @@ def worker_argv(settings: Settings, models: list[str] | None = None) -> list[str
 
 def run_worker(settings: Settings, models: list[str] | None = None) -> None:
     settings.require_redis_url()
+    if problem := settings.batching_problem():
+        raise SystemExit(problem)
     unknown = set(models or ()) - set(settings.models)
     if unknown:
         raise SystemExit(f"not in WHISPER_JOBS_MODELS: {', '.join(sorted(unknown))}")

@@ -57,6 +57,20 @@ class Settings(RedisSettings):
     batch_size: int = Field(
         default=8, ge=1, le=64, description="Batch size of the batched pipeline on long audio."
     )
+    batch_jobs: int = Field(
+        default=1, ge=1, le=64,
+        description="Jobs one worker process decodes together, their model calls merged into "
+        "batches (a pool of that many threads); 1: one job at a time (a process pool).",
+    )  # fmt: skip
+    batch_wait_ms: int = Field(
+        default=50, ge=0, le=1000,
+        description="How long a model call may wait for other jobs' calls to join its batch.",
+    )  # fmt: skip
+    model_replicas: int = Field(
+        default=1, ge=1, le=16,
+        description="Calls a loaded model runs at once (CTranslate2 inter_threads), each on "
+        "WHISPER_JOBS_CPU_THREADS threads: with WHISPER_JOBS_BATCH_JOBS over 1.",
+    )  # fmt: skip
     batch_min_seconds: float = Field(
         default=60.0,
         ge=0,
@@ -254,6 +268,18 @@ class Settings(RedisSettings):
         for network in value:
             ipaddress.ip_network(network, strict=False)  # raises ValueError when malformed
         return value
+
+    def batching_problem(self) -> str | None:
+        """Why the worker must not start as configured: decoding jobs together runs one process
+        of threads, so several processes of it would each hold the models and split the CPU."""
+        if self.batch_jobs > 1 and self.worker_concurrency > 1:
+            return (
+                "WHISPER_JOBS_BATCH_JOBS over 1 runs one worker process that decodes jobs "
+                "together; set WHISPER_JOBS_WORKER_CONCURRENCY=1 (or run more workers)."
+            )
+        if self.model_replicas > 1 and self.batch_jobs == 1:
+            return "WHISPER_JOBS_MODEL_REPLICAS over 1 needs WHISPER_JOBS_BATCH_JOBS over 1."
+        return None
 
     def open_service_problem(self) -> str | None:
         """Why the API must not start as configured: listening beyond this machine with no
