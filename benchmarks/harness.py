@@ -22,6 +22,16 @@ DATA = ROOT / "tests" / "data"
 JFK = DATA / "jfk.flac"
 
 
+@dataclass
+class Row:
+    """One line of `make bench`'s table."""
+
+    name: str
+    value: str
+    goal: str
+    ok: bool | None  # None: informational
+
+
 def write_wav(path: Path, samples: np.ndarray, rate: int = 16_000) -> Path:
     with wave.open(str(path), "wb") as w:
         w.setnchannels(1)

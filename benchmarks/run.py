@@ -25,17 +25,9 @@ import httpx
 import numpy as np
 import psutil
 
-from benchmarks import model_memory
-from benchmarks.harness import JFK, ROOT, Service, long_speech, run_job, write_wav
+from benchmarks import cross_job, model_memory
+from benchmarks.harness import JFK, ROOT, Row, Service, long_speech, run_job, write_wav
 from benchmarks.loadgen import LoadResult, build_request, multipart_file, run_load
-
-
-@dataclass
-class Row:
-    name: str
-    value: str
-    goal: str
-    ok: bool | None  # None: informational
 
 
 class Direct:
@@ -288,6 +280,8 @@ def main() -> int:
             rows += bench_upload_memory(svc, (256 if args.quick else 1024) << 20)
         finally:
             svc.stop()
+    with tempfile.TemporaryDirectory(prefix="whisper-jobs-cross-") as tmp:
+        rows += cross_job.rows(cross_job.measure(Path(tmp), 8 if args.quick else 32))
     rss = model_memory.measure(threads)
     for name in ("base loaded", "tiny.en loaded", "after unloading both"):
         rows.append(Row(f"worker RSS, {name} (idle process {rss['idle process']:.0f} MiB)",

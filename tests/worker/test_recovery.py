@@ -1,5 +1,6 @@
 """Attempts, leases and the recovery sweep against the real Redis (engine faked at our seam)."""
 
+import time
 from datetime import timedelta
 from pathlib import Path
 
@@ -77,6 +78,21 @@ def test_timeouts_fail_the_job_with_timeout(store: JobStore, tmp_path: Path) -> 
     )
     failed = store.get(job.id)
     assert failed is not None and failed.error is not None and failed.error.code == "timeout"
+
+
+def test_a_job_past_its_deadline_stops_at_its_next_segment_with_timeout(
+    store: JobStore, tmp_path: Path
+) -> None:
+    """The soft limit where Celery cannot raise it (a pool of threads)."""
+    job, audio = job_with_upload(store, tmp_path)
+    transcriber = ScriptedTranscriber()
+    run_job(job.id, store, transcriber, Uploads(audio.parent),
+            RunPolicy(deadline=time.monotonic() - 1))  # fmt: skip
+    failed = store.get(job.id)
+    assert failed is not None and failed.status is JobStatus.FAILED
+    assert failed.error is not None and failed.error.code == "timeout"
+    assert failed.progress == 0.5  # stopped at the first segment, not before it
+    assert not audio.exists()
 
 
 def test_sweep_resends_queued_jobs_without_a_message(store: JobStore, redis_client: redis.Redis):

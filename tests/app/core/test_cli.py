@@ -14,6 +14,39 @@ def test_worker_can_be_dedicated_to_some_models() -> None:
     assert argv[argv.index("--queues") + 1] == "transcribe.base,maintenance"
 
 
+def test_jobs_decoded_together_run_in_one_process_of_that_many_threads() -> None:
+    one = worker_argv(Settings(redis_url="redis://x"))
+    assert one[one.index("--pool") + 1] == "prefork" and one[one.index("--concurrency") + 1] == "1"
+    argv = worker_argv(Settings(redis_url="redis://x", batch_jobs=8))
+    assert argv[argv.index("--pool") + 1] == "threads"
+    assert argv[argv.index("--concurrency") + 1] == "8"
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"WHISPER_JOBS_BATCH_JOBS": "4", "WHISPER_JOBS_WORKER_CONCURRENCY": "2"},
+         "WHISPER_JOBS_BATCH_JOBS over 1 runs one worker process"),
+        ({"WHISPER_JOBS_MODEL_REPLICAS": "2"},
+         "WHISPER_JOBS_MODEL_REPLICAS over 1 needs WHISPER_JOBS_BATCH_JOBS over 1."),
+    ],
+)  # fmt: skip
+def test_worker_refuses_settings_that_cannot_decode_jobs_together(
+    monkeypatch: pytest.MonkeyPatch, env: dict[str, str], message: str
+) -> None:
+    monkeypatch.setenv("WHISPER_JOBS_REDIS_URL", "redis://127.0.0.1:1/0")
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    from app.core.config import get_settings
+
+    get_settings.cache_clear()
+    try:
+        with pytest.raises(SystemExit, match=message):
+            main(["worker"])
+    finally:
+        get_settings.cache_clear()
+
+
 def test_worker_refuses_a_model_the_deployment_does_not_offer(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:

@@ -1,0 +1,155 @@
+"""Many short jobs decoded together, against the best a caller gets from the library alone.
+
+32 clips of 3–25 s of real speech (cut from the committed recordings): a plain loop of
+`WhisperModel.transcribe` (base, int8, 2 threads, beam 5, temperature 0, language detected)
+beside the service given all 32 at once with WHISPER_JOBS_BATCH_JOBS=8 (one worker process,
+two model replicas of one thread each: the same two cores), its client reading the job list
+every 0.5 s. Jobs per minute both ways, from the first submission to the last completion, and
+fidelity: the service's words against the loop's over the set (WER), after the engine's one
+rule of its own (segments starting past the end of the audio are dropped) is applied to the
+loop's output too. Part of `make bench`; alone: `python -m benchmarks.cross_job [--clips N]`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import numpy as np
+
+from benchmarks.harness import DATA, JFK, ROOT, Row, Service, write_wav
+
+LENGTHS = [3, 5, 8, 11, 15, 20, 25]  # seconds, cycled
+OPTIONS = {"temperature": "0", "batched": "false"}
+BATCH = {"WHISPER_JOBS_BATCH_JOBS": "8", "WHISPER_JOBS_MODEL_REPLICAS": "2",
+         "WHISPER_JOBS_CPU_THREADS": "1"}  # fmt: skip
+
+
+def make_clips(directory: Path, count: int) -> list[Path]:
+    from faster_whisper import decode_audio
+
+    speech = np.concatenate(
+        [decode_audio(str(p)) for p in (JFK, DATA / "de.wav", DATA / "fr.wav")] * 3
+    )
+    clips, position = [], 0
+    for i in range(count):
+        n = LENGTHS[i % len(LENGTHS)] * 16_000
+        position = 0 if position + n > len(speech) else position
+        clips.append(write_wav(directory / f"clip{i:02d}.wav", speech[position : position + n]))
+        position += n
+    return clips
+
+
+def library_loop(clips: list[Path], threads: int) -> tuple[float, list[str]]:
+    """Seconds for the whole loop, and each clip's text (segments past its end dropped)."""
+    from faster_whisper import WhisperModel
+
+    from worker.weights import resolve_model
+
+    path = resolve_model("base", ROOT / "data" / "models")
+    model = WhisperModel(path, device="cpu", compute_type="int8", cpu_threads=threads)
+    list(model.transcribe(str(clips[0]), beam_size=5, temperature=0.0)[0])  # warm, as the worker
+    texts = []
+    started = time.perf_counter()
+    for clip in clips:
+        segments, info = model.transcribe(str(clip), beam_size=5, temperature=0.0)
+        texts.append("".join(s.text for s in segments if s.start < info.duration).strip())
+    return time.perf_counter() - started, texts
+
+
+def through_service(clips: list[Path], work: Path, env: dict[str, str]) -> tuple[float, list[Any]]:
+    svc = Service(work, {"WHISPER_JOBS_MAX_ACTIVE_JOBS_PER_KEY": "1000", **env}).start()
+    try:
+        with httpx.Client(base_url=svc.url, timeout=60) as client:
+
+            def submit(path: Path) -> str:
+                with path.open("rb") as f:
+                    answer = client.post("/v1/jobs", files={"file": (path.name, f)}, data=OPTIONS)
+                answer.raise_for_status()
+                return str(answer.json()["id"])
+
+            warm = submit(clips[0])
+            while client.get(f"/v1/jobs/{warm}").json()["status"] != "completed":
+                time.sleep(0.05)
+            started = time.perf_counter()
+            ids = [submit(clip) for clip in clips]
+            ended: dict[str, Any] = {}
+            while len(ended) < len(ids):
+                time.sleep(0.5)
+                for job in client.get("/v1/jobs", params={"limit": 100}).json()["data"]:
+                    if job["id"] in ids and job["status"] in ("completed", "failed", "canceled"):
+                        ended.setdefault(job["id"], job)
+            seconds = time.perf_counter() - started
+            jobs = [client.get(f"/v1/jobs/{i}").json() for i in ids]
+            return seconds, jobs
+    finally:
+        svc.stop()
+
+
+def measure(
+    work: Path, count: int, threads: int = 2, env: dict[str, str] = BATCH
+) -> dict[str, Any]:
+    from tests.transcripts import normalize, wer
+
+    clips = make_clips(work, count)
+    loop_seconds, loop_texts = library_loop(clips, threads)
+    seconds, jobs = through_service(clips, work / "svc", env)
+    texts = [j["result"]["text"] if j["status"] == "completed" else "" for j in jobs]
+    reference = " ".join(loop_texts)
+    return {
+        "clips": count,
+        "audio_s": sum(LENGTHS[i % len(LENGTHS)] for i in range(count)),
+        "library_s": round(loop_seconds, 2),
+        "service_s": round(seconds, 2),
+        "library_jobs_per_min": round(60 * count / loop_seconds, 1),
+        "service_jobs_per_min": round(60 * count / seconds, 1),
+        "speedup": round(loop_seconds / seconds, 3),
+        "wer": round(wer(reference, " ".join(texts)), 4),
+        "words": len(normalize(reference).split()),
+        "same_text": sum(normalize(a) == normalize(b) for a, b in zip(texts, loop_texts)),  # noqa: B905
+        "statuses": sorted({j["status"] for j in jobs}),
+    }
+
+
+def rows(r: dict[str, Any]) -> list[Row]:
+    all_completed = r["statuses"] == ["completed"]
+    return [
+        Row(
+            f"cross-job, {r['clips']} clips of 3–25 s: jobs/min, service (8 decoded together) "
+            f"{r['service_jobs_per_min']} vs library loop {r['library_jobs_per_min']}",
+            f"{r['speedup']:.2f}x", ">= 1.5x", r["speedup"] >= 1.5,
+        ),
+        Row(
+            f"cross-job fidelity: the service's words against the loop's ({r['words']} words, "
+            f"{r['same_text']}/{r['clips']} texts the same)",
+            f"WER {100 * r['wer']:.2f} %", "<= 1 %", r["wer"] <= 0.01 and all_completed,
+        ),
+    ]  # fmt: skip
+
+
+def main() -> None:
+    import tempfile
+
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--clips", type=int, default=32)
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a worker setting other than the bench's (to see what each gives)",
+    )
+    args = parser.parse_args()
+    env = {**BATCH, **dict(item.split("=", 1) for item in args.set)}
+    with tempfile.TemporaryDirectory(prefix="whisper-jobs-cross-") as tmp:
+        json.dump({"env": env, **measure(Path(tmp), args.clips, env=env)}, sys.stdout)
+        print()
+
+
+if __name__ == "__main__":
+    main()
