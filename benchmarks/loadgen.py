@@ -82,3 +82,57 @@ async def run_load(
 
     await asyncio.gather(*(one_client() for _ in range(clients)))
     return result
+
+
+@dataclass
+class OpenLoopResult:
+    offered: float  # requests per second the schedule asked for
+    sent: int
+    seconds: float  # from the first scheduled send to the last answer
+    latencies: list[float] = field(default_factory=list)  # from each request's scheduled time
+    errors: int = 0
+    statuses: dict[int, int] = field(default_factory=dict)
+
+    @property
+    def achieved(self) -> float:
+        return len(self.latencies) / self.seconds if self.seconds else 0.0
+
+
+async def run_open_loop(
+    host: str, port: int, request: bytes, rate: float, seconds: float, connections: int = 256
+) -> OpenLoopResult:
+    """Requests at a fixed arrival rate, whatever the server's pace (no coordinated omission):
+    request i is due at `i / rate`; its latency runs from then, so time spent waiting for a
+    free connection (at most `connections` open) counts against the server, as a real client's
+    would. Bounded: `rate * seconds` requests, and each waits at most 30 s."""
+    count = int(rate * seconds)
+    result = OpenLoopResult(offered=rate, sent=count, seconds=0.0)
+    idle: asyncio.Queue[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = asyncio.Queue()
+    for _ in range(connections):
+        idle.put_nowait(await asyncio.open_connection(host, port))
+    start = time.perf_counter() + 0.1
+
+    async def one(i: int) -> None:
+        due = start + i / rate
+        await asyncio.sleep(max(0.0, due - time.perf_counter()))
+        reader, writer = await idle.get()
+        try:
+            writer.write(request)
+            status = await asyncio.wait_for(_read_response(reader), 30)
+        except (asyncio.IncompleteReadError, ConnectionError, TimeoutError):
+            result.errors += 1
+            writer.close()
+            reader, writer = await asyncio.open_connection(host, port)
+        else:
+            result.statuses[status] = result.statuses.get(status, 0) + 1
+            if status < 300:
+                result.latencies.append(time.perf_counter() - due)
+            else:
+                result.errors += 1
+        idle.put_nowait((reader, writer))
+
+    await asyncio.gather(*(one(i) for i in range(count)))
+    result.seconds = time.perf_counter() - start
+    while not idle.empty():
+        idle.get_nowait()[1].close()
+    return result

@@ -22,14 +22,13 @@ from app.contract.errors import (
     EmptyFile,
     InvalidRequest,
     Overloaded,
-    QueueUnavailable,
     RateLimited,
 )
 from app.contract.jobs import Job
 from app.core.config import Settings
 from app.core.netguard import UrlPolicy, addresses_of, check_addresses, split_url
 from app.core.probe import probe
-from app.storage.broker import enqueue_transcription, task_time_limits
+from app.storage.broker import task_time_limits, transcription_message
 from app.storage.records import dump_job, parse_job
 from app.storage.store import JobStore
 
@@ -99,14 +98,13 @@ def submit(
                 f"The audio lasts {job.audio_seconds:.0f} s; the limit is "
                 f"{settings.max_audio_seconds:.0f} s."
             )
-        stored = _record(job, settings, store, idempotency_key, file_sha256)
+        stored = _record(job, settings, store, producer, idempotency_key, file_sha256)
     except BaseException:
         uploads.remove(job.id)
         raise
     if stored.id != job.id:
         uploads.remove(job.id)
         return stored, False
-    _enqueue(job, settings, store, producer, idempotency_key)
     return job, True
 
 
@@ -116,10 +114,9 @@ def submit_url(
     """An `audio_url` job (its URL checked by `check_caller_url` first): checked again, hop by
     hop, when the worker downloads it."""
     assert job.source_url is not None
-    stored = _record(job, settings, store, idempotency_key, job.source_url)
+    stored = _record(job, settings, store, producer, idempotency_key, job.source_url)
     if stored.id != job.id:
         return stored, False
-    _enqueue(job, settings, store, producer, idempotency_key)
     return job, True
 
 
@@ -141,8 +138,9 @@ async def check_caller_url(url: str, settings: Settings) -> None:
 
 
 def _record(
-    job: Job, settings: Settings, store: JobStore, idempotency_key: str | None, content: str
-) -> Job:
+    job: Job, settings: Settings, store: JobStore, producer: Celery,
+    idempotency_key: str | None, content: str,
+) -> Job:  # fmt: skip
     idempotency = (idempotency_key, fingerprint(job, content)) if idempotency_key else None
     if idempotency is not None:
         original = store.find_idempotent(job.owner, *idempotency)
@@ -151,21 +149,11 @@ def _record(
     admit(job, settings, store)
     if parse_job(dump_job(job), job.id) is None:  # the reader's own parser, before it is stored
         raise InvalidRequest("The job's fields could not be stored as given.")
-    # The record exists before the task does, so a worker never sees an unknown id.
-    return store.create(job, idempotency)
-
-
-def _enqueue(
-    job: Job, settings: Settings, store: JobStore, producer: Celery, idempotency_key: str | None
-) -> None:
-    try:
-        soft, hard = task_time_limits(settings, job.audio_seconds)
-        enqueue_transcription(producer, job.id, job.options.model, soft, hard)
+    soft, hard = task_time_limits(settings, job.audio_seconds)
+    message = transcription_message(producer, job.id, job.options.model, soft, hard)
+    # The record and its message land in one transaction: a worker never sees an unknown id,
+    # and no job is stored without its message.
+    stored = store.create(job, idempotency, message)
+    if stored.id == job.id:
         logger.info("job %s queued", job.id, extra={"job_id": job.id, "model": job.options.model})
-    except Exception as e:
-        logger.exception("could not enqueue job %s", job.id)
-        store.mark_failed(job.id, QueueUnavailable.code, "The job could not be queued.")
-        if idempotency_key is not None:
-            store.forget_idempotency(job.owner, idempotency_key)
-        settings.uploads.remove(job.id)
-        raise QueueUnavailable("The job queue is unreachable; try again later.") from e
+    return stored

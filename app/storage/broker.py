@@ -7,6 +7,7 @@ imports the worker package or faster-whisper.
 from __future__ import annotations
 
 import logging
+import uuid
 from collections.abc import Callable
 from typing import Any
 
@@ -24,6 +25,7 @@ from app.contract.jobs import (
 )
 from app.core.config import Settings
 from app.storage.clients import sentinel_options
+from app.storage.kombu_layout import QueuedMessage, redis_envelope
 
 logger = logging.getLogger(__name__)
 
@@ -116,6 +118,26 @@ def enqueue_transcription(
     # each time) on every call; our results live in the job store.
     _send(producer, TRANSCRIBE_TASK, args=[job_id], queue=queue_for(model), ignore_result=True,
           soft_time_limit=soft_limit, time_limit=hard_limit)  # fmt: skip
+
+
+def transcription_message(
+    producer: Celery, job_id: str, model: str, soft_limit: int, hard_limit: int
+) -> QueuedMessage:
+    """The message `enqueue_transcription` sends, built by Celery's own code but not sent: the
+    job store pushes it in the transaction that creates the job."""
+    from kombu.serialization import dumps
+
+    task_id = str(uuid.uuid4())
+    args: Any = [job_id]  # a list, as `send_task` sends it (its argsrepr is read back)
+    message = producer.amqp.as_task_v2(
+        task_id, TRANSCRIBE_TASK, args=args, kwargs={}, ignore_result=True,
+        time_limit=hard_limit, soft_time_limit=soft_limit,
+    )  # fmt: skip
+    content_type, content_encoding, body = dumps(message.body, serializer="json")
+    properties = {**message.properties, "reply_to": producer.thread_oid}
+    return redis_envelope(
+        queue_for(model), body, content_type, content_encoding, message.headers, properties
+    )
 
 
 def enqueue_webhook(producer: Celery, job_id: str, countdown: float = 0.0) -> None:

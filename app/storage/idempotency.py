@@ -17,6 +17,7 @@ from app.contract.errors import IdempotencyKeyReused, QueueUnavailable
 from app.contract.jobs import Job
 from app.storage.clients import is_redis_unavailable
 from app.storage.keys import IDEMPOTENCY_TTL_SECONDS, idempotency_key_for
+from app.storage.kombu_layout import QueuedMessage
 from app.storage.transactions import Write, pinned, watch_update
 
 if TYPE_CHECKING:
@@ -33,7 +34,7 @@ class IdempotentCreation:
     min_replicas: int = 0
     replica_timeout_ms: int = 1000
 
-    def _create(self, job: Job, pipe: Pipeline | None) -> None:
+    def _create(self, job: Job, pipe: Pipeline | None, message: QueuedMessage | None) -> None:
         raise NotImplementedError
 
     def get(self, job_id: str, *, with_result: bool = True) -> Job | None:
@@ -42,12 +43,18 @@ class IdempotentCreation:
     def mark_failed(self, job_id: str, code: str, message: str) -> Job:
         raise NotImplementedError
 
-    def create(self, job: Job, idempotency: tuple[str, str] | None = None) -> Job:
-        """Store a new job; with `(key, fingerprint)`, a replay returns the original job.
+    def create(
+        self, job: Job, idempotency: tuple[str, str] | None = None,
+        message: QueuedMessage | None = None,
+    ) -> Job:  # fmt: skip
+        """Store a new job; with `(key, fingerprint)`, a replay returns the original job. With
+        `message`, the job's queue message is pushed in the same transaction (not on a replay).
         With `min_replicas`, a job that fewer replicas acknowledged in time is refused
         (`QueueUnavailable`; it is marked failed and its idempotency key freed)."""
         try:
-            created, durable = self.durably(lambda store: store._create_on(job, idempotency))
+            created, durable = self.durably(
+                lambda store: store._create_on(job, idempotency, message)
+            )
         except Exception as e:
             if self.min_replicas == 0 or not is_redis_unavailable(e):
                 raise
@@ -55,15 +62,15 @@ class IdempotentCreation:
             # refuse it the same way, as far as Redis lets us now.
             created, durable = job, False
         if not durable and created is job:
-            message = (
+            refusal = (
                 f"The job could not be confirmed on the {self.min_replicas} replica(s) required "
                 f"within {self.replica_timeout_ms} ms, so it was not accepted; try again shortly."
             )
             with suppress(Exception):  # Redis may still be away: the sweep then finds no audio
-                self.mark_failed(job.id, QueueUnavailable.code, message)
+                self.mark_failed(job.id, QueueUnavailable.code, refusal)
                 if idempotency is not None:
                     self.forget_idempotency(job.owner, idempotency[0])
-            raise QueueUnavailable(message)
+            raise QueueUnavailable(refusal)
         return created
 
     def durably(self, write: Callable[[Self], T]) -> tuple[T, bool]:
@@ -78,9 +85,11 @@ class IdempotentCreation:
             acked = int(connection.wait(self.min_replicas, self.replica_timeout_ms))
         return outcome, acked >= self.min_replicas
 
-    def _create_on(self, job: Job, idempotency: tuple[str, str] | None) -> Job:
+    def _create_on(
+        self, job: Job, idempotency: tuple[str, str] | None, message: QueuedMessage | None
+    ) -> Job:
         if idempotency is None:
-            self._create(job, None)
+            self._create(job, None, message)
             return job
         key, fingerprint = idempotency
         idem_key = idempotency_key_for(job.owner, key)
@@ -95,7 +104,7 @@ class IdempotentCreation:
                 return str(record["job_id"]), None
 
             def write(pipe: Pipeline) -> None:
-                self._create(job, pipe)
+                self._create(job, pipe, message)
                 record = json.dumps({"job_id": job.id, "fingerprint": fingerprint})
                 pipe.set(idem_key, record, ex=IDEMPOTENCY_TTL_SECONDS)
 
@@ -107,7 +116,7 @@ class IdempotentCreation:
         original = self.get(existing)
         if original is None:  # the original expired or was deleted: a new job is due
             self.redis.delete(idem_key)
-            return self._create_on(job, idempotency)
+            return self._create_on(job, idempotency, message)
         return original
 
     def find_idempotent(self, owner: str, key: str, fingerprint: str) -> Job | None:

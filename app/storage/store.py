@@ -40,6 +40,7 @@ from app.storage.keys import (
     segments_key_for,
     webhook_claim_key_for,
 )
+from app.storage.kombu_layout import QueuedMessage
 from app.storage.records import dump_job, is_job_id, owner_in, parse_job, text_of
 from app.storage.transactions import Write, watch_update
 from app.storage.webhook_deliveries import WebhookDeliveries
@@ -89,13 +90,15 @@ class JobStore(IdempotentCreation):
         if self._events is not None:
             await self._events.redis.aclose()
 
-    def _create(self, job: Job, pipe: Pipeline | None) -> None:
+    def _create(self, job: Job, pipe: Pipeline | None, message: QueuedMessage | None) -> None:
         own = pipe or self.redis.pipeline(transaction=True)
         own.set(key_for(job.id), dump_job(job), nx=True)
         own.sadd(ACTIVE_KEY, job.id)
         own.sadd(owner_active_key(job.owner), job.id)
         own.zadd(owner_jobs_key(job.owner), {job.id: job.created_at.timestamp()})
         stats.count_submitted(own, job)
+        if message is not None:
+            own.lpush(message.queue, message.payload)
         if pipe is None:
             created = own.execute()[0]
             own.reset()

@@ -11,12 +11,12 @@ import pytest
 import redis
 from fastapi.testclient import TestClient
 
-from app.api import submit as submit_module
 from app.api.main import create_app
 from app.contract.jobs import new_job_id
 from app.core.config import Settings
 from app.core.embedded import free_port
 from app.storage import keys as layout
+from app.storage.store import JobStore
 from tests.app.api.test_jobs_routes import assert_error, submit
 
 SECRET = "whsec_" + base64.b64encode(b"s" * 32).decode()
@@ -150,20 +150,26 @@ def test_the_fingerprint_covers_the_webhook(settings: Settings) -> None:
         assert_error(again, 422, "idempotency_key_reused")
 
 
-def test_a_key_whose_enqueue_failed_can_be_retried(
-    client: TestClient, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    real = submit_module.enqueue_transcription
+def test_a_key_whose_creation_failed_can_be_retried(
+    client: TestClient, settings: Settings, redis_client: redis.Redis,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    real = JobStore._create
 
-    def broken(*_: object, **__: object) -> None:
-        raise ConnectionError("broker away")
+    def lost(*_: object, **__: object) -> None:  # the connection drops mid-transaction
+        raise redis.ConnectionError("Redis went away")
 
-    monkeypatch.setattr(submit_module, "enqueue_transcription", broken)
+    monkeypatch.setattr(JobStore, "_create", lost)
     assert_error(submit(client, headers={"Idempotency-Key": "r"}), 503, "queue_unavailable")
-    monkeypatch.setattr(submit_module, "enqueue_transcription", real)
+    # One transaction: neither a record, nor a message, nor the key's record, nor the upload.
+    assert redis_client.keys("whisper-jobs:job:*") == []
+    assert redis_client.llen("transcribe.base") == 0
+    assert list(settings.uploads.directory.iterdir()) == []
+    monkeypatch.setattr(JobStore, "_create", real)
     retried = submit(client, headers={"Idempotency-Key": "r"})
     assert retried.status_code == 202, retried.text
     assert retried.json()["status"] == "queued"
+    assert redis_client.llen("transcribe.base") == 1
 
 
 @pytest.fixture
