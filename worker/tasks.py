@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
+from contextlib import nullcontext
 from datetime import timedelta
 from functools import cache
 from pathlib import Path
@@ -30,6 +31,7 @@ from worker.download import download
 from worker.engine import EngineConfig, Transcriber, WhisperEngine
 from worker.runner import RunPolicy, run_job
 from worker.sweep import sweep, sweep_uploads
+from worker.watchdog import HardLimitWatchdog
 from worker.webhook_delivery import apply_outcome, deliver
 
 logger = logging.getLogger(__name__)
@@ -73,8 +75,9 @@ def runtime() -> tuple[JobStore, Transcriber, Uploads]:
 def transcribe(self: Task[Any, Any], job_id: str) -> None:
     store, engine, uploads = runtime()
     settings = get_settings()
-    # Celery raises the soft limit in a process pool only; the runner also stops at it.
-    soft_limit = (self.request.timelimit or (None, None))[1]
+    # Celery enforces time limits in a process pool only: the runner also stops at the soft
+    # one, and with a pool of threads the watchdog keeps the hard one.
+    hard_limit, soft_limit = self.request.timelimit or (None, None)
     policy = RunPolicy(
         max_attempts=settings.max_attempts,
         lease_seconds=settings.job_lease_seconds,
@@ -86,8 +89,15 @@ def transcribe(self: Task[Any, Any], job_id: str) -> None:
     def fetch(url: str, path: Path) -> None:
         download(url, path, url_policy, settings.max_upload_bytes)
 
-    with job_context(job_id):
+    threads = settings.batch_jobs > 1
+    guard = watchdog().watching(job_id, hard_limit) if threads and hard_limit else nullcontext()
+    with job_context(job_id), guard:
         run_job(job_id, store, engine, uploads, policy, fetch)
+
+
+@cache
+def watchdog() -> HardLimitWatchdog:
+    return HardLimitWatchdog()
 
 
 @celery_app.task(name=SWEEP_TASK)
