@@ -22,28 +22,12 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import numpy as np
 
-from benchmarks.harness import DATA, JFK, ROOT, Service, write_wav
+from benchmarks.cross_job import LENGTHS, make_clips
+from benchmarks.harness import ROOT, Service
 
-LENGTHS = [3, 5, 8, 11, 15, 20, 25]  # seconds, cycled
 CLIPS = 24
 OPTIONS = {"temperature": "0", "batched": "false"}
-
-
-def make_clips(directory: Path) -> list[Path]:
-    from faster_whisper import decode_audio
-
-    speech = np.concatenate(
-        [decode_audio(str(p)) for p in (JFK, DATA / "de.wav", DATA / "fr.wav")] * 3
-    )
-    clips, position = [], 0
-    for i in range(CLIPS):
-        n = LENGTHS[i % len(LENGTHS)] * 16_000
-        position = 0 if position + n > len(speech) else position
-        clips.append(write_wav(directory / f"clip{i:02d}.wav", speech[position : position + n]))
-        position += n
-    return clips
 
 
 def direct_loop(clips: list[Path], threads: int) -> float:
@@ -100,7 +84,7 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="whisper-jobs-short-") as tmp:
         work = Path(tmp)
-        clips = make_clips(work)
+        clips = make_clips(work, CLIPS)
         direct = direct_loop(clips, args.threads)
         service, jobs = through_service(clips, args.threads, args.poll, work)
 
