@@ -14,7 +14,7 @@ from app.contract.errors import JobCanceled
 from app.contract.jobs import JobOptions, Segment, TranscriptResult
 from tests.conftest import DATA, JFK
 from tests.transcripts import normalize, reference, wer
-from worker.batching import BatchingWhisper
+from worker.batching import GPU_MERGED, BatchingWhisper
 from worker.engine import EngineConfig, WhisperEngine
 
 pytestmark = pytest.mark.model  # loads the real Whisper weights
@@ -98,3 +98,21 @@ def test_a_canceled_job_leaves_the_others_decoding(engine: WhisperEngine, models
     for result in outcomes[1:]:
         assert isinstance(result, TranscriptResult)
         assert wer(expected.text, result.text) <= 0.01
+
+
+def test_what_a_gpu_merges_as_well_keeps_each_jobs_result(models_dir: Path) -> None:
+    """On a GPU the encoder's and language detection's calls are merged too (no GPU here: the
+    same code on the CPU, where it is merely slower), each job getting its own rows back."""
+    engine = WhisperEngine(EngineConfig(
+        models_dir=models_dir, device="cpu", cpu_threads=1, model_replicas=1,
+        batch_jobs=3, batch_wait_seconds=0.5,
+    ))  # fmt: skip
+    gate = engine.models.get("base").model
+    gate.merged = GPU_MERGED
+    files = [JFK, DATA / "de.wav", DATA / "fr.wav"]
+    results = together(engine, [(f, JobOptions(temperature=GREEDY)) for f in files])
+    assert any(m == "encode" and rows > 1 for m, rows in gate.calls), gate.calls
+    assert any(m == "detect_language" and rows > 1 for m, rows in gate.calls), gate.calls
+    expected = [reference(models_dir, "base", f, temperature=[0.0]) for f in files]
+    assert wer(" ".join(e.text for e in expected), " ".join(r.text for r in results)) <= 0.01
+    assert [r.language for r in results] == [e.language for e in expected]
