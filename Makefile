@@ -32,13 +32,15 @@ test: lint
 test-fast: setup
 	$(UV) run --no-sync pytest -m "not e2e and not model" -q
 
-# The engine's tests and the end-to-end transcript tests (submit over HTTP, the real worker, the
-# transcript in every format, split channels, an English-only model) under another instruction
-# set: GENERIC here, CT2_ISA=AVX2 or AVX512 where the CPU has them.
+# The engine's tests (jobs decoded together included) and the end-to-end transcript tests
+# (submit over HTTP, the real worker, the transcript in every format, split channels, an
+# English-only model) under another instruction set: GENERIC here, CT2_ISA=AVX2 or AVX512 where
+# the CPU has them.
 CT2_ISA ?= GENERIC
 test-isa: setup
 	CT2_FORCE_CPU_ISA=$(CT2_ISA) $(UV) run --no-sync pytest -q --durations=5 \
 		tests/worker/test_engine.py tests/worker/test_engine_features.py \
+		tests/worker/test_engine_batching.py \
 		--deselect tests/worker/test_engine.py::test_model_is_loaded_once_and_reused \
 		tests/e2e/test_pipeline.py::test_jfk_end_to_end \
 		tests/e2e/test_features.py::test_transcript_formats_over_http \
