@@ -22,7 +22,6 @@ Knows nothing of jobs, Redis or Celery. May change no argument of a call but by 
 from __future__ import annotations
 
 import logging
-import sys
 import threading
 import time
 from collections import Counter
@@ -46,7 +45,8 @@ GPU_MERGED = frozenset({"generate", "align", "encode", "detect_language"})
 class _Call:
     """One caller's call: `rows` rows of input, merged with others of the same `key`."""
 
-    key: Hashable
+    method: str
+    key: Hashable  # calls merge when their method and key are equal
     rows: int
     inputs: tuple[Any, ...]
     member: bool
@@ -109,12 +109,12 @@ class BatchingWhisper:
         self._local = threading.local()
         # Merged calls by method and rows: {("generate", 3): 5} = five calls of 3 rows each.
         self.calls: Counter[tuple[str, int]] = Counter()
-        merge_features = _merge_features
+        # Looked up on the model when called: a stand-in needs only the methods it is asked for.
         self._methods = {
             "generate": _Method(self._merge_generate, lambda *a, **k: model.generate(*a, **k)),
-            "detect_language": _Method(merge_features, lambda f: model.detect_language(f)),
+            "detect_language": _Method(_merge_features, lambda f: model.detect_language(f)),
             "align": _Method(self._merge_align, lambda *a, **k: model.align(*a, **k)),
-            "encode": _Method(merge_features, lambda f: model.encode(f, to_cpu=True)),
+            "encode": _Method(_merge_features, lambda f: model.encode(f, to_cpu=True)),
         }
 
     def __getattr__(self, name: str) -> Any:
@@ -206,7 +206,7 @@ class BatchingWhisper:
                 self._cond.notify_all()
 
     def _gated(self, method: str, key: Hashable, rows: int, inputs: tuple[Any, ...]) -> Any:
-        call = _Call((method, key), rows, inputs, self._is_member())
+        call = _Call(method, (method, key), rows, inputs, self._is_member())
         with self._state(GATE):
             with self._cond:
                 self._pending.append(call)
@@ -221,12 +221,14 @@ class BatchingWhisper:
                         continue
                     self._running += 1
                 try:
-                    self._run(method_of(batch), batch)
+                    self._run(batch)
                 finally:
                     with self._cond:
                         self._running -= 1
                         for c in batch:
                             c.done = True
+                            if c.result is None and c.error is None:  # the leader was stopped
+                                c.error = RuntimeError("The merged model call did not finish.")
                         self._cond.notify_all()
         if call.error is not None:
             raise call.error
@@ -270,13 +272,14 @@ class BatchingWhisper:
             self._pending.remove(c)
         return batch
 
-    def _run(self, method: str, batch: list[_Call]) -> None:
+    def _run(self, batch: list[_Call]) -> None:
+        method = batch[0].method
         spec = self._methods[method]
         try:
             self._call(method, spec, batch)
-        except Exception:
+        except Exception as e:
             if len(batch) == 1:
-                batch[0].error = _current_error()
+                batch[0].error = e
                 return
             # One caller's rows may be what failed: each alone, so the others still get theirs.
             logger.warning("a merged %s call of %d callers failed; making it per caller",
@@ -284,8 +287,8 @@ class BatchingWhisper:
             for c in batch:
                 try:
                     self._call(method, spec, [c])
-                except Exception:
-                    c.error = _current_error()
+                except Exception as e:
+                    c.error = e
 
     def _call(self, method: str, spec: _Method, batch: list[_Call]) -> None:
         args, kwargs = spec.merge([c.inputs for c in batch])
@@ -300,20 +303,8 @@ class BatchingWhisper:
             at += c.rows
 
 
-def method_of(batch: list[_Call]) -> str:
-    key = batch[0].key
-    assert isinstance(key, tuple)
-    return str(key[0])
-
-
 def _view(array: np.ndarray) -> Any:
     """A StorageView of a numpy array (it keeps the array alive: CTranslate2 holds its owner)."""
     import ctranslate2
 
     return ctranslate2.StorageView.from_array(np.ascontiguousarray(array))
-
-
-def _current_error() -> BaseException:
-    error = sys.exc_info()[1]
-    assert error is not None
-    return error
