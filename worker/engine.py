@@ -151,6 +151,16 @@ class WhisperEngine:
             self._decode(model, speech, len(tracks), options, result, on_segment, batched)
         return result
 
+    def detect_language(self, audio: Any, options: JobOptions) -> Detected:
+        """What faster-whisper's `transcribe` would detect for this audio (its first 30 s)."""
+        with self.models.use(options.model) as model:
+            if not model.model.is_multilingual:
+                return Detected("en", 1.0, [])
+            language, probability, ranked = model.detect_language(
+                features=model.feature_extractor(audio)
+            )
+            return Detected(language, float(probability), [(lang, float(p)) for lang, p in ranked])
+
     def _decode(
         self, model: Any, speech: list[tuple[int, Any]], tracks: int, options: JobOptions,
         result: TranscriptResult, on_segment: SegmentCallback, batched: bool,

@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TypeVar
+from typing import Protocol, TypeVar
 
 from app.contract.errors import (
     WORKER_LOST,
@@ -25,9 +25,10 @@ from app.contract.errors import (
     JobNotFound,
     WhisperJobsError,
 )
-from app.contract.jobs import Segment
+from app.contract.jobs import Job, Segment, TranscriptResult
 from app.core.uploads import Uploads
 from app.storage.clients import is_redis_unavailable
+from app.storage.job_parts import PARTS_OWNER
 from app.storage.store import JobStore
 from worker.engine import Transcriber
 
@@ -76,6 +77,14 @@ class Heartbeat:
         self.thread.join()
 
 
+class LongJobs(Protocol):
+    """Runs the jobs it `applies` to in parts across workers (`worker.split_jobs`)."""
+
+    def applies(self, job: Job) -> bool: ...
+
+    def run(self, job: Job) -> TranscriptResult | None: ...
+
+
 def run_job(
     job_id: str,
     store: JobStore,
@@ -83,14 +92,22 @@ def run_job(
     uploads: Uploads,
     policy: RunPolicy | None = None,
     fetch: Callable[[str, Path], object] | None = None,
+    long_jobs: LongJobs | None = None,
+    stop_if: Callable[[], bool] | None = None,
 ) -> None:
-    """`fetch(url, path)` downloads a job's `audio_url` (the upload's place) before it runs."""
+    """`fetch(url, path)` downloads a job's `audio_url` (the upload's place) before it runs;
+    `long_jobs` runs those it applies to in parts; `stop_if()` true stops the job at its next
+    segment, as a cancel does."""
     policy = policy or RunPolicy()
+    if _decoded_elsewhere(store, job_id, policy.lease_seconds):
+        logger.info("part %s is being decoded elsewhere; skipping", job_id)
+        return
     try:
         job = store.mark_processing(job_id)
     except (JobNotFound, InvalidTransition):
-        logger.info("job %s is gone or already ended; skipping", job_id)
-        uploads.remove(job_id)
+        logger.info("job %s is gone, ended or running elsewhere; skipping", job_id)
+        if _has_ended(store, job_id):  # a run elsewhere still needs the audio
+            uploads.remove(job_id)
         return
     if job.attempts > policy.max_attempts:
         message = f"The job stopped its worker {policy.max_attempts} times; it is not retried."
@@ -100,7 +117,7 @@ def run_job(
         return
 
     def on_segment(segment: Segment, progress: float) -> None:
-        if not store.record_segment(job_id, segment, progress):
+        if not store.record_segment(job_id, segment, progress) or (stop_if and stop_if()):
             raise JobCanceled(f"Job {job_id} was canceled.")
         if policy.deadline is not None and time.monotonic() > policy.deadline:
             raise TimeLimitReached(job_id)
@@ -112,7 +129,14 @@ def run_job(
         with Heartbeat(store, job_id, policy.lease_seconds):
             if job.source_url is not None and fetch is not None:
                 fetch(job.source_url, uploads.path(job_id))
-            result = engine.transcribe(uploads.path(job_id), job.options, on_segment)
+            if long_jobs is not None and long_jobs.applies(job):
+                merged = long_jobs.run(job)
+                if merged is None:
+                    logger.info("job %s ended while its parts ran", job_id)
+                    return
+                result = merged
+            else:
+                result = engine.transcribe(uploads.path(job_id), job.options, on_segment)
         done, durable = _retrying(
             lambda: store.durably(lambda s: s.mark_completed(job_id, result)),
             policy.store_retry_seconds,
@@ -158,6 +182,16 @@ def run_job(
     finally:
         if ended:
             uploads.remove(job_id)
+
+
+def _decoded_elsewhere(store: JobStore, job_id: str, lease_seconds: int) -> bool:
+    """A long job's part is claimed by taking its lease: its queue message and the job's own run
+    may both come to decode it. (Other jobs keep their redelivery: a message handed back when
+    its worker died is run at once, the dead run's lease notwithstanding.)"""
+    job = store.get(job_id, with_result=False)
+    return (
+        job is not None and job.owner == PARTS_OWNER and not store.take_lease(job_id, lease_seconds)
+    )
 
 
 def _has_ended(store: JobStore, job_id: str) -> bool:

@@ -22,14 +22,17 @@ from app.storage.broker import (
     enqueue_transcription,
     enqueue_webhook,
     task_time_limits,
+    transcription_message,
     webhook_notifier,
 )
 from app.storage.clients import redis_client
+from app.storage.kombu_layout import QueuedMessage
 from app.storage.store import JobStore
 from worker.celery_app import celery_app
 from worker.download import download
-from worker.engine import EngineConfig, Transcriber, WhisperEngine
+from worker.engine import EngineConfig, WhisperEngine
 from worker.runner import RunPolicy, run_job
+from worker.split_jobs import LongJobSplitter, SplitPolicy
 from worker.sweep import sweep, sweep_uploads
 from worker.watchdog import HardLimitWatchdog
 from worker.webhook_delivery import apply_outcome, deliver
@@ -41,7 +44,7 @@ SHORT_RETRY_SECONDS = 60.0
 
 
 @cache
-def runtime() -> tuple[JobStore, Transcriber, Uploads]:
+def runtime() -> tuple[JobStore, WhisperEngine, Uploads]:
     """One store and one engine per worker process (the engine keeps its models loaded)."""
     settings = get_settings()
     client = redis_client(settings)  # explicit timeouts: a frozen Redis is an error, not a hang
@@ -89,10 +92,19 @@ def transcribe(self: Task[Any, Any], job_id: str) -> None:
     def fetch(url: str, path: Path) -> None:
         download(url, path, url_policy, settings.max_upload_bytes)
 
+    def queue_part(part: Job) -> QueuedMessage:
+        soft, hard = task_time_limits(settings, part.audio_seconds)
+        return transcription_message(celery_app, part.id, part.options.model, soft, hard)
+
+    long_jobs = LongJobSplitter(
+        SplitPolicy(settings.split_min_seconds, settings.split_part_seconds), store, uploads,
+        engine.detect_language, queue_part,
+        lambda part_id, stop: run_job(part_id, store, engine, uploads, policy, stop_if=stop),
+    )  # fmt: skip
     threads = settings.batch_jobs > 1
     guard = watchdog().watching(job_id, hard_limit) if threads and hard_limit else nullcontext()
     with job_context(job_id), guard:
-        run_job(job_id, store, engine, uploads, policy, fetch)
+        run_job(job_id, store, engine, uploads, policy, fetch, long_jobs)
 
 
 @cache

@@ -71,6 +71,14 @@ class Settings(RedisSettings):
         description="Calls a loaded model runs at once (CTranslate2 inter_threads), each on "
         "WHISPER_JOBS_CPU_THREADS threads: with WHISPER_JOBS_BATCH_JOBS over 1.",
     )  # fmt: skip
+    split_min_seconds: float = Field(
+        default=0, ge=0,
+        description="Audio longer than this is cut at silences into parts that every free "
+        "worker for its model decodes (0: never).",
+    )  # fmt: skip
+    split_part_seconds: float = Field(
+        default=150, ge=30, le=3600, description="About how long each part of a cut job is."
+    )
     batch_min_seconds: float = Field(
         default=60.0,
         ge=0,
@@ -228,6 +236,8 @@ class Settings(RedisSettings):
             name, _, digest = entry.partition(":")
             if not name or len(digest) != 64 or any(c not in "0123456789abcdef" for c in digest):
                 raise ValueError(f"API key entries are name:sha256hex, got {entry!r}")
+            if name.startswith("~"):  # the service's own owners (a long job's parts)
+                raise ValueError(f"API key names may not start with '~', got {name!r}")
         return value
 
     @field_validator("webhook_retry_schedule", mode="before")

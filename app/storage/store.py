@@ -27,6 +27,7 @@ from app.storage import stats
 from app.storage.idempotency import IdempotentCreation
 from app.storage.inspection import Inspection
 from app.storage.job_events import JobEvents
+from app.storage.job_parts import JobParts
 from app.storage.keys import (
     ACTIVE_KEY,
     WEBHOOKS_DUE_KEY,
@@ -69,6 +70,7 @@ class JobStore(IdempotentCreation):
         self.on_terminal = on_terminal
         self.inspect = Inspection(redis)
         self.webhooks = WebhookDeliveries(redis)
+        self.parts = JobParts(redis, result_ttl_seconds)
         # Job events need an asyncio client (the API has one; a worker does not stream).
         self._events = JobEvents(self, async_redis) if async_redis is not None else None
 
@@ -247,6 +249,11 @@ class JobStore(IdempotentCreation):
     def hold_lease(self, job_id: str, ttl_seconds: int) -> None:
         """A running worker's heartbeat: while the lease lives, the job is not stuck."""
         self.redis.set(lease_key_for(job_id), "1", ex=ttl_seconds)
+
+    def take_lease(self, job_id: str, ttl_seconds: int) -> bool:
+        """The lease, if no one holds it: an exclusive claim (a long job's parts, which both
+        their queue message and the job's own run may come to decode)."""
+        return bool(self.redis.set(lease_key_for(job_id), "1", ex=ttl_seconds, nx=True))
 
     def has_lease(self, job_id: str) -> bool:
         return bool(self.redis.exists(lease_key_for(job_id)))

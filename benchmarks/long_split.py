@@ -1,0 +1,110 @@
+"""A long recording across workers, against one worker and against the library at its best.
+
+A 10-minute recording of real speech (the committed recordings concatenated), `base` int8,
+beam 5, temperature 0, batched inference (faster-whisper's `BatchedInferencePipeline`, batch
+8) everywhere:
+- the service with one worker process of one CPU thread, the job run whole;
+- the service with two worker processes of one thread each, the job cut into parts of about
+  150 s (`WHISPER_JOBS_SPLIT_MIN_SECONDS=300`, `..._SPLIT_PART_SECONDS=150`);
+- `BatchedInferencePipeline.transcribe` in one process with both cores (2 threads).
+Each service time runs from the submission to the completion seen by the client; fidelity is
+the split run's words against the whole run's (WER). Part of `make bench`; alone:
+`python -m benchmarks.long_split`.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from benchmarks.harness import ROOT, Row, Service, long_speech
+
+OPTIONS = {"temperature": "0", "batched": "true"}
+WHOLE = {"WHISPER_JOBS_CPU_THREADS": "1"}
+SPLIT = {
+    "WHISPER_JOBS_CPU_THREADS": "1", "WHISPER_JOBS_WORKER_CONCURRENCY": "2",
+    "WHISPER_JOBS_SPLIT_MIN_SECONDS": "300", "WHISPER_JOBS_SPLIT_PART_SECONDS": "150",
+}  # fmt: skip
+
+
+def through_service(audio: Path, work: Path, env: dict[str, str]) -> tuple[float, dict[str, Any]]:
+    svc = Service(work, env).start()
+    try:
+        with httpx.Client(base_url=svc.url, timeout=60) as client:
+            started = time.perf_counter()
+            with audio.open("rb") as f:
+                job_id = client.post("/v1/jobs", files={"file": (audio.name, f)},
+                                     data=OPTIONS).json()["id"]  # fmt: skip
+            while (job := client.get(f"/v1/jobs/{job_id}").json())["status"] not in (
+                "completed", "failed", "canceled",
+            ):  # fmt: skip
+                time.sleep(0.2)
+            return time.perf_counter() - started, job
+    finally:
+        svc.stop()
+
+
+def library_batched(audio: Path, threads: int = 2) -> float:
+    from faster_whisper import BatchedInferencePipeline, WhisperModel
+
+    from worker.weights import resolve_model
+
+    model = WhisperModel(resolve_model("base", ROOT / "data" / "models"), device="cpu",
+                         compute_type="int8", cpu_threads=threads)  # fmt: skip
+    pipeline = BatchedInferencePipeline(model)
+    started = time.perf_counter()
+    segments, _ = pipeline.transcribe(str(audio), beam_size=5, temperature=0.0, batch_size=8)
+    list(segments)
+    return time.perf_counter() - started
+
+
+def measure(work: Path, seconds: float = 600.0) -> dict[str, Any]:
+    from tests.transcripts import wer
+
+    audio = long_speech(work, min_seconds=seconds)
+    whole_s, whole = through_service(audio, work / "whole", WHOLE)
+    split_s, split = through_service(audio, work / "split", SPLIT)
+    library_s = library_batched(audio)
+    texts = [j["result"]["text"] if j["status"] == "completed" else "" for j in (whole, split)]
+    return {
+        "audio_s": round(whole["audio_seconds"] or 0, 1),
+        "one_worker_s": round(whole_s, 2),
+        "two_workers_split_s": round(split_s, 2),
+        "library_batched_2_threads_s": round(library_s, 2),
+        "scaling": round(whole_s / split_s, 3),
+        "vs_library": round(library_s / split_s, 3),
+        "wer_split_vs_whole": round(wer(texts[0], texts[1]), 4),
+        "statuses": [whole["status"], split["status"]],
+    }
+
+
+def rows(r: dict[str, Any]) -> list[Row]:
+    ok = r["statuses"] == ["completed", "completed"]
+    return [
+        Row(f"long file ({r['audio_s']:.0f} s) on 2 workers × 1 thread, cut in parts: "
+            f"{r['two_workers_split_s']:.1f} s vs 1 worker × 1 thread {r['one_worker_s']:.1f} s",
+            f"{r['scaling']:.2f}x", ">= 1.7x", ok and r["scaling"] >= 1.7),
+        Row(f"long file, 2 workers cut in parts vs the library's batched pipeline on 2 threads "
+            f"({r['library_batched_2_threads_s']:.1f} s)", f"{r['vs_library']:.2f}x",
+            "> 1x (faster)", ok and r["vs_library"] > 1.0),
+        Row("long file, the parts' merged words against the whole run's",
+            f"WER {100 * r['wer_split_vs_whole']:.2f} %", "<= 2 %",
+            ok and r["wer_split_vs_whole"] <= 0.02),
+    ]  # fmt: skip
+
+
+def main() -> None:
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="whisper-jobs-long-") as tmp:
+        json.dump(measure(Path(tmp)), sys.stdout)
+        print()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,133 @@
+"""Long jobs in parts: where the cuts go (synthetic audio), and a whole split run on the real
+store with the real model, its parts run in this process, against faster-whisper's own run of
+the whole recording (the workers' side and Celery: `tests/e2e/test_split.py`)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from app.contract.jobs import Job, JobOptions, JobStatus, new_job_id, utcnow
+from app.core.uploads import Uploads
+from app.storage.job_parts import PARTS_OWNER, Part, PartsPlan
+from app.storage.kombu_layout import QueuedMessage
+from app.storage.store import JobStore
+from tests.transcripts import normalize, reference, wer
+from worker import split_jobs
+from worker.audio import SAMPLE_RATE
+from worker.engine import EngineConfig, WhisperEngine
+from worker.runner import run_job
+from worker.split_jobs import LongJobSplitter, SplitPolicy, plan_cuts, write_wav
+
+SR = SAMPLE_RATE
+
+
+def test_cuts_fall_in_the_silence_nearest_to_an_even_split() -> None:
+    audio = np.zeros(600 * SR, dtype=np.float32)
+    silences = [(95 * SR, 97 * SR), (148 * SR, 150 * SR), (310 * SR, 311 * SR),
+                (449 * SR, 451 * SR)]  # fmt: skip
+    cuts = plan_cuts(audio, 150, silences)
+    assert cuts == [149 * SR, int(310.5 * SR), 450 * SR]
+
+
+def test_without_a_silence_near_a_cut_it_goes_at_the_quietest_moment() -> None:
+    rng = np.random.default_rng(0)
+    audio = (0.3 * rng.standard_normal(300 * SR)).astype(np.float32)
+    audio[int(160.0 * SR) : int(160.04 * SR)] = 0.0  # a 40 ms dip, 10 s from the even cut
+    (cut,) = plan_cuts(audio, 150, silences=[])
+    assert 160.0 * SR <= cut <= 160.04 * SR
+
+
+def test_short_audio_is_one_part() -> None:
+    assert plan_cuts(np.zeros(100 * SR, dtype=np.float32), 150, []) == []
+
+
+def test_the_first_plan_of_a_job_holds(store: JobStore) -> None:
+    first = PartsPlan([Part("a" * 32, 0.0, 10.0)], "en", 0.9, [("en", 0.9)])
+    assert store.parts.plan("j" * 32, first) == first
+    second = PartsPlan([Part("b" * 32, 0.0, 10.0)], "de", 0.5, [])
+    assert store.parts.plan("j" * 32, second) == first  # a second run finds the first's parts
+
+
+def test_which_jobs_are_split() -> None:
+    policy = SplitPolicy(min_seconds=60, part_seconds=30)
+    job = Job(id=new_job_id(), status=JobStatus.PROCESSING, created_at=utcnow(),
+              options=JobOptions(), audio_seconds=61)  # fmt: skip
+    assert policy.applies(job)
+    assert not policy.applies(job.model_copy(update={"audio_seconds": 59}))
+    assert not policy.applies(job.model_copy(update={"owner": PARTS_OWNER}))  # a part itself
+    assert not SplitPolicy(0, 30).applies(job)
+    split = job.model_copy(update={"options": JobOptions(channels="split")})
+    assert not policy.applies(split)
+
+
+@pytest.fixture(scope="module")
+def engine(models_dir: Path) -> WhisperEngine:
+    return WhisperEngine(EngineConfig(models_dir=models_dir, device="cpu"))
+
+
+def split_run(store: JobStore, engine: WhisperEngine, uploads: Uploads, audio: np.ndarray,
+              part_seconds: float) -> Job:  # fmt: skip
+    job = Job(id=new_job_id(), status=JobStatus.QUEUED, created_at=utcnow(),
+              options=JobOptions(temperature=(0.0,)),
+              audio_seconds=len(audio) / SR)  # fmt: skip
+    uploads.ensure()
+    write_wav(uploads.path(job.id), audio)
+    store.create(job)
+    splitter = LongJobSplitter(
+        SplitPolicy(min_seconds=10, part_seconds=part_seconds), store, uploads,
+        engine.detect_language, lambda part: QueuedMessage("test-parts", part.id),
+        lambda part_id, stop: run_job(part_id, store, engine, uploads, stop_if=stop),
+    )  # fmt: skip
+    run_job(job.id, store, engine, uploads, long_jobs=splitter)
+    ended = store.get(job.id)
+    assert ended is not None
+    return ended
+
+
+@pytest.mark.model
+def test_a_split_job_reads_as_one_run_of_the_whole_recording(
+    store: JobStore, engine: WhisperEngine, models_dir: Path, tmp_path: Path, jfk_x4: np.ndarray
+) -> None:
+    uploads = Uploads(tmp_path / "uploads")
+    job = split_run(store, engine, uploads, jfk_x4, part_seconds=15)
+    assert job.status is JobStatus.COMPLETED, job.error
+    plan = store.parts.get(job.id)
+    assert plan is not None and len(plan.parts) == 3
+    assert job.result is not None
+    whole = reference(models_dir, "base", jfk_x4, label="jfk-x4", temperature=[0.0])
+    assert wer(whole.text, job.result.text) <= 0.02
+    assert job.result.language == whole.language == "en"
+    segments = job.result.segments
+    assert [s.id for s in segments] == list(range(len(segments)))
+    assert [s.start for s in segments] == sorted(s.start for s in segments)
+    assert segments[0].start >= 0 and segments[-1].end <= 44.0
+    assert job.progress == 1.0
+    assert list(uploads.directory.iterdir()) == []  # the parts' audio and the job's, removed
+
+
+@pytest.mark.model
+def test_a_cut_forced_mid_speech_loses_and_doubles_no_word(
+    store: JobStore, engine: WhisperEngine, models_dir: Path, tmp_path: Path,
+    jfk_x4: np.ndarray, monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    # Inside "ask not what your country can do for you" (about 4.5 s into each JFK), not in a
+    # pause: where the cut would go if no quiet moment were near.
+    monkeypatch.setattr(split_jobs, "plan_cuts", lambda *_: [int(15.6 * SR), int(26.6 * SR)])
+    job = split_run(store, engine, Uploads(tmp_path / "uploads"), jfk_x4, part_seconds=15)
+    assert job.status is JobStatus.COMPLETED and job.result is not None
+    whole = reference(models_dir, "base", jfk_x4, label="jfk-x4", temperature=[0.0])
+    ours, theirs = normalize(job.result.text).split(), normalize(whole.text).split()
+    assert abs(len(ours) - len(theirs)) <= 1
+    assert wer(whole.text, job.result.text) <= 0.05
+
+
+@pytest.fixture(scope="module")
+def jfk_x4() -> np.ndarray:
+    from faster_whisper import decode_audio
+
+    from tests.conftest import JFK
+
+    return np.tile(decode_audio(str(JFK)), 4)

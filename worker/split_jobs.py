@@ -1,0 +1,269 @@
+"""Long recordings across workers: a job longer than `SplitPolicy.min_seconds` is cut at
+silences into parts, each an ordinary job of its own (`app.storage.job_parts`) that any free
+worker for the model takes from the queue, and the parts' results are merged, with their time
+offsets, into the job's own result.
+
+The run that cuts the job (its "parent" run) decodes parts too: it claims queued parts in order
+and runs them itself, then waits for those other workers hold, merging each part as soon as every
+part before it is merged — so the job's segments and progress reach its stream in time order.
+A part is retried, recovered and counted as any job is; a failed part fails the job; a cancel of
+the job cancels its parts; a parent run that dies is re-run like any job and finds the same plan
+and parts. The language is detected once, on the whole recording's first window as
+faster-whisper does, and every part is decoded in it.
+
+No Celery here; the caller passes how a part is queued and how a claimed part is run.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import wave
+from collections.abc import Callable
+from contextlib import suppress
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from app.contract.errors import WhisperJobsError
+from app.contract.jobs import Job, JobStatus, Segment, TranscriptResult, new_job_id, utcnow
+from app.core.uploads import Uploads
+from app.storage.job_parts import PARTS_OWNER, Part, PartsPlan
+from app.storage.kombu_layout import QueuedMessage
+from app.storage.store import JobStore
+from worker.audio import SAMPLE_RATE, decode
+from worker.engine import Detected
+
+logger = logging.getLogger(__name__)
+
+# A cut goes in a silence within this share of a part's length of where it would fall evenly;
+# with none there, at the quietest 20 ms within it.
+CUT_WINDOW = 0.2
+POLL_SECONDS = 0.5
+ENDED_WITHOUT_RESULT = (JobStatus.FAILED, JobStatus.CANCELED)
+
+
+@dataclass(frozen=True)
+class SplitPolicy:
+    min_seconds: float = 0.0  # 0: never split
+    part_seconds: float = 150.0
+
+    def applies(self, job: Job) -> bool:
+        """Long audio of known length, one track (split channels run whole)."""
+        seconds = job.audio_seconds or 0.0
+        return (
+            self.min_seconds > 0 and seconds > self.min_seconds and job.owner != PARTS_OWNER
+            and job.options.channels == "mix" and job.source_url is None
+        )  # fmt: skip
+
+
+def plan_cuts(audio: np.ndarray, part_seconds: float, silences: list[tuple[int, int]]) -> list[int]:
+    """Sample positions to cut at: about every `part_seconds`, each in the middle of the
+    silence (a `(start, end)` sample range) nearest to where it would fall evenly, else at the
+    quietest 20 ms near there."""
+    count = max(1, round(len(audio) / SAMPLE_RATE / part_seconds))
+    step = len(audio) / count
+    window = CUT_WINDOW * step
+    cuts = []
+    for k in range(1, count):
+        ideal = k * step
+        middles = [(a + b) // 2 for a, b in silences if abs((a + b) / 2 - ideal) <= window]
+        cut = (
+            min(middles, key=lambda m: abs(m - ideal))
+            if middles
+            else _quietest(audio, ideal, window)
+        )
+        cuts.append(int(cut))
+    return sorted(set(cuts))
+
+
+def _quietest(audio: np.ndarray, ideal: float, window: float) -> int:
+    frame = SAMPLE_RATE // 50
+    start = max(0, int(ideal - window))
+    stretch = audio[start : int(ideal + window)]
+    frames = len(stretch) // frame
+    if frames == 0:
+        return int(ideal)
+    energy = np.square(stretch[: frames * frame].reshape(frames, frame)).mean(axis=1)
+    return start + int(np.argmin(energy)) * frame + frame // 2
+
+
+def silences_of(audio: np.ndarray) -> list[tuple[int, int]]:
+    """The gaps between speech Silero VAD finds (in samples)."""
+    from faster_whisper.vad import VadOptions, get_speech_timestamps
+
+    speech = get_speech_timestamps(audio, VadOptions(min_silence_duration_ms=300, speech_pad_ms=0))
+    edges = [0, *(x for s in speech for x in (s["start"], s["end"])), len(audio)]
+    return [(a, b) for a, b in zip(edges[::2], edges[1::2], strict=True) if b > a]
+
+
+def write_wav(path: Path, samples: np.ndarray) -> None:
+    with wave.open(str(path), "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(SAMPLE_RATE)
+        w.writeframes((np.clip(samples, -1, 1) * 32767).astype("<i2").tobytes())
+
+
+class SplitRun:
+    """One run of a long job: plan (or find) its parts, decode what it can, merge, end it."""
+
+    def __init__(
+        self, job: Job, store: JobStore, uploads: Uploads, policy: SplitPolicy,
+        detect: Callable[[Any, Any], Detected],
+        queue_part: Callable[[Job], QueuedMessage],
+        run_part: Callable[[str, Callable[[], bool]], None],
+    ) -> None:  # fmt: skip
+        self.job, self.store, self.uploads, self.policy = job, store, uploads, policy
+        self.detect, self.queue_part, self.run_part = detect, queue_part, run_part
+
+    def run(self) -> TranscriptResult | None:
+        """The merged result (the caller completes the job with it), or None when the job
+        ended otherwise (canceled, or failed with its part's error)."""
+        plan = self.store.parts.get(self.job.id) or self._plan()
+        self._ensure_parts(plan)
+        merged: list[Segment] = []
+        done = 0
+        while True:
+            if not self._still_running():
+                self._cancel_parts(plan)
+                return None
+            parts = [self.store.get(p.job_id, with_result=False) for p in plan.parts]
+            while done < len(parts) and _status(parts[done]) is JobStatus.COMPLETED:
+                if not self._merge(plan.parts[done], merged):
+                    self._cancel_parts(plan)
+                    return None
+                done += 1
+            if done == len(parts):
+                return self._result(plan, merged)
+            failed = [p for p in parts if p is None or p.status in ENDED_WITHOUT_RESULT]
+            if failed:
+                self._cancel_parts(plan)
+                raise _PartFailed(failed[0])
+            queued = next((p for p in parts if _status(p) is JobStatus.QUEUED), None)
+            if queued is not None:
+                self.run_part(queued.id, lambda: not self._still_running())
+            else:
+                time.sleep(POLL_SECONDS)
+
+    def _still_running(self) -> bool:
+        current = self.store.get(self.job.id, with_result=False)
+        return current is not None and current.status is JobStatus.PROCESSING
+
+    def _plan(self) -> PartsPlan:
+        audio = decode(self.uploads.path(self.job.id))[0]
+        detected = (
+            self.detect(audio, self.job.options) if self.job.options.language is None else None
+        )
+        cuts = [0, *plan_cuts(audio, self.policy.part_seconds, silences_of(audio)), len(audio)]
+        parts = [
+            Part(new_job_id(), a / SAMPLE_RATE, b / SAMPLE_RATE)
+            for a, b in zip(cuts, cuts[1:], strict=False)
+        ]
+        plan = PartsPlan(
+            parts=parts,
+            language=detected.language if detected else self.job.options.language,
+            language_probability=detected.language_probability if detected else 1.0,
+            language_probabilities=list(detected.all_language_probs[:5]) if detected else [],
+        )
+        plan = self.store.parts.plan(self.job.id, plan)  # an earlier run's plan wins
+        logger.info(
+            "job %s: %.0f s cut into %d parts",
+            self.job.id,
+            len(audio) / SAMPLE_RATE,
+            len(plan.parts),
+        )
+        return plan
+
+    def _ensure_parts(self, plan: PartsPlan) -> None:
+        """Every part's job exists, with its audio (a run that died mid-way left some out)."""
+        audio = None
+        for part in plan.parts:
+            if self.store.get(part.job_id, with_result=False) is not None:
+                continue
+            if audio is None:
+                audio = decode(self.uploads.path(self.job.id))[0]
+            a, b = round(part.start * SAMPLE_RATE), round(part.end * SAMPLE_RATE)
+            write_wav(self.uploads.path(part.job_id), audio[a:b])
+            options = self.job.options.model_copy(update={"language": plan.language})
+            child = Job(id=part.job_id, status=JobStatus.QUEUED, created_at=utcnow(),
+                        options=options, owner=PARTS_OWNER, audio_seconds=part.end - part.start,
+                        filename=self.job.filename)  # fmt: skip
+            self.store.create(child, None, self.queue_part(child))
+
+    def _merge(self, part: Part, merged: list[Segment]) -> bool:
+        """The part's segments, moved to the job's time, appended and published in order."""
+        done = self.store.get(part.job_id)
+        assert done is not None and done.result is not None
+        duration = self.job.audio_seconds or 1.0
+        for segment in done.result.segments:
+            moved = _shifted(segment, part.start, len(merged))
+            merged.append(moved)
+            if not self.store.record_segment(self.job.id, moved, min(moved.end / duration, 1.0)):
+                return False
+        return True
+
+    def _result(self, plan: PartsPlan, merged: list[Segment]) -> TranscriptResult:
+        options = self.job.options
+        result = TranscriptResult(
+            model=options.model, task=options.task, language=plan.language,
+            language_probability=round(plan.language_probability, 4),
+            duration=round(plan.parts[-1].end, 3), text="".join(s.text for s in merged).strip(),
+            segments=merged, batched=options.batched == "true",
+        )  # fmt: skip
+        if options.language is None and plan.language_probabilities:
+            from app.contract.jobs import LanguageProbability
+
+            result.language_probabilities = [
+                LanguageProbability(language=lang, probability=round(p, 4))
+                for lang, p in plan.language_probabilities
+            ]
+        return result
+
+    def _cancel_parts(self, plan: PartsPlan) -> None:
+        for part in plan.parts:
+            with suppress(WhisperJobsError):  # ended already, or gone
+                self.store.mark_canceled(part.job_id)
+
+
+class _PartFailed(WhisperJobsError):
+    """A part failed (after its own attempts): the job fails with the part's error."""
+
+    def __init__(self, part: Job | None) -> None:
+        error = part.error if part is not None else None
+        super().__init__(error.message if error else "A part of the job ended without a result.")
+        self.code = error.code if error else "internal_error"
+
+
+def _status(job: Job | None) -> JobStatus | None:
+    return None if job is None else job.status
+
+
+def _shifted(segment: Segment, offset: float, index: int) -> Segment:
+    moved = segment.model_copy(deep=True)
+    moved.id = index
+    moved.start, moved.end = round(segment.start + offset, 3), round(segment.end + offset, 3)
+    for word in moved.words or []:
+        word.start, word.end = round(word.start + offset, 3), round(word.end + offset, 3)
+    return moved
+
+
+@dataclass(frozen=True)
+class LongJobSplitter:
+    """The runner's `LongJobs`: runs the jobs `policy` applies to in parts."""
+
+    policy: SplitPolicy
+    store: JobStore
+    uploads: Uploads
+    detect: Callable[[Any, Any], Detected]
+    queue_part: Callable[[Job], QueuedMessage]
+    run_part: Callable[[str, Callable[[], bool]], None]
+
+    def applies(self, job: Job) -> bool:
+        return self.policy.applies(job)
+
+    def run(self, job: Job) -> TranscriptResult | None:
+        return SplitRun(job, self.store, self.uploads, self.policy, self.detect,
+                        self.queue_part, self.run_part).run()  # fmt: skip
