@@ -25,7 +25,7 @@ import httpx
 import numpy as np
 import psutil
 
-from benchmarks import cross_job, model_memory
+from benchmarks import cross_job, long_split, model_memory
 from benchmarks.harness import JFK, ROOT, Row, Service, long_speech, run_job, write_wav
 from benchmarks.loadgen import (
     LoadResult,
@@ -295,6 +295,8 @@ def main() -> int:
             svc.stop()
     with tempfile.TemporaryDirectory(prefix="whisper-jobs-cross-") as tmp:
         rows += cross_job.rows(cross_job.measure(Path(tmp), 8 if args.quick else 32))
+    with tempfile.TemporaryDirectory(prefix="whisper-jobs-long-") as tmp:
+        rows += long_split.rows(long_split.measure(Path(tmp), 200 if args.quick else 600))
     rss = model_memory.measure(threads)
     for name in ("base loaded", "tiny.en loaded", "after unloading both"):
         rows.append(Row(f"worker RSS, {name} (idle process {rss['idle process']:.0f} MiB)",
