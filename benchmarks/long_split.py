@@ -4,8 +4,9 @@ A 10-minute English recording (`tests/data/story.txt` read by espeak-ng, five ti
 beam 5, temperature 0, batched inference (faster-whisper's `BatchedInferencePipeline`, batch
 8) everywhere:
 - the service with one worker process of one CPU thread, the job run whole;
-- the service with two worker processes of one thread each, the job cut into parts of about
-  150 s (`WHISPER_JOBS_SPLIT_MIN_SECONDS=300`, `..._SPLIT_PART_SECONDS=150`);
+- the service with two worker processes of one thread each, the job cut into 8 parts of about
+  77 s (`WHISPER_JOBS_SPLIT_MIN_SECONDS=300`, `..._SPLIT_PART_SECONDS=77`): four a worker, so
+  that one part's length more or less evens out between them;
 - `BatchedInferencePipeline.transcribe` in one process with both cores (2 threads).
 Each service time runs from the submission to the completion seen by the client; fidelity is
 the split run's words against the whole run's (WER). Part of `make bench`; alone:
@@ -32,11 +33,11 @@ WHOLE = {"WHISPER_JOBS_CPU_THREADS": "1"}
 
 
 def split_env(seconds: float) -> dict[str, str]:
-    """Two workers of one thread; the recording cut into four parts (150 s for 10 minutes)."""
+    """Two workers of one thread; the recording cut into eight parts (77 s for 10 minutes)."""
     return {
         "WHISPER_JOBS_CPU_THREADS": "1", "WHISPER_JOBS_WORKER_CONCURRENCY": "2",
         "WHISPER_JOBS_SPLIT_MIN_SECONDS": str(seconds / 2),
-        "WHISPER_JOBS_SPLIT_PART_SECONDS": str(seconds / 4),
+        "WHISPER_JOBS_SPLIT_PART_SECONDS": str(seconds / 8),
     }  # fmt: skip
 
 

@@ -61,6 +61,10 @@ def _stop_heartbeat(**_: Any) -> None:
         _heartbeat.stop()
 
 
+# The models this worker consumes the queues of (set as it starts).
+models_here: list[str] = []
+
+
 @signals.worker_init.connect
 def _prepare_models(sender: Any, **_: Any) -> None:
     """Bundled models are assembled and verified as the worker starts (in its main process,
@@ -69,3 +73,4 @@ def _prepare_models(sender: Any, **_: Any) -> None:
     settings = get_settings()
     wanted = [m for m in settings.models if not consumed or queue_for(m) in consumed]
     prepare_models(wanted, settings.models_dir)
+    models_here[:] = wanted  # inherited by the pool's processes

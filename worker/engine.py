@@ -126,6 +126,11 @@ class WhisperEngine:
             )  # fmt: skip
         return model
 
+    def preload(self, name: str) -> None:
+        """Load a model before any job asks for it (its idle time starts now)."""
+        with self.models.use(name):
+            pass
+
     def use_batched(self, options: JobOptions, duration: float) -> bool:
         if options.batched == "auto":
             return duration > self.config.batch_min_seconds

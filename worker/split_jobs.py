@@ -18,32 +18,44 @@ from __future__ import annotations
 
 import logging
 import time
-import wave
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import suppress
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
 from app.contract.errors import WhisperJobsError
-from app.contract.jobs import Job, JobStatus, Segment, TranscriptResult, new_job_id, utcnow
+from app.contract.jobs import (
+    Job,
+    JobOptions,
+    JobStatus,
+    Segment,
+    TranscriptResult,
+    new_job_id,
+    utcnow,
+)
 from app.core.uploads import Uploads
 from app.storage.job_parts import PARTS_OWNER, Part, PartsPlan
 from app.storage.kombu_layout import QueuedMessage
 from app.storage.store import JobStore
 from worker.audio import SAMPLE_RATE, decode
-from worker.engine import Detected
+from worker.engine import Detected, decode_options
+from worker.split_cuts import chunk_cuts, plan_cuts, silences_of, write_wav
 
 logger = logging.getLogger(__name__)
 
-# A cut goes in a silence within this share of a part's length of where it would fall evenly;
-# with none there, at the quietest 20 ms within it.
-CUT_WINDOW = 0.2
-MAX_WINDOW_SECONDS = 10
 POLL_SECONDS = 0.5
 ENDED_WITHOUT_RESULT = (JobStatus.FAILED, JobStatus.CANCELED)
+
+
+class PartsEngine(Protocol):
+    """What a split run asks of the engine (`worker.engine.WhisperEngine`)."""
+
+    def detect_language(self, audio: Any, options: JobOptions) -> Detected: ...
+
+    def use_batched(self, options: JobOptions, duration: float) -> bool: ...
 
 
 @dataclass(frozen=True)
@@ -60,80 +72,26 @@ class SplitPolicy:
         )  # fmt: skip
 
 
-def plan_cuts(
-    audio: np.ndarray, part_seconds: float,
-    silences: Callable[[np.ndarray], list[tuple[int, int]]] | None = None,
-) -> list[int]:  # fmt: skip
-    """Sample positions to cut at: about every `part_seconds`, each in the middle of the silence
-    (`silences(stretch)`: `(start, end)` sample ranges) nearest to where it would fall evenly,
-    looked for within a fifth of a part (at most 10 s) of there; else at the quietest 20 ms
-    there. Only those stretches are searched, not the whole recording."""
-    count = max(1, round(len(audio) / SAMPLE_RATE / part_seconds))
-    step = len(audio) / count
-    window = min(CUT_WINDOW * step, MAX_WINDOW_SECONDS * SAMPLE_RATE)
-    cuts = []
-    for k in range(1, count):
-        ideal = k * step
-        start = max(0, int(ideal - window))
-        stretch = audio[start : int(ideal + window)]
-        found = silences(stretch) if silences is not None else []
-        middles = [start + (a + b) // 2 for a, b in found]
-        if middles:
-            cuts.append(min(middles, key=lambda m: abs(m - ideal)))
-        else:
-            cuts.append(_quietest(audio, ideal, window))
-    return sorted(set(cuts))
-
-
-def _quietest(audio: np.ndarray, ideal: float, window: float) -> int:
-    frame = SAMPLE_RATE // 50
-    start = max(0, int(ideal - window))
-    stretch = audio[start : int(ideal + window)]
-    frames = len(stretch) // frame
-    if frames == 0:
-        return int(ideal)
-    energy = np.square(stretch[: frames * frame].reshape(frames, frame)).mean(axis=1)
-    return start + int(np.argmin(energy)) * frame + frame // 2
-
-
-def silences_of(stretch: np.ndarray) -> list[tuple[int, int]]:
-    """The gaps between the stretches of speech Silero VAD finds (in samples). Not the edges:
-    the stretch may begin or end mid-word; a stretch without speech is one silence."""
-    from faster_whisper.vad import VadOptions, get_speech_timestamps
-
-    options = VadOptions(min_silence_duration_ms=300, speech_pad_ms=0)
-    speech = get_speech_timestamps(stretch, options)
-    if not speech:
-        return [(0, len(stretch))]
-    gaps = zip(speech, speech[1:], strict=False)
-    return [(a["end"], b["start"]) for a, b in gaps if b["start"] > a["end"]]
-
-
-def write_wav(path: Path, samples: np.ndarray) -> None:
-    with wave.open(str(path), "wb") as w:
-        w.setnchannels(1)
-        w.setsampwidth(2)
-        w.setframerate(SAMPLE_RATE)
-        w.writeframes((np.clip(samples, -1, 1) * 32767).astype("<i2").tobytes())
-
-
 class SplitRun:
     """One run of a long job: plan (or find) its parts, decode what it can, merge, end it."""
 
     def __init__(
         self, job: Job, store: JobStore, uploads: Uploads, policy: SplitPolicy,
-        detect: Callable[[Any, Any], Detected],
+        engine: PartsEngine,
         queue_part: Callable[[Job], QueuedMessage],
         run_part: Callable[[str, Callable[[], bool]], None],
     ) -> None:  # fmt: skip
         self.job, self.store, self.uploads, self.policy = job, store, uploads, policy
-        self.detect, self.queue_part, self.run_part = detect, queue_part, run_part
+        self.engine, self.queue_part, self.run_part = engine, queue_part, run_part
 
     def run(self) -> TranscriptResult | None:
         """The merged result (the caller completes the job with it), or None when the job
         ended otherwise (canceled, or failed with its part's error)."""
-        plan = self.store.parts.get(self.job.id) or self._plan()
-        self._ensure_parts(plan)
+        plan, audio = self.store.parts.get(self.job.id), None
+        if plan is None:
+            plan, audio = self._plan()
+        self._ensure_parts(plan, audio)
+        del audio
         merged: list[Segment] = []
         done = 0
         while True:
@@ -162,34 +120,54 @@ class SplitRun:
         current = self.store.get(self.job.id, with_result=False)
         return current is not None and current.status is JobStatus.PROCESSING
 
-    def _plan(self) -> PartsPlan:
+    def _plan(self) -> tuple[PartsPlan, np.ndarray]:
+        started = time.perf_counter()
         audio = decode(self.uploads.path(self.job.id))[0]
-        detected = (
-            self.detect(audio, self.job.options) if self.job.options.language is None else None
-        )
-        cuts = [0, *plan_cuts(audio, self.policy.part_seconds, silences_of), len(audio)]
+        options = self.job.options
+        # The cuts (VAD over the whole recording, in onnxruntime) and the language (the model's
+        # encoder, in CTranslate2) at once: both let go of the GIL, and no part can start before
+        # both are known, while every other worker waits.
+        with ThreadPoolExecutor(1, thread_name_prefix="cuts") as pool:
+            cutting = pool.submit(self._cuts, audio)
+            detected = (
+                self.engine.detect_language(audio, options) if options.language is None else None
+            )
+            cuts = cutting.result()
+        bounds = [0, *cuts, len(audio)]
         parts = [
             Part(new_job_id(), a / SAMPLE_RATE, b / SAMPLE_RATE)
-            for a, b in zip(cuts, cuts[1:], strict=False)
+            for a, b in zip(bounds, bounds[1:], strict=False)
         ]
         plan = PartsPlan(
             parts=parts,
-            language=detected.language if detected else self.job.options.language,
+            language=detected.language if detected else options.language,
             language_probability=detected.language_probability if detected else 1.0,
             language_probabilities=list(detected.all_language_probs[:5]) if detected else [],
         )
         plan = self.store.parts.plan(self.job.id, plan)  # an earlier run's plan wins
         logger.info(
-            "job %s: %.0f s cut into %d parts",
+            "job %s: %.0f s cut into %d parts (planned in %.1f s)",
             self.job.id,
             len(audio) / SAMPLE_RATE,
             len(plan.parts),
+            time.perf_counter() - started,
         )
-        return plan
+        return plan, audio
 
-    def _ensure_parts(self, plan: PartsPlan) -> None:
+    def _cuts(self, audio: np.ndarray) -> list[int]:
+        if self._batched():
+            vad = decode_options(self.job.options)["vad_parameters"]
+            return chunk_cuts(audio, self.policy.part_seconds, vad)
+        return plan_cuts(audio, self.policy.part_seconds, silences_of)
+
+    def _batched(self) -> bool:
+        """The whole job's choice, kept by every part (with `batched=auto`, a short part would
+        otherwise be decoded the other way)."""
+        return self.engine.use_batched(self.job.options, self.job.audio_seconds or 0.0)
+
+    def _ensure_parts(self, plan: PartsPlan, audio: np.ndarray | None) -> None:
         """Every part's job exists, with its audio (a run that died mid-way left some out)."""
-        audio = None
+        batched = "true" if self._batched() else "false"
         for part in plan.parts:
             if self.store.get(part.job_id, with_result=False) is not None:
                 continue
@@ -197,7 +175,9 @@ class SplitRun:
                 audio = decode(self.uploads.path(self.job.id))[0]
             a, b = round(part.start * SAMPLE_RATE), round(part.end * SAMPLE_RATE)
             write_wav(self.uploads.path(part.job_id), audio[a:b])
-            options = self.job.options.model_copy(update={"language": plan.language})
+            options = self.job.options.model_copy(
+                update={"language": plan.language, "batched": batched}
+            )
             child = Job(id=part.job_id, status=JobStatus.QUEUED, created_at=utcnow(),
                         options=options, owner=PARTS_OWNER, audio_seconds=part.end - part.start,
                         filename=self.job.filename)  # fmt: skip
@@ -267,7 +247,7 @@ class LongJobSplitter:
     policy: SplitPolicy
     store: JobStore
     uploads: Uploads
-    detect: Callable[[Any, Any], Detected]
+    engine: PartsEngine
     queue_part: Callable[[Job], QueuedMessage]
     run_part: Callable[[str, Callable[[], bool]], None]
 
@@ -275,5 +255,5 @@ class LongJobSplitter:
         return self.policy.applies(job)
 
     def run(self, job: Job) -> TranscriptResult | None:
-        return SplitRun(job, self.store, self.uploads, self.policy, self.detect,
+        return SplitRun(job, self.store, self.uploads, self.policy, self.engine,
                         self.queue_part, self.run_part).run()  # fmt: skip

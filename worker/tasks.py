@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from contextlib import nullcontext
 from datetime import timedelta
@@ -10,7 +11,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from celery import Task
+from celery import Task, signals
 from celery.exceptions import SoftTimeLimitExceeded
 
 from app.contract.jobs import SWEEP_TASK, TRANSCRIBE_TASK, WEBHOOK_TASK, Job, utcnow
@@ -28,7 +29,7 @@ from app.storage.broker import (
 from app.storage.clients import redis_client
 from app.storage.kombu_layout import QueuedMessage
 from app.storage.store import JobStore
-from worker.celery_app import celery_app
+from worker.celery_app import celery_app, models_here
 from worker.download import download
 from worker.engine import EngineConfig, WhisperEngine
 from worker.runner import RunPolicy, run_job
@@ -74,6 +75,34 @@ def runtime() -> tuple[JobStore, WhisperEngine, Uploads]:
     return store, engine, settings.uploads
 
 
+@signals.worker_process_init.connect
+def _preload_in_pool_process(**_: Any) -> None:
+    _preload()
+
+
+@signals.worker_ready.connect
+def _preload_in_thread_pool(**_: Any) -> None:
+    if get_settings().batch_jobs > 1:  # a pool of threads: no pool processes to start
+        _preload()
+
+
+def _preload() -> None:
+    """The default model, loaded as a worker process starts (a job that arrives meanwhile waits
+    for the same load), where this worker consumes its queue: not on the first job, which in a
+    long job's parts is on every other worker's critical path too."""
+    settings = get_settings()
+    if not settings.preload_model or settings.model not in models_here:
+        return
+
+    def load() -> None:
+        try:
+            runtime()[1].preload(settings.model)
+        except Exception:  # the first job that needs it loads it again, and says why it can't
+            logger.exception("preloading model %s failed", settings.model)
+
+    threading.Thread(target=load, name="preload", daemon=True).start()
+
+
 @celery_app.task(name=TRANSCRIBE_TASK, bind=True)
 def transcribe(self: Task[Any, Any], job_id: str) -> None:
     store, engine, uploads = runtime()
@@ -98,7 +127,7 @@ def transcribe(self: Task[Any, Any], job_id: str) -> None:
 
     long_jobs = LongJobSplitter(
         SplitPolicy(settings.split_min_seconds, settings.split_part_seconds), store, uploads,
-        engine.detect_language, queue_part,
+        engine, queue_part,
         lambda part_id, stop: run_job(part_id, store, engine, uploads, policy, stop_if=stop),
     )  # fmt: skip
     threads = settings.batch_jobs > 1

@@ -54,6 +54,11 @@ class Settings(RedisSettings):
     model_idle_seconds: float = Field(
         default=0, ge=0, description="Unload a model no job used for this long (0: keep it)."
     )
+    preload_model: bool = Field(
+        default=True,
+        description="Load the default model in each worker process as it starts, not on its "
+        "first job.",
+    )
     batch_size: int = Field(
         default=8, ge=1, le=64, description="Batch size of the batched pipeline on long audio."
     )

@@ -71,6 +71,9 @@ def test_jobs_decoded_together_each_get_their_own_result(cluster: Cluster, model
     assert wer(" ".join(e.text for e in expected), ours) <= 0.01
     assert [j["result"]["language"] for j in jobs] == [e.language for e in expected]
     assert all(j["attempts"] == 1 for j in jobs)
+    # One process, one load: its preload at start, which the jobs waited for rather than
+    # each loading the model again.
+    assert (cluster.logs / "worker.log").read_text().count("loading model base") == 1
 
 
 def test_sigkill_with_a_batch_in_flight_loses_no_job(cluster: Cluster, long_speech: Path):

@@ -19,37 +19,10 @@ from worker import split_jobs
 from worker.audio import SAMPLE_RATE
 from worker.engine import EngineConfig, WhisperEngine
 from worker.runner import run_job
-from worker.split_jobs import LongJobSplitter, SplitPolicy, plan_cuts, write_wav
+from worker.split_cuts import write_wav
+from worker.split_jobs import LongJobSplitter, SplitPolicy
 
 SR = SAMPLE_RATE
-
-
-def zero_runs(stretch: np.ndarray) -> list[tuple[int, int]]:
-    """A stand-in for VAD on a stretch: its runs of digital silence, as sample ranges."""
-    quiet = np.concatenate([[False], stretch == 0, [False]])
-    edges = np.flatnonzero(quiet[1:] != quiet[:-1])
-    return list(zip(edges[::2].tolist(), edges[1::2].tolist(), strict=True))
-
-
-def test_cuts_fall_in_the_silence_nearest_to_an_even_split() -> None:
-    rng = np.random.default_rng(0)
-    audio = (0.3 * rng.standard_normal(600 * SR)).astype(np.float32)
-    for start, end in ((95, 97), (148, 150), (303, 305), (309, 309.5), (449, 451)):
-        audio[int(start * SR) : int(end * SR)] = 0.0
-    # Evenly: 150, 300, 450 s. (95-97 s is too far from any; 303-305 s is nearer than 309 s.)
-    assert plan_cuts(audio, 150, zero_runs) == [149 * SR, 304 * SR, 450 * SR]
-
-
-def test_without_a_silence_near_a_cut_it_goes_at_the_quietest_moment() -> None:
-    rng = np.random.default_rng(0)
-    audio = (0.3 * rng.standard_normal(300 * SR)).astype(np.float32)
-    audio[int(155.0 * SR) : int(155.04 * SR)] = 0.0  # a 40 ms dip, 5 s from the even cut
-    (cut,) = plan_cuts(audio, 150, lambda _: [])
-    assert 155.0 * SR <= cut <= 155.04 * SR
-
-
-def test_short_audio_is_one_part() -> None:
-    assert plan_cuts(np.zeros(100 * SR, dtype=np.float32), 150, lambda _: []) == []
 
 
 def test_the_first_plan_of_a_job_holds(store: JobStore) -> None:
@@ -86,7 +59,7 @@ def split_run(store: JobStore, engine: WhisperEngine, uploads: Uploads, audio: n
     store.create(job)
     splitter = LongJobSplitter(
         SplitPolicy(min_seconds=10, part_seconds=part_seconds), store, uploads,
-        engine.detect_language, lambda part: QueuedMessage("test-parts", part.id),
+        engine, lambda part: QueuedMessage("test-parts", part.id),
         lambda part_id, stop: run_job(part_id, store, engine, uploads, stop_if=stop),
     )  # fmt: skip
     run_job(job.id, store, engine, uploads, long_jobs=splitter)
