@@ -2,7 +2,8 @@
 kept apart for size).
 
 A part is an ordinary job of its own (record, queue message, lease, attempts, recovery), owned
-by `PARTS_OWNER`, which no API key is named, so no caller lists, reads or counts it. The plan —
+by `PARTS_OWNER`, which no API key is named, so no caller lists, reads or counts it; it is kept
+in no owner's index and out of the job metrics (its job is counted). The plan —
 which part covers which seconds, and the language they all decode in — is written once per job
 (`SET NX`): a run that starts over finds the plan of the run before it and the same parts.
 """

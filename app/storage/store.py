@@ -27,7 +27,7 @@ from app.storage import stats
 from app.storage.idempotency import IdempotentCreation
 from app.storage.inspection import Inspection
 from app.storage.job_events import JobEvents
-from app.storage.job_parts import JobParts
+from app.storage.job_parts import PARTS_OWNER, JobParts
 from app.storage.keys import (
     ACTIVE_KEY,
     WEBHOOKS_DUE_KEY,
@@ -97,8 +97,9 @@ class JobStore(IdempotentCreation):
         own.set(key_for(job.id), dump_job(job), nx=True)
         own.sadd(ACTIVE_KEY, job.id)
         own.sadd(owner_active_key(job.owner), job.id)
-        own.zadd(owner_jobs_key(job.owner), {job.id: job.created_at.timestamp()})
-        stats.count_submitted(own, job)
+        if job.owner != PARTS_OWNER:  # a part: no one lists it, and its job is what counts
+            own.zadd(owner_jobs_key(job.owner), {job.id: job.created_at.timestamp()})
+            stats.count_submitted(own, job)
         if message is not None:
             own.lpush(message.queue, message.payload)
         if pipe is None:
@@ -316,7 +317,9 @@ class JobStore(IdempotentCreation):
     ) -> None:
         """The writes of one status change, all in the transaction that checked it."""
         job_id, key = job.id, key_for(job.id)
-        stats.move_in_flight(pipe, job.options.model, before, target)
+        counted = job.owner != PARTS_OWNER  # the metrics count jobs, not a long job's parts
+        if counted:
+            stats.move_in_flight(pipe, job.options.model, before, target)
         if target is JobStatus.PROCESSING:
             pipe.delete(segments_key_for(job_id))  # a rerun starts its segments over
         if target.is_terminal and job.webhook is not None:
@@ -331,7 +334,8 @@ class JobStore(IdempotentCreation):
             pipe.srem(ACTIVE_KEY, job_id)
             pipe.srem(owner_active_key(job.owner), job_id)
             pipe.delete(segments_key_for(job_id), lease_key_for(job_id))  # the result has them
-            stats.count_finished(pipe, job, result)
+            if counted:
+                stats.count_finished(pipe, job, result)
         else:
             pipe.set(key, dump_job(job))
             pipe.sadd(ACTIVE_KEY, job_id)

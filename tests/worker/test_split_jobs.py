@@ -11,7 +11,9 @@ import pytest
 
 from app.contract.jobs import Job, JobOptions, JobStatus, new_job_id, utcnow
 from app.core.uploads import Uploads
+from app.storage import stats
 from app.storage.job_parts import PARTS_OWNER, Part, PartsPlan
+from app.storage.keys import owner_jobs_key
 from app.storage.kombu_layout import QueuedMessage
 from app.storage.store import JobStore
 from tests.transcripts import normalize, reference, wer
@@ -87,6 +89,11 @@ def test_a_split_job_reads_as_one_run_of_the_whole_recording(
     assert segments[0].start >= 0 and segments[-1].end <= 44.0
     assert job.progress == 1.0
     assert list(uploads.directory.iterdir()) == []  # the parts' audio and the job's, removed
+    counts = stats.read(store.redis)  # the job, not its parts; no index of parts kept
+    assert counts.submitted == {"base": 1.0}
+    assert counts.finished == {("completed", "base"): 1.0}
+    assert not any(counts.in_flight.values())
+    assert store.redis.zcard(owner_jobs_key(PARTS_OWNER)) == 0
 
 
 @pytest.mark.model
