@@ -22,7 +22,8 @@ from typing import Any
 import httpx
 import numpy as np
 
-from benchmarks.harness import DATA, JFK, ROOT, Row, Service, write_wav
+from benchmarks.harness import DATA, JFK, ROOT, Row, Service
+from worker.audio import write_wav
 
 LENGTHS = [3, 5, 8, 11, 15, 20, 25]  # seconds, cycled
 OPTIONS = {"temperature": "0", "batched": "false"}

@@ -8,7 +8,6 @@ import os
 import subprocess
 import sys
 import time
-import wave
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -16,6 +15,7 @@ import httpx
 import numpy as np
 
 from app.core.embedded import EmbeddedRedis, free_port
+from worker.audio import write_wav
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "tests" / "data"
@@ -30,15 +30,6 @@ class Row:
     value: str
     goal: str
     ok: bool | None  # None: informational
-
-
-def write_wav(path: Path, samples: np.ndarray, rate: int = 16_000) -> Path:
-    with wave.open(str(path), "wb") as w:
-        w.setnchannels(1)
-        w.setsampwidth(2)
-        w.setframerate(rate)
-        w.writeframes((np.clip(samples, -1, 1) * 32767).astype("<i2").tobytes())
-    return path
 
 
 def long_speech(directory: Path, min_seconds: float = 190.0) -> Path:

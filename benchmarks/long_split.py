@@ -26,7 +26,8 @@ from typing import Any
 import httpx
 import numpy as np
 
-from benchmarks.harness import DATA, ROOT, Row, Service, long_speech, write_wav
+from benchmarks.harness import DATA, ROOT, Row, Service, long_speech
+from worker.audio import write_wav
 
 OPTIONS = {"temperature": "0", "batched": "true"}
 WHOLE = {"WHISPER_JOBS_CPU_THREADS": "1"}

@@ -26,7 +26,7 @@ import numpy as np
 import psutil
 
 from benchmarks import cross_job, long_split, model_memory
-from benchmarks.harness import JFK, ROOT, Row, Service, long_speech, run_job, write_wav
+from benchmarks.harness import JFK, ROOT, Row, Service, long_speech, run_job
 from benchmarks.loadgen import (
     LoadResult,
     build_request,
@@ -34,6 +34,7 @@ from benchmarks.loadgen import (
     run_load,
     run_open_loop,
 )
+from worker.audio import write_wav
 
 
 class Direct:

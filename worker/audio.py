@@ -1,4 +1,4 @@
-"""Decoding uploads to the 16 kHz mono float32 samples Whisper takes.
+"""Decoding uploads to the 16 kHz mono float32 samples Whisper takes (and writing them back).
 
 Like faster-whisper's `decode_audio` (same resampling, invalid frames skipped), but it counts the
 samples as it decodes and stops past the duration cap: a small file that expands to hours of
@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import gc
 import itertools
+import wave
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -101,6 +102,16 @@ def decode(audio_path: Path, *, split: bool = False, max_seconds: float = 4 * 36
     if len(tracks[0]) == 0:
         raise InvalidAudio("The file contains no audio samples.")
     return tracks
+
+
+def write_wav(path: Path, samples: np.ndarray) -> Path:
+    """Samples as a 16-bit mono WAV file at `SAMPLE_RATE` (a long job's parts)."""
+    with wave.open(str(path), "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(SAMPLE_RATE)
+        w.writeframes((np.clip(samples, -1, 1) * 32767).astype("<i2").tobytes())
+    return path
 
 
 def is_silent(audio: Any) -> bool:

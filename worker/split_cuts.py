@@ -6,9 +6,7 @@ in the silence nearest to an even split. Reads audio and runs VAD; no model, no 
 
 from __future__ import annotations
 
-import wave
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -119,11 +117,3 @@ def silences_of(stretch: np.ndarray) -> list[tuple[int, int]]:
         return [(0, len(stretch))]
     gaps = zip(speech, speech[1:], strict=False)
     return [(a["end"], b["start"]) for a, b in gaps if b["start"] > a["end"]]
-
-
-def write_wav(path: Path, samples: np.ndarray) -> None:
-    with wave.open(str(path), "wb") as w:
-        w.setnchannels(1)
-        w.setsampwidth(2)
-        w.setframerate(SAMPLE_RATE)
-        w.writeframes((np.clip(samples, -1, 1) * 32767).astype("<i2").tobytes())

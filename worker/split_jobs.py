@@ -40,9 +40,9 @@ from app.core.uploads import Uploads
 from app.storage.job_parts import PARTS_OWNER, Part, PartsPlan
 from app.storage.kombu_layout import QueuedMessage
 from app.storage.store import JobStore
-from worker.audio import SAMPLE_RATE, decode
+from worker.audio import SAMPLE_RATE, decode, write_wav
 from worker.engine import Detected, decode_options
-from worker.split_cuts import chunk_cuts, plan_cuts, silences_of, write_wav
+from worker.split_cuts import chunk_cuts, plan_cuts, silences_of
 
 logger = logging.getLogger(__name__)
 
