@@ -21,20 +21,18 @@ from app.contract.errors import (
     AudioTooLong,
     EmptyFile,
     InvalidRequest,
-    Overloaded,
-    RateLimited,
 )
 from app.contract.jobs import Job
 from app.core.config import Settings
 from app.core.netguard import UrlPolicy, addresses_of, check_addresses, split_url
 from app.core.probe import probe
 from app.storage.broker import task_time_limits, transcription_message
+from app.storage.job_creation import Caps
 from app.storage.records import dump_job, parse_job
 from app.storage.store import JobStore
 
 logger = logging.getLogger(__name__)
 _COPY_CHUNK = 1 << 20
-RETRY_AFTER_SECONDS = 10
 
 
 def save_upload(source: BinaryIO, destination: Path) -> tuple[int, str]:
@@ -56,18 +54,6 @@ def fingerprint(job: Job, content: str) -> str:
     request = {"options": job.options.model_dump(mode="json"), "metadata": job.metadata,
                "content": content, "webhook": webhook}  # fmt: skip
     return hashlib.sha256(json.dumps(request, sort_keys=True).encode()).hexdigest()
-
-
-def admit(job: Job, settings: Settings, store: JobStore) -> None:
-    mine, everyone = store.unfinished_counts(job.owner)
-    if everyone >= settings.max_active_jobs:
-        raise Overloaded("The service holds too many unfinished jobs; try again later.")
-    if mine >= settings.max_active_jobs_per_key:
-        raise RateLimited(
-            f"This key has {mine} unfinished jobs (the limit is "
-            f"{settings.max_active_jobs_per_key}); wait for some to finish.",
-            retry_after=RETRY_AFTER_SECONDS,
-        )
 
 
 def submit(
@@ -142,18 +128,14 @@ def _record(
     idempotency_key: str | None, content: str,
 ) -> Job:  # fmt: skip
     idempotency = (idempotency_key, fingerprint(job, content)) if idempotency_key else None
-    if idempotency is not None:
-        original = store.find_idempotent(job.owner, *idempotency)
-        if original is not None:
-            return original  # a replay: answered even when the caller is at its cap
-    admit(job, settings, store)
     if parse_job(dump_job(job), job.id) is None:  # the reader's own parser, before it is stored
         raise InvalidRequest("The job's fields could not be stored as given.")
     soft, hard = task_time_limits(settings, job.audio_seconds)
     message = transcription_message(producer, job.id, job.options.model, soft, hard)
-    # The record and its message land in one transaction: a worker never sees an unknown id,
-    # and no job is stored without its message.
-    stored = store.create(job, idempotency, message)
+    # One script: a replay answered (even at the caps), admission, the record and its message
+    # (a worker never sees an unknown id, and no job is stored without its message).
+    caps = Caps(settings.max_active_jobs_per_key, settings.max_active_jobs)
+    stored = store.create(job, idempotency, message, caps)
     if stored.id == job.id:
         logger.info("job %s queued", job.id, extra={"job_id": job.id, "model": job.options.model})
     return stored

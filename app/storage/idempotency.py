@@ -1,28 +1,38 @@
-"""Job creation with `Idempotency-Key`: a part of `JobStore` (its base class), kept apart for
-size. The key's record (`idempotency:{owner}:{key}` -> the job id and the request's fingerprint)
-is written in the same transaction as the job, so a replay finds either both or neither. With
-`min_replicas`, creation and Redis' `WAIT` for it run on one connection (`durably`): a job is
-accepted only once that many replicas hold it.
+"""Job creation, with admission and `Idempotency-Key`: a part of `JobStore` (its base class),
+kept apart for size. One Lua script (`app.storage.job_creation`) answers a replay, admits the
+job against the caps and writes it with its indexes, counters, queue message and the key's
+record (`idempotency:{owner}:{key}` -> the job id and the request's fingerprint): a replay finds
+either all or nothing. With `min_replicas`, creation and Redis' `WAIT` for it run on one
+connection (`durably`): a job is accepted only once that many replicas hold it.
 """
 
 from __future__ import annotations
 
 import copy
-import json
 from collections.abc import Callable
 from contextlib import suppress
-from typing import TYPE_CHECKING, Any, Self, TypeVar
+from typing import TYPE_CHECKING, Self, TypeVar
 
-from app.contract.errors import IdempotencyKeyReused, QueueUnavailable
+from app.contract.errors import (
+    IdempotencyKeyReused,
+    InvalidTransition,
+    Overloaded,
+    QueueUnavailable,
+    RateLimited,
+)
 from app.contract.jobs import Job
 from app.storage.clients import is_redis_unavailable
-from app.storage.keys import IDEMPOTENCY_TTL_SECONDS, idempotency_key_for
+from app.storage.job_creation import Caps, create_job
+from app.storage.keys import idempotency_key_for
 from app.storage.kombu_layout import QueuedMessage
-from app.storage.transactions import Write, pinned, watch_update
+from app.storage.transactions import pinned
 
 if TYPE_CHECKING:
     from redis import Redis
-    from redis.client import Pipeline
+    from redis.commands.core import Script
+
+# A caller at its cap is told to come back after this long.
+RETRY_AFTER_SECONDS = 10
 
 
 T = TypeVar("T")
@@ -34,8 +44,7 @@ class IdempotentCreation:
     min_replicas: int = 0
     replica_timeout_ms: int = 1000
 
-    def _create(self, job: Job, pipe: Pipeline | None, message: QueuedMessage | None) -> None:
-        raise NotImplementedError
+    _creation: Script  # the creation script, registered on `redis` (`job_creation`)
 
     def get(self, job_id: str, *, with_result: bool = True) -> Job | None:
         raise NotImplementedError
@@ -45,15 +54,16 @@ class IdempotentCreation:
 
     def create(
         self, job: Job, idempotency: tuple[str, str] | None = None,
-        message: QueuedMessage | None = None,
+        message: QueuedMessage | None = None, caps: Caps | None = None,
     ) -> Job:  # fmt: skip
-        """Store a new job; with `(key, fingerprint)`, a replay returns the original job. With
-        `message`, the job's queue message is pushed in the same transaction (not on a replay).
-        With `min_replicas`, a job that fewer replicas acknowledged in time is refused
+        """Store a new job; with `(key, fingerprint)`, a replay returns the original job (even
+        when the caller is at its cap). With `caps`, a job over them is refused (`Overloaded`,
+        `RateLimited`). With `message`, the job's queue message is pushed with it (not on a
+        replay). With `min_replicas`, a job that fewer replicas acknowledged in time is refused
         (`QueueUnavailable`; it is marked failed and its idempotency key freed)."""
         try:
             created, durable = self.durably(
-                lambda store: store._create_on(job, idempotency, message)
+                lambda store: store._create(job, idempotency, message, caps)
             )
         except Exception as e:
             if self.min_replicas == 0 or not is_redis_unavailable(e):
@@ -85,53 +95,35 @@ class IdempotentCreation:
             acked = int(connection.wait(self.min_replicas, self.replica_timeout_ms))
         return outcome, acked >= self.min_replicas
 
-    def _create_on(
-        self, job: Job, idempotency: tuple[str, str] | None, message: QueuedMessage | None
-    ) -> Job:
-        if idempotency is None:
-            self._create(job, None, message)
+    def _create(
+        self, job: Job, idempotency: tuple[str, str] | None, message: QueuedMessage | None,
+        caps: Caps | None,
+    ) -> Job:  # fmt: skip
+        outcome = create_job(self._creation, self.redis, job, message, idempotency, caps)
+        if outcome.kind == "created":
             return job
+        if outcome.kind == "exists":
+            raise InvalidTransition(f"Job {job.id} already exists.")
+        if outcome.kind == "overloaded":
+            raise Overloaded("The service holds too many unfinished jobs; try again later.")
+        if outcome.kind == "rate_limited":
+            assert caps is not None
+            raise RateLimited(
+                f"This key has {outcome.unfinished} unfinished jobs (the limit is "
+                f"{caps.per_owner}); wait for some to finish.",
+                retry_after=RETRY_AFTER_SECONDS,
+            )
+        assert idempotency is not None and outcome.earlier is not None  # a replay
         key, fingerprint = idempotency
-        idem_key = idempotency_key_for(job.owner, key)
-
-        def decide(raw: Any) -> tuple[str | None, Write | None]:
-            if raw is not None:
-                record = json.loads(raw)
-                if record["fingerprint"] != fingerprint:
-                    raise IdempotencyKeyReused(
-                        "This Idempotency-Key was used for a different request in the last 24 h."
-                    )
-                return str(record["job_id"]), None
-
-            def write(pipe: Pipeline) -> None:
-                self._create(job, pipe, message)
-                record = json.dumps({"job_id": job.id, "fingerprint": fingerprint})
-                pipe.set(idem_key, record, ex=IDEMPOTENCY_TTL_SECONDS)
-
-            return None, write
-
-        existing = watch_update(self.redis, idem_key, decide)
-        if existing is None:
-            return job
-        original = self.get(existing)
-        if original is None:  # the original expired or was deleted: a new job is due
-            self.redis.delete(idem_key)
-            return self._create_on(job, idempotency, message)
-        return original
-
-    def find_idempotent(self, owner: str, key: str, fingerprint: str) -> Job | None:
-        """The job an earlier request with this `Idempotency-Key` created, if it still exists
-        (checked before admission, so a replay is answered even when the caller is at its cap).
-        The same key with another request is refused."""
-        raw = self.redis.get(idempotency_key_for(owner, key))
-        if raw is None:
-            return None
-        record = json.loads(raw)
-        if record["fingerprint"] != fingerprint:
+        if outcome.earlier["fingerprint"] != fingerprint:
             raise IdempotencyKeyReused(
                 "This Idempotency-Key was used for a different request in the last 24 h."
             )
-        return self.get(record["job_id"])
+        original = self.get(outcome.earlier["job_id"])
+        if original is None:  # the original expired or was deleted: a new job is due
+            self.redis.delete(idempotency_key_for(job.owner, key))
+            return self._create(job, idempotency, message, caps)
+        return original
 
     def forget_idempotency(self, owner: str, key: str) -> None:
         """A submission that failed after its record was written (it could not be queued): the

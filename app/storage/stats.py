@@ -53,11 +53,6 @@ def _observe(pipe: Pipeline, name: str, model: str, value: float) -> None:
     pipe.hincrby(key, f"{model}|count", 1)
 
 
-def count_submitted(pipe: Pipeline, job: Job) -> None:
-    pipe.hincrby(SUBMITTED_KEY, job.options.model, 1)
-    pipe.hincrby(IN_FLIGHT_KEY, f"{job.status.value}|{job.options.model}", 1)
-
-
 def move_in_flight(pipe: Pipeline, model: str, before: JobStatus, after: JobStatus) -> None:
     """Queue the in-flight gauge's change for one transition on the transaction making it."""
     if before == after:

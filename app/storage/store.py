@@ -26,6 +26,7 @@ from app.contract.jobs import (
 from app.storage import stats
 from app.storage.idempotency import IdempotentCreation
 from app.storage.inspection import Inspection
+from app.storage.job_creation import script_for
 from app.storage.job_events import JobEvents
 from app.storage.job_parts import PARTS_OWNER, JobParts
 from app.storage.keys import (
@@ -41,7 +42,6 @@ from app.storage.keys import (
     segments_key_for,
     webhook_claim_key_for,
 )
-from app.storage.kombu_layout import QueuedMessage
 from app.storage.records import dump_job, is_job_id, owner_in, parse_job, text_of
 from app.storage.transactions import Write, watch_update
 from app.storage.webhook_deliveries import WebhookDeliveries
@@ -64,6 +64,7 @@ class JobStore(IdempotentCreation):
         replica_timeout_ms: int = 1000,
     ) -> None:
         self.redis = redis
+        self._creation = script_for(redis)
         self.min_replicas, self.replica_timeout_ms = min_replicas, replica_timeout_ms
         self.result_ttl_seconds = result_ttl_seconds
         # Called after a job reached its final status (e.g. to send its webhook at once).
@@ -91,30 +92,6 @@ class JobStore(IdempotentCreation):
         self.redis.close()
         if self._events is not None:
             await self._events.redis.aclose()
-
-    def _create(self, job: Job, pipe: Pipeline | None, message: QueuedMessage | None) -> None:
-        own = pipe or self.redis.pipeline(transaction=True)
-        own.set(key_for(job.id), dump_job(job), nx=True)
-        own.sadd(ACTIVE_KEY, job.id)
-        own.sadd(owner_active_key(job.owner), job.id)
-        if job.owner != PARTS_OWNER:  # a part: no one lists it, and its job is what counts
-            own.zadd(owner_jobs_key(job.owner), {job.id: job.created_at.timestamp()})
-            stats.count_submitted(own, job)
-        if message is not None:
-            own.lpush(message.queue, message.payload)
-        if pipe is None:
-            created = own.execute()[0]
-            own.reset()
-            if not created:
-                raise InvalidTransition(f"Job {job.id} already exists.")
-
-    def unfinished_counts(self, owner: str) -> tuple[int, int]:
-        """(this owner's unfinished jobs, all unfinished jobs), in one round trip."""
-        with self.redis.pipeline(transaction=False) as pipe:
-            pipe.scard(owner_active_key(owner))
-            pipe.scard(ACTIVE_KEY)
-            mine, everyone = pipe.execute()
-        return int(mine), int(everyone)
 
     def get_owned(self, job_id: str, owner: str, *, with_result: bool = True) -> Job:
         """The job if `owner` created it; anyone else gets not-found, never forbidden (and so
