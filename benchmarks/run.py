@@ -71,7 +71,7 @@ def bench_overhead_and_batching(
         warm, _ = run_job(client, JFK, batched="false")
         rows.append(
             Row(
-                "first job after worker start (JFK, includes model load)",
+                "first job after worker start (JFK; the model preloaded as the worker starts)",
                 f"{cold:.2f} s",
                 "info",
                 None,

@@ -66,23 +66,34 @@ _lock = threading.Lock()
 
 
 def reference(
-    models_dir: Path, model: str, audio: Path | Any, *, label: str = "", **options: Any
+    models_dir: Path,
+    model: str,
+    audio: Path | Any,
+    *,
+    label: str = "",
+    batch_size: int = 0,
+    **options: Any,
 ) -> Reference:
     """Run faster-whisper directly (no engine of ours) with faster-whisper's own keyword names,
     on the same CPU settings the service uses (int8), cached for the session. `audio` is a path,
-    or samples with a `label` that names them for the cache."""
-    from faster_whisper import WhisperModel
+    or samples with a `label` that names them for the cache. With `batch_size`, through its
+    `BatchedInferencePipeline` (as the service's `batched=true`)."""
+    from faster_whisper import BatchedInferencePipeline, WhisperModel
 
     from worker.weights import resolve_model
 
-    key = (model, label or str(audio), repr(sorted(options.items())))
+    key = (model, label or str(audio), repr(sorted({**options, "batch": batch_size}.items())))
     with _lock:
         if key not in _results:
             if model not in _models:
                 path = resolve_model(model, models_dir)
                 _models[model] = WhisperModel(path, device="cpu", compute_type="int8")
             source = str(audio) if isinstance(audio, Path) else audio
-            segments, info = _models[model].transcribe(source, **options)
+            if batch_size:
+                pipeline = BatchedInferencePipeline(_models[model])
+                segments, info = pipeline.transcribe(source, batch_size=batch_size, **options)
+            else:
+                segments, info = _models[model].transcribe(source, **options)
             segments = list(segments)
             words = None
             if options.get("word_timestamps"):

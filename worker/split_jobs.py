@@ -201,7 +201,7 @@ class SplitRun:
             model=options.model, task=options.task, language=plan.language,
             language_probability=round(plan.language_probability, 4),
             duration=round(plan.parts[-1].end, 3), text="".join(s.text for s in merged).strip(),
-            segments=merged, batched=options.batched == "true",
+            segments=merged, batched=self._batched(),
         )  # fmt: skip
         if options.language is None and plan.language_probabilities:
             from app.contract.jobs import LanguageProbability
