@@ -46,7 +46,7 @@ from worker.split_cuts import chunk_cuts, plan_cuts, silences_of
 
 logger = logging.getLogger(__name__)
 
-POLL_SECONDS = 0.5
+POLL_SECONDS = 0.2  # how soon the run that cut the job sees a part another worker ended
 ENDED_WITHOUT_RESULT = (JobStatus.FAILED, JobStatus.CANCELED)
 
 
