@@ -46,14 +46,16 @@ def make_clips(directory: Path, count: int) -> list[Path]:
     return clips
 
 
-def library_loop(clips: list[Path], threads: int) -> tuple[float, list[str]]:
-    """Seconds for the whole loop, and each clip's text (segments past its end dropped)."""
+def library_loop(clips: list[Path], threads: int, model: Any = None) -> tuple[float, list[str]]:
+    """Seconds for the whole loop, and each clip's text (segments past its end dropped).
+    `model`: a loaded `WhisperModel` (the GPU bench's); by default base, int8, on the CPU."""
     from faster_whisper import WhisperModel
 
     from worker.weights import resolve_model
 
-    path = resolve_model("base", ROOT / "data" / "models")
-    model = WhisperModel(path, device="cpu", compute_type="int8", cpu_threads=threads)
+    if model is None:
+        path = resolve_model("base", ROOT / "data" / "models")
+        model = WhisperModel(path, device="cpu", compute_type="int8", cpu_threads=threads)
     list(model.transcribe(str(clips[0]), beam_size=5, temperature=0.0)[0])  # warm, as the worker
     texts = []
     started = time.perf_counter()
@@ -63,8 +65,11 @@ def library_loop(clips: list[Path], threads: int) -> tuple[float, list[str]]:
     return time.perf_counter() - started, texts
 
 
-def through_service(clips: list[Path], work: Path, env: dict[str, str]) -> tuple[float, list[Any]]:
-    svc = Service(work, {"WHISPER_JOBS_MAX_ACTIVE_JOBS_PER_KEY": "1000", **env}).start()
+def through_service(
+    clips: list[Path], work: Path, env: dict[str, str], poll: float = 0.5, grace: float = 120
+) -> tuple[float, list[Any]]:
+    env = {"WHISPER_JOBS_MAX_ACTIVE_JOBS_PER_KEY": "1000", **env}
+    svc = Service(work, env, stop_grace=grace).start()
     try:
         with httpx.Client(base_url=svc.url, timeout=60) as client:
 
@@ -81,7 +86,7 @@ def through_service(clips: list[Path], work: Path, env: dict[str, str]) -> tuple
             ids = [submit(clip) for clip in clips]
             ended: dict[str, Any] = {}
             while len(ended) < len(ids):
-                time.sleep(0.5)
+                time.sleep(poll)
                 for job in client.get("/v1/jobs", params={"limit": 100}).json()["data"]:
                     if job["id"] in ids and job["status"] in ("completed", "failed", "canceled"):
                         ended.setdefault(job["id"], job)

@@ -53,6 +53,7 @@ class Service:
     api: subprocess.Popen[bytes] | None = None
     worker: subprocess.Popen[bytes] | None = None
     port: int = 0
+    stop_grace: float = 120.0  # seconds a worker may take to stop before it is killed
 
     @property
     def url(self) -> str:
@@ -105,7 +106,11 @@ class Service:
     def stop_worker(self) -> None:
         if self.worker is not None:
             self.worker.terminate()
-            self.worker.wait(120)
+            try:
+                self.worker.wait(self.stop_grace)
+            except subprocess.TimeoutExpired:  # a wedged worker must not hang the benchmark
+                self.worker.kill()
+                self.worker.wait(30)
             self.worker = None
 
     def wait_http(self, path: str, timeout: float = 120) -> None:
