@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 UV := $(shell command -v uv 2>/dev/null || echo "python3 -m uv")
 
-.PHONY: setup serve test test-fast test-isa lint format bench
+.PHONY: setup serve test test-fast test-isa lint format bench bench-gpu
 
 setup:
 	@command -v uv >/dev/null 2>&1 || python3 -m uv --version >/dev/null 2>&1 \
@@ -49,3 +49,6 @@ test-isa: setup
 
 bench: setup
 	$(UV) run --no-sync python -m benchmarks.run
+
+bench-gpu: setup
+	$(UV) run --no-sync python -m benchmarks.gpu

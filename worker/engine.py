@@ -32,6 +32,10 @@ from worker.weights import resolve_model
 logger = logging.getLogger(__name__)
 
 SegmentCallback = Callable[[Segment, float], None]
+GPU_BATCHING_WARNING = (
+    "WHISPER_JOBS_BATCH_JOBS=%d on a GPU: decoding jobs together there was measured to gain "
+    "little and to change transcripts against each job run alone (BENCHMARKS.md, On a GPU)"
+)
 
 
 class Transcriber(Protocol):
@@ -96,6 +100,9 @@ class WhisperEngine:
         self.models: ModelCache[Any] = ModelCache(
             self._load_model, config.max_loaded_models, config.model_idle_seconds
         )
+        if self.device == "cuda" and config.batch_jobs > 1:
+            # Measured on an H200: little gain, and a row's numbers depend on its batch there.
+            logger.warning(GPU_BATCHING_WARNING, config.batch_jobs)
 
     def _load_model(self, name: str) -> Any:
         from faster_whisper import WhisperModel

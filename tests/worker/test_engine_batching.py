@@ -4,6 +4,7 @@ the same run, and the jobs' model calls were really merged."""
 
 from __future__ import annotations
 
+import logging
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -116,3 +117,15 @@ def test_what_a_gpu_merges_as_well_keeps_each_jobs_result(models_dir: Path) -> N
     expected = [reference(models_dir, "base", f, temperature=[0.0]) for f in files]
     assert wer(" ".join(e.text for e in expected), " ".join(r.text for r in results)) <= 0.01
     assert [r.language for r in results] == [e.language for e in expected]
+
+
+@pytest.mark.parametrize(("device", "warned"), [("cuda", True), ("cpu", False)])
+def test_decoding_jobs_together_on_a_gpu_is_warned_about(
+    models_dir: Path, caplog: pytest.LogCaptureFixture, device: str, warned: bool
+) -> None:
+    # Measured on an H200 (BENCHMARKS.md): merged calls changed transcripts there. Nothing is
+    # loaded here: the warning comes as the engine is built.
+    with caplog.at_level(logging.WARNING, logger="worker.engine"):
+        WhisperEngine(EngineConfig(models_dir=models_dir, device=device, batch_jobs=4))
+    messages = [r.getMessage() for r in caplog.records if r.name == "worker.engine"]
+    assert any("BATCH_JOBS=4 on a GPU" in m for m in messages) is warned, messages
