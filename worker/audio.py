@@ -1,8 +1,8 @@
 """Decoding uploads to the 16 kHz mono float32 samples Whisper takes (and writing them back).
 
-Like faster-whisper's `decode_audio` (same resampling, invalid frames skipped), but it counts the
-samples as it decodes and stops past the duration cap: a small file that expands to hours of
-audio (a "duration bomb") fails with `audio_too_long` instead of filling memory.
+Like faster-whisper's `decode_audio` (same grouping and resampling, invalid frames skipped), but
+it counts the samples as it decodes and stops past the duration cap: a small file that expands
+to hours of audio (a "duration bomb") fails with `audio_too_long` instead of filling memory.
 """
 
 from __future__ import annotations
@@ -19,6 +19,10 @@ import numpy as np
 from app.contract.errors import AudioTooLong, InvalidAudio
 
 SAMPLE_RATE = 16_000
+# Decoded samples handed to the resampler at once, as faster-whisper groups them: frame by frame
+# (a WAV's frames hold a few thousand samples) decoding took 3x as long (0.35 s against 0.12 s
+# for 3 minutes), for the same samples.
+GROUP_SAMPLES = 500_000
 # Below this peak amplitude (-60 dBFS) a track is silence: Whisper would hallucinate text on it
 # (" ..." segments, even past the end of the audio), so it is not run through the model.
 SILENCE_PEAK = 1e-3
@@ -55,6 +59,20 @@ def _valid_frames(frames: Iterator[Any]) -> Iterator[Any]:
             continue  # a damaged frame: skip it, as faster-whisper does
 
 
+def _grouped(frames: Iterator[Any]) -> Iterator[Any]:
+    """Consecutive frames joined into frames of about `GROUP_SAMPLES` samples each."""
+    import av
+
+    fifo = av.audio.fifo.AudioFifo()
+    for frame in frames:
+        frame.pts = None  # no timestamp check: damaged files have gaps
+        fifo.write(frame)
+        if fifo.samples >= GROUP_SAMPLES:
+            yield fifo.read()
+    if fifo.samples > 0:
+        yield fifo.read()
+
+
 def _pcm_chunks(audio_path: Path, channels: int, max_samples: int) -> Iterator[np.ndarray]:
     import av
 
@@ -65,10 +83,8 @@ def _pcm_chunks(audio_path: Path, channels: int, max_samples: int) -> Iterator[n
     with av.open(str(audio_path), mode="r", metadata_errors="ignore") as container:
         if not container.streams.audio:
             raise InvalidAudio("The file has no audio stream.")
-        frames = _valid_frames(iter(container.decode(audio=0)))
-        for frame in itertools.chain(frames, [None]):
-            if frame is not None:
-                frame.pts = None
+        frames = _grouped(_valid_frames(iter(container.decode(audio=0))))
+        for frame in itertools.chain(frames, [None]):  # None flushes the resampler
             for out in resampler.resample(frame):
                 pcm = out.to_ndarray().reshape(-1)
                 decoded += len(pcm) // channels
