@@ -66,7 +66,12 @@ def library_loop(clips: list[Path], threads: int, model: Any = None) -> tuple[fl
 
 
 def through_service(
-    clips: list[Path], work: Path, env: dict[str, str], poll: float = 0.5, grace: float = 120
+    clips: list[Path],
+    work: Path,
+    env: dict[str, str],
+    poll: float = 0.5,
+    grace: float = 120,
+    warm_jobs: int = 1,
 ) -> tuple[float, list[Any]]:
     env = {"WHISPER_JOBS_MAX_ACTIVE_JOBS_PER_KEY": "1000", **env}
     svc = Service(work, env, stop_grace=grace).start()
@@ -79,9 +84,12 @@ def through_service(
                 answer.raise_for_status()
                 return str(answer.json()["id"])
 
-            warm = submit(clips[0])
-            while client.get(f"/v1/jobs/{warm}").json()["status"] != "completed":
-                time.sleep(0.05)
+            # One warm-up job per worker process (the pool's processes load the model as they
+            # start; a first job in each should not be timed).
+            warm = [submit(clips[0]) for _ in range(warm_jobs)]
+            for job_id in warm:
+                while client.get(f"/v1/jobs/{job_id}").json()["status"] != "completed":
+                    time.sleep(0.05)
             started = time.perf_counter()
             ids = [submit(clip) for clip in clips]
             ended: dict[str, Any] = {}

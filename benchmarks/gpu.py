@@ -125,6 +125,7 @@ def one_config(
         seconds, jobs = cross_job.through_service(
             clips, work / f"{model_name}-{compute_type}-{label.replace(' ', '-')}",
             {**env, **settings}, poll=0.05, grace=20,
+            warm_jobs=int(settings.get("WHISPER_JOBS_WORKER_CONCURRENCY", "1")),
         )  # fmt: skip
         texts = [j["result"]["text"] if j["status"] == "completed" else "" for j in jobs]
         r["cross"][label] = {
