@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import logging
+import random
 import threading
 import time
+import uuid
 from contextlib import nullcontext
-from datetime import timedelta
+from datetime import datetime, timedelta
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -17,7 +19,7 @@ from celery.exceptions import SoftTimeLimitExceeded
 from app.contract.jobs import SWEEP_TASK, TRANSCRIBE_TASK, WEBHOOK_TASK, Job, utcnow
 from app.core.config import Settings, get_settings
 from app.core.logs import job_context
-from app.core.netguard import UrlPolicy
+from app.core.netguard import UrlPolicy, receiver_of
 from app.core.uploads import Uploads
 from app.storage.broker import (
     enqueue_transcription,
@@ -29,6 +31,7 @@ from app.storage.broker import (
 from app.storage.clients import redis_client
 from app.storage.kombu_layout import QueuedMessage
 from app.storage.store import JobStore
+from app.storage.webhook_slots import SlotLimits
 from worker.celery_app import celery_app, models_here
 from worker.download import download
 from worker.engine import EngineConfig, WhisperEngine
@@ -42,6 +45,10 @@ logger = logging.getLogger(__name__)
 # Retries sooner than this are a countdown on the queue; later ones wait in the store's due set
 # for the sweep, so no countdown ever approaches the visibility timeout.
 SHORT_RETRY_SECONDS = 60.0
+# An event whose receiver (or key) has all its slots in flight is looked at again after this
+# (doubled at most, by jitter): about the time an attempt's slot takes to free at worst is no
+# better, and a shorter wait would only spin the queue.
+WAIT_TURN_SECONDS = 2.0
 
 
 @cache
@@ -162,15 +169,21 @@ def sweep_stuck_jobs() -> None:
 def deliver_webhook(job_id: str) -> None:
     settings = get_settings()
     store, _, _ = runtime()
+    token = uuid.uuid4().hex
     # Claimed before the job is read: a second message for the same event (the sweep's, in the
     # same second as the immediate send) then finds it delivered instead of sending it again.
-    if not store.webhooks.claim(job_id, int(settings.webhook_timeout_seconds) + 30):
+    # The attempt ends by its deadline, so the claim (deadline + margin) cannot lapse under it.
+    if not store.webhooks.claim(job_id, token, claim_seconds(settings)):
         return
     try:
         with job_context(job_id):
             _deliver_webhook(job_id, store, settings)
     finally:
-        store.webhooks.release(job_id)
+        store.webhooks.release(job_id, token)
+
+
+def claim_seconds(settings: Settings) -> int:
+    return int(settings.webhook_timeout_seconds) + 30
 
 
 def _deliver_webhook(job_id: str, store: JobStore, settings: Settings) -> None:
@@ -182,6 +195,24 @@ def _deliver_webhook(job_id: str, store: JobStore, settings: Settings) -> None:
     due = job.webhook.next_attempt_at
     if due is None or due > now + timedelta(seconds=1):
         return  # delivered, given up, or not due yet: a duplicate message
+    receiver = receiver_of(job.webhook.url)
+    limits = SlotLimits(
+        settings.webhook_max_in_flight_per_host, settings.webhook_max_in_flight_per_key
+    )
+    slots = store.webhooks.slots
+    if not slots.acquire(job_id, receiver, job.owner, limits, claim_seconds(settings)):
+        # This receiver (or this key) has its share of attempts in flight: wait a turn, which
+        # costs the event no attempt, and leave the thread to other receivers' events.
+        wait = WAIT_TURN_SECONDS * (1 + random.random())  # noqa: S311 - jitter, not a secret
+        enqueue_webhook(celery_app, job_id, countdown=wait)
+        return
+    try:
+        _attempt(job, store, settings, now)
+    finally:
+        slots.release(job_id, receiver, job.owner)
+
+
+def _attempt(job: Job, store: JobStore, settings: Settings, now: datetime) -> None:
     policy = UrlPolicy.from_settings(settings.allowed_networks, settings.allowed_hosts)
     outcome = deliver(
         job, settings.webhook_secrets(), policy, settings.webhook_timeout_seconds, now
@@ -193,6 +224,6 @@ def _deliver_webhook(job_id: str, store: JobStore, settings: Settings) -> None:
         delay = apply_outcome(stored, outcome, settings.webhook_retry_schedule, now)
         return "delivered" if outcome.delivered else "gave_up" if delay is None else "retry"
 
-    store.webhooks.record_attempt(job_id, record)
+    store.webhooks.record_attempt(job.id, record)
     if delay is not None and delay <= SHORT_RETRY_SECONDS:
-        enqueue_webhook(celery_app, job_id, countdown=delay)
+        enqueue_webhook(celery_app, job.id, countdown=delay)

@@ -3,6 +3,10 @@
 Success is a 2xx only; redirects are not followed (a 3xx is a failure); `410 Gone` stops the
 retries; `429`/`503` with `Retry-After` set the next attempt. Otherwise retries follow the
 configured schedule with up to 10 % jitter. The target is checked and pinned like `audio_url`.
+
+An attempt has one deadline for all of it (connect, send, status line and headers): a receiver
+that trickles its answer a byte at a time is cut off there, not at a timeout per read. Its body
+is never read. This module sends; how many attempts run at once is `app.storage`'s business.
 """
 
 from __future__ import annotations
@@ -13,12 +17,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 
+import anyio
 import httpx
 
 from app.contract.errors import UrlNotAllowed
 from app.contract.jobs import Job
 from app.contract.webhook_events import build_event, encode, event_id, signed_headers
-from app.core.netguard import HostUnresolved, UrlPolicy, check_url
+from app.core.netguard import HostUnresolved, Target, UrlPolicy, check_url
 
 logger = logging.getLogger(__name__)
 
@@ -74,23 +79,35 @@ def _deliver(
     body = encode(build_event(job, now, job.webhook.include_result))
     headers = {**signed_headers(event_id(job), now, body, secrets), "Host": target.host_header()}
     try:
-        with httpx.Client(timeout=timeout, follow_redirects=False) as client:
-            response = client.post(
-                target.pinned_url(), content=body, headers=headers, extensions=target.extensions()
-            )
-    except httpx.TimeoutException:
+        code, retry_header = anyio.run(_post, target.pinned_url(), body, headers, target, timeout)
+    except (TimeoutError, httpx.TimeoutException):
         return Outcome(None, f"timed out after {timeout:g} s")
     except httpx.HTTPError as e:
         return Outcome(None, f"{type(e).__name__}: {str(e)[:200] or 'no detail'}")
-    code = response.status_code
-    if response.is_success:
+    if 200 <= code < 300:
         return Outcome(code, None, delivered=True)
     if code == 410:
         return Outcome(code, "410 Gone: the receiver asked not to be called again", give_up=True)
-    header = response.headers.get("retry-after") if code in (429, 503) else None
-    retry_after = parse_retry_after(header, now) if header is not None else None
-    reason = "redirects are not followed" if response.is_redirect else f"HTTP {code}"
+    retry_after = parse_retry_after(retry_header, now) if retry_header is not None else None
+    reason = "redirects are not followed" if 300 <= code < 400 else f"HTTP {code}"
     return Outcome(code, reason, retry_after=retry_after)
+
+
+async def _post(
+    url: str, body: str | bytes, headers: dict[str, str], target: Target, timeout: float
+) -> tuple[int, str | None]:
+    """The status and `Retry-After` (for 429/503) of one POST, all of it within `timeout`
+    (httpx's own timeouts bound each read, so a trickle of bytes would never end)."""
+    with anyio.fail_after(timeout):
+        async with (
+            httpx.AsyncClient(timeout=timeout, follow_redirects=False) as client,
+            client.stream(
+                "POST", url, content=body, headers=headers, extensions=target.extensions()
+            ) as response,
+        ):
+            code = response.status_code
+            header = response.headers.get("retry-after") if code in (429, 503) else None
+            return code, header
 
 
 def apply_outcome(job: Job, outcome: Outcome, schedule: list[float], now: datetime) -> float | None:

@@ -14,7 +14,7 @@ from app.api.keycheck import KeyCheck
 from app.api.limits import UploadLimit
 from app.api.prometheus import Metrics, RequestLatency
 from app.api.readiness import ReadinessMonitor
-from app.api.routes import console, events, health, jobs, metrics, models, openai
+from app.api.routes import console, docs, events, health, jobs, metrics, models, openai
 from app.api.streams import StreamLimiter
 from app.core.auth import KeyRing
 from app.core.config import Settings, get_settings
@@ -42,8 +42,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             redis_client(settings),
             settings.result_ttl_seconds,
             on_terminal=webhook_notifier(app.state.producer),  # e.g. a cancel sends its event
-            # Event streams wait on pub/sub; the store's other calls are short and sync.
-            async_redis=async_redis_client(settings),
+            # Event streams and sync waits hold pub/sub connections: room for every key's full
+            # share of them (open mode: one caller) beside the pool's usual size.
+            async_redis=async_redis_client(
+                settings, held=settings.max_streams_per_key * max(1, len(settings.api_keys))
+            ),
             # A 202 only once this many replicas hold the job (Redis `WAIT`).
             min_replicas=settings.redis_min_replicas,
             replica_timeout_ms=settings.redis_replica_timeout_ms,
@@ -65,6 +68,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version=__version__,
         summary="Asynchronous speech transcription with Whisper: submit audio, poll the job.",
         lifespan=lifespan,
+        docs_url=None,  # served by `routes.docs`, from the package, not from a CDN
+        redoc_url=None,
     )
     install_error_handlers(app)
     app.openapi = lambda: document_errors(app)  # type: ignore[method-assign]
@@ -81,5 +86,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(openai.router)
     app.include_router(metrics.router)
     app.include_router(console.router)
+    app.include_router(docs.router)
     app.mount("/console", console.static_files(), name="console")
     return app

@@ -120,7 +120,25 @@ class Settings(RedisSettings):
         description="Comma-separated seconds before each retry (jitter of up to 10 % added).",
     )
     webhook_timeout_seconds: float = Field(
-        default=15.0, gt=0, description="Timeout of one webhook delivery."
+        default=15.0,
+        gt=0,
+        le=300,
+        description="Deadline of one webhook attempt, whole: connecting, sending the event and "
+        "the receiver's status line and headers (its body is never read).",
+    )
+    webhook_max_in_flight_per_host: int = Field(
+        default=2,
+        ge=1,
+        le=64,
+        description="Attempts in flight at once to one receiver (scheme, host and port), over "
+        "all webhook workers; further events for it wait their turn, so one slow receiver holds "
+        "at most this many of the webhook worker's 8 threads.",
+    )
+    webhook_max_in_flight_per_key: int = Field(
+        default=4,
+        ge=1,
+        le=64,
+        description="Attempts in flight at once for the jobs of one API key, over all receivers.",
     )
     allowed_networks: Annotated[list[str], NoDecode] = Field(
         default=[],

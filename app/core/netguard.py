@@ -112,6 +112,15 @@ class Target:
         return {"sni_hostname": self.host} if self.scheme == "https" else {}
 
 
+def receiver_of(url: str) -> str:
+    """Who receives a URL's requests, for per-receiver limits: scheme, host and port."""
+    try:
+        scheme, host, port = split_url(url)
+    except InvalidRequest:  # refused when it is used; meanwhile it is a receiver of its own
+        return url[:200]
+    return f"{scheme}://{host.lower()}:{port}"
+
+
 def split_url(url: str) -> tuple[str, str, int]:
     try:
         parts = urlsplit(url)

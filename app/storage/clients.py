@@ -29,10 +29,10 @@ def connection_options(settings: Settings) -> dict[str, Any]:
     }
 
 
-def pool_options(settings: Settings) -> dict[str, Any]:
+def pool_options(settings: Settings, held: int = 0) -> dict[str, Any]:
     return {
         **connection_options(settings),
-        "max_connections": settings.redis_max_connections,
+        "max_connections": settings.redis_max_connections + held,
         # How long a caller waits for a free connection before an error.
         "timeout": settings.redis_socket_timeout_seconds,
     }
@@ -49,12 +49,12 @@ def sentinel_options(settings: Settings) -> dict[str, Any]:
     return options
 
 
-def _data_node_options(settings: Settings, target: SentinelTarget) -> dict[str, Any]:
+def _data_node_options(settings: Settings, target: SentinelTarget, held: int = 0) -> dict[str, Any]:
     # Sentinel's pool does not block when it is full: past `max_connections` a caller gets a
     # ConnectionError at once (a 503), which is bounded too.
     return {
         **connection_options(settings),
-        "max_connections": settings.redis_max_connections,
+        "max_connections": settings.redis_max_connections + held,
         "db": target.db,
         "username": target.username,
         "password": target.password,
@@ -78,19 +78,21 @@ def redis_client(settings: Settings) -> redis.Redis:
     return redis.Redis.from_pool(pool)  # the client owns its pool: close() disconnects it
 
 
-def async_redis_client(settings: Settings) -> redis.asyncio.Redis:
+def async_redis_client(settings: Settings, held: int = 0) -> redis.asyncio.Redis:
+    """`held`: connections on top of `WHISPER_JOBS_REDIS_MAX_CONNECTIONS` for the long waits
+    (pub/sub) that callers may hold, so that those can never take the short calls' share."""
     target = settings.sentinel_target()
     if target is not None:
         sentinel = redis.asyncio.sentinel.Sentinel(  # type: ignore[no-untyped-call]
             list(target.sentinels), sentinel_kwargs=sentinel_options(settings)
         )
         aclient: redis.asyncio.Redis = sentinel.master_for(
-            target.master, **_data_node_options(settings, target)
+            target.master, **_data_node_options(settings, target, held)
         )
         aclient.auto_close_connection_pool = True
         return aclient
     pool = redis.asyncio.BlockingConnectionPool.from_url(
-        settings.require_redis_url(), **pool_options(settings)
+        settings.require_redis_url(), **pool_options(settings, held)
     )
     return redis.asyncio.Redis.from_pool(pool)
 

@@ -10,6 +10,8 @@ Layout (all under `whisper-jobs:`):
 - `active`           a set of the ids that are not yet in a terminal status;
 - `owner:{name}:jobs` / `owner:{name}:active`  one caller's jobs (by creation time) / unfinished;
 - `idempotency:{owner}:{key}`  the job an `Idempotency-Key` created, and the request's fingerprint;
+- `webhook-inflight:receiver:{origin}` / `webhook-inflight:owner:{name}`  the jobs whose webhook
+                     attempt is in flight to one receiver / for one key (`webhook_slots`);
 - `webhooks:due`     a sorted set of job ids by the time their webhook event is next due;
 - `workers`          a hash of live workers' heartbeats and queues (`app.storage.liveness`);
 - `stats:*`          the metrics' counters and histograms (`app.storage.stats`).
@@ -54,6 +56,10 @@ def owner_active_key(owner: str) -> str:
 
 def webhook_claim_key_for(job_id: str) -> str:
     return f"{PREFIX}job:{job_id}:webhook-claim"
+
+
+def webhook_inflight_key(kind: str, name: str) -> str:
+    return f"{PREFIX}webhook-inflight:{kind}:{name}"
 
 
 def idempotency_key_for(owner: str, key: str) -> str:

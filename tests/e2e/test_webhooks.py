@@ -6,6 +6,8 @@ from __future__ import annotations
 import base64
 import json
 import os
+import select
+import socket
 import threading
 import time
 from collections import Counter, defaultdict
@@ -58,6 +60,45 @@ class Receiver(BaseHTTPRequestHandler):
             self.send_header("Retry-After", "1")
         self.send_header("Content-Length", "0")
         self.end_headers()
+
+
+class TrickleReceiver(BaseHTTPRequestHandler):
+    """A receiver that answers one byte every 0.2 s (each read is quick, the answer is not),
+    counting how many of its calls are open at once."""
+
+    open_now = 0
+    most_open = 0
+    calls = 0
+    lock = threading.Lock()
+
+    def log_message(self, *_: object) -> None:
+        pass
+
+    def do_POST(self) -> None:  # noqa: N802 - the stdlib's name
+        self.rfile.read(int(self.headers["Content-Length"]))
+        cls = TrickleReceiver
+        with cls.lock:
+            cls.calls += 1
+            cls.open_now += 1
+            cls.most_open = max(cls.most_open, cls.open_now)
+        try:
+            for byte in b"HTTP/1.1 200 OK\r\nX-Slow: " + b"x" * 100:
+                self.wfile.write(bytes([byte]))
+                self.wfile.flush()
+                if self.hung_up(within=0.2):
+                    break
+        except OSError:
+            pass  # the sender gave up: as it should
+        finally:
+            with cls.lock:
+                cls.open_now -= 1
+        self.close_connection = True
+
+    def hung_up(self, within: float) -> bool:
+        """Whether the sender closes its side within `within` s (waking as it does: a write
+        would still succeed for a while after)."""
+        readable, _, _ = select.select([self.connection], [], [], within)
+        return bool(readable) and self.connection.recv(1, socket.MSG_PEEK) == b""
 
 
 @pytest.fixture(scope="module")
@@ -211,3 +252,20 @@ def test_a_canceled_job_sends_job_canceled(cluster: Cluster, receiver: str, long
     (call,) = calls_for("/ok", job_id)
     assert json.loads(call["body"])["type"] == "job.canceled"
     cluster.http.delete(f"/v1/jobs/{busy}")
+
+
+def test_a_trickling_receiver_does_not_hold_up_other_receivers(
+    cluster: Cluster, receiver: str
+) -> None:
+    with loopback_http_server(TrickleReceiver) as slow:
+        # More events for the slow receiver than the webhook worker has threads (8).
+        stuck = [submit(cluster, DATA / "silence.wav", f"{slow}/a") for _ in range(10)]
+        other = submit(cluster, DATA / "silence.wav", f"{receiver}/ok")
+        job = settled(cluster, other, timeout=60)
+        assert job["webhook"]["delivered_at"] is not None and job["webhook"]["attempts"] == 1
+        for job_id in stuck[:2]:
+            job = settled(cluster, job_id, timeout=120)
+            # Each attempt ended at its 1-s deadline although every read was quick.
+            assert job["webhook"]["last_error"] == "timed out after 1 s"
+    assert TrickleReceiver.calls >= 2
+    assert TrickleReceiver.most_open <= 2  # WHISPER_JOBS_WEBHOOK_MAX_IN_FLIGHT_PER_HOST

@@ -1,14 +1,18 @@
 """Webhook retry decisions and the store's due set (what the sweep sends), on the real Redis."""
 
 import base64
+import threading
+import time
 from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
 from app.contract.jobs import Job, JobOptions, JobStatus, WebhookState, new_job_id, utcnow
 from app.core.netguard import UrlPolicy
 from app.storage.store import JobStore
-from worker.webhook_delivery import Outcome, apply_outcome, parse_retry_after
+from app.storage.webhook_slots import SlotLimits
+from worker.webhook_delivery import Outcome, apply_outcome, deliver, parse_retry_after
 
 SCHEDULE = [5.0, 30.0, 120.0]
 SECRET = "whsec_" + base64.b64encode(b"s" * 32).decode()
@@ -60,12 +64,73 @@ def test_terminal_transition_puts_the_event_in_the_due_set(store: JobStore) -> N
 
 
 def test_one_delivery_of_an_event_at_a_time(store: JobStore) -> None:
-    assert store.webhooks.claim("j1", ttl_seconds=60)
-    assert not store.webhooks.claim("j1", ttl_seconds=60)  # a second message for the same event
-    assert store.webhooks.claim("j2", ttl_seconds=60)  # other jobs are not held up
-    store.webhooks.release("j1")
-    assert store.webhooks.claim("j1", ttl_seconds=60)
+    assert store.webhooks.claim("j1", "a", ttl_seconds=60)
+    assert not store.webhooks.claim("j1", "b", ttl_seconds=60)  # a second message, same event
+    assert store.webhooks.claim("j2", "c", ttl_seconds=60)  # other jobs are not held up
+    store.webhooks.release("j1", "a")
+    assert store.webhooks.claim("j1", "d", ttl_seconds=60)
     assert 0 < store.redis.ttl("whisper-jobs:job:j1:webhook-claim") <= 60  # a dead worker's expires
+
+
+def test_a_lapsed_claim_is_not_released_by_its_old_holder(store: JobStore) -> None:
+    assert store.webhooks.claim("j3", "old", ttl_seconds=60)
+    store.redis.delete("whisper-jobs:job:j3:webhook-claim")  # lapsed
+    assert store.webhooks.claim("j3", "new", ttl_seconds=60)
+    store.webhooks.release("j3", "old")  # the old attempt ends late: the new claim stays
+    assert not store.webhooks.claim("j3", "third", ttl_seconds=60)
+
+
+def test_attempts_in_flight_are_bounded_per_receiver_and_per_key(store: JobStore) -> None:
+    slots, limits = store.webhooks.slots, SlotLimits(per_receiver=2, per_key=3)
+    slow, other = "http://slow.example:80", "http://other.example:80"
+    assert slots.acquire("a1", slow, "A", limits, 60)
+    assert slots.acquire("a2", slow, "A", limits, 60)
+    assert not slots.acquire("a3", slow, "A", limits, 60)  # the receiver's share is taken
+    assert slots.acquire("b1", slow, "B", SlotLimits(2, 3), 60) is False  # for every key
+    assert slots.acquire("b1", other, "B", limits, 60)  # another receiver is not held up
+    assert slots.acquire("a4", other, "A", limits, 60)  # A's third
+    assert not slots.acquire("a5", "http://third.example:80", "A", limits, 60)  # A's share
+    assert slots.in_flight(slow) == 2
+    slots.release("a1", slow, "A")
+    assert slots.acquire("a3", slow, "A", limits, 60)
+    # A slot lapses by itself (a worker that died mid-attempt): here at once.
+    assert slots.acquire("c1", "http://lapse.example:80", "C", limits, 0.0)
+    assert slots.in_flight("http://lapse.example:80") == 0
+
+
+class Trickle(BaseHTTPRequestHandler):
+    """Answers 200 one byte at a time, a byte every 0.2 s: each read is quick, the whole is not
+    (its status line and headers take about 8 s, its promised body far longer)."""
+
+    def do_POST(self) -> None:  # noqa: N802 - the stdlib's name
+        self.rfile.read(int(self.headers["Content-Length"]))
+        head = b"HTTP/1.1 200 OK\r\nX-Slow: " + b"x" * 20 + b"\r\nContent-Length: 100000\r\n\r\n"
+        try:
+            for byte in head + b"y" * 100:
+                self.wfile.write(bytes([byte]))
+                self.wfile.flush()
+                time.sleep(0.2)
+        except OSError:
+            return  # the client hung up: as it should
+
+    def log_message(self, *_: object) -> None:
+        pass
+
+
+def test_an_attempt_has_one_deadline_however_slowly_the_receiver_answers() -> None:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Trickle)
+    thread = threading.Thread(target=server.serve_forever)
+    thread.start()
+    try:
+        job = job_with_webhook()
+        job.webhook.url = f"http://127.0.0.1:{server.server_address[1]}/h"
+        policy = UrlPolicy.from_settings(["127.0.0.1/32"], [])
+        outcome = deliver(job, [SECRET], policy, 1.0, utcnow())
+        assert outcome == Outcome(None, "timed out after 1 s")
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
 
 
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)

@@ -19,7 +19,7 @@ from starlette.concurrency import run_in_threadpool
 from app.api.deps import CallerDep, ProducerDep, SettingsDep, StoreDep
 from app.api.forms import bounded_filename, job_options, validated_form
 from app.api.openai_stream import openai_events, usage
-from app.api.streams import StreamLimiter
+from app.api.streams import CLIENT_CLOSED_REQUEST, StreamLimiter, until_hung_up
 from app.api.submit import submit
 from app.contract.errors import InvalidRequest, JobFailed
 from app.contract.formats import MEDIA_TYPES, CueLimits, download_name, render
@@ -77,7 +77,7 @@ async def run_sync_job(
     store: JobStore,
     producer: Celery,
     caller: str,
-    streams: StreamLimiter,
+    http: Request,
 ) -> Response:
     form = validated_form(
         {
@@ -94,23 +94,32 @@ async def run_sync_job(
         options=job_options(form, settings), filename=bounded_filename(request.file.filename),
         owner=caller,
     )  # fmt: skip
-    slot = streams.acquire(caller) if request.stream else None  # before the job exists
+    # A wait holds a pub/sub connection, streamed or not: both count against the key's cap,
+    # taken before the job exists.
+    streams: StreamLimiter = http.app.state.streams
+    slot = streams.acquire(caller)
     try:
         job, _ = await run_in_threadpool(
             submit, job, request.file.file, settings, store, producer, None
         )
     except BaseException:
-        if slot is not None:
-            slot.release()
+        slot.release()
         raise
-    if slot is not None:
+    if request.stream:
         return StreamingResponse(
             openai_events(job.id, store, slot, settings.sync_timeout_seconds),
             media_type="text/event-stream",
             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
             background=BackgroundTask(slot.release),
         )
-    ended = await store.wait_until_ended(job.id, settings.sync_timeout_seconds)
+    try:
+        ended = await until_hung_up(
+            http, store.wait_until_ended(job.id, settings.sync_timeout_seconds)
+        )
+    finally:
+        slot.release()
+    if ended is None:  # the caller left: its wait (and connection) are freed, the job goes on
+        return Response(status_code=CLIENT_CLOSED_REQUEST)
     if ended.status is not JobStatus.COMPLETED or ended.result is None:
         error = ended.error or JobError(code="canceled", message="The job was canceled.")
         raise JobFailed(error.code, error.message)
@@ -154,8 +163,9 @@ async def create_transcription(
     language: Annotated[str | None, Form(description="ISO 639-1 code; absent: detect.")] = None,
 ) -> Response:
     """OpenAI's transcription endpoint, run as a job of this service."""
-    return await run_sync_job("transcribe", request, language, settings, store, producer,
-                              caller, http.app.state.streams)  # fmt: skip
+    return await run_sync_job(
+        "transcribe", request, language, settings, store, producer, caller, http
+    )
 
 
 @router.post("/translations", responses=RESPONSES)
@@ -168,5 +178,4 @@ async def create_translation(
     caller: CallerDep,
 ) -> Response:
     """OpenAI's translation endpoint (any language to English), run as a job of this service."""
-    return await run_sync_job("translate", request, None, settings, store, producer,
-                              caller, http.app.state.streams)  # fmt: skip
+    return await run_sync_job("translate", request, None, settings, store, producer, caller, http)
