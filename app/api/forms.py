@@ -10,6 +10,7 @@ request is refused.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 from copy import copy
 from typing import TYPE_CHECKING, Any
@@ -69,21 +70,27 @@ def parse_metadata(raw: str | None) -> dict[str, Any] | None:
         raise InvalidRequest(f"metadata is not valid JSON: {str(e)[:200]}.") from e
     if not isinstance(value, dict):
         raise InvalidRequest("metadata must be a JSON object.")
-    if _depth(value) > MAX_METADATA_DEPTH:
+    depth, finite = _shape(value)
+    if depth > MAX_METADATA_DEPTH:
         raise InvalidRequest(f"metadata may be nested at most {MAX_METADATA_DEPTH} levels deep.")
+    if not finite:  # e.g. 1e400: the parser reads it as infinity, which JSON cannot write back
+        raise InvalidRequest("metadata holds a number too large to store (e.g. 1e400).")
     return value
 
 
-def _depth(value: Any) -> int:
-    """How deeply objects and arrays nest (iterative: no recursion limit to hit)."""
-    deepest, stack = 0, [(value, 1)]
+def _shape(value: Any) -> tuple[int, bool]:
+    """How deeply objects and arrays nest, and whether every number is finite (iterative: no
+    recursion limit to hit)."""
+    deepest, finite, stack = 0, True, [(value, 1)]
     while stack:
         item, level = stack.pop()
         if isinstance(item, dict | list):
             deepest = max(deepest, level)
             children = item.values() if isinstance(item, dict) else item
             stack.extend((child, level + 1) for child in children)
-    return deepest
+        elif isinstance(item, float) and not math.isfinite(item):
+            finite = False
+    return deepest, finite
 
 
 def _describe(error: ValidationError) -> str:

@@ -10,10 +10,12 @@ import logging
 import os
 import sys
 
+from pydantic import ValidationError
 from whisper_jobs_client import _cli as client_cli
 from whisper_jobs_client._cli import Handler
 
 from app.contract.jobs import MAINTENANCE_QUEUE, WEBHOOK_QUEUE, queue_for
+from app.core import settings_errors
 from app.core.auth import new_key
 from app.core.config import Settings, get_settings
 from app.core.logs import configure_logging, logging_config
@@ -132,10 +134,18 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> dict[s
     return dict.fromkeys(names, run_server_command)
 
 
+# sysexits' EX_CONFIG: a supervisor (compose, systemd) can tell it from a crash.
+CONFIGURATION_ERROR = 78
+
+
 def run_server_command(args: argparse.Namespace, _parser: argparse.ArgumentParser) -> int:
     if args.command == "keys":
         return create_key(args.name)
-    settings = get_settings()
+    try:
+        settings = get_settings()
+    except ValidationError as e:  # said once, in words, without the values (they hold secrets)
+        print(f"whisper-jobs {args.command}: {settings_errors.describe(e)}", file=sys.stderr)
+        return CONFIGURATION_ERROR
     configure_logging(settings.log_format, settings.log_level)
     if args.command == "beat":
         run_beat(settings)

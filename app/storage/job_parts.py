@@ -64,6 +64,15 @@ class JobParts:
         raw = self.redis.get(parts_key_for(job_id))
         return None if raw is None else PartsPlan.loads(raw)
 
+    def part_ids(self, job_id: str) -> list[str]:
+        """The ids of a long job's parts; none for a job that was not split (or an unreadable
+        plan: its parts then expire with their TTL)."""
+        try:
+            plan = self.get(job_id)
+        except (ValueError, TypeError, KeyError):
+            return []
+        return [] if plan is None else [part.job_id for part in plan.parts]
+
 
 def parts_key_for(job_id: str) -> str:
     return f"{key_for(job_id)}:parts"

@@ -28,7 +28,7 @@ from app.storage.idempotency import IdempotentCreation
 from app.storage.inspection import Inspection
 from app.storage.job_creation import script_for
 from app.storage.job_events import JobEvents
-from app.storage.job_parts import PARTS_OWNER, JobParts
+from app.storage.job_parts import PARTS_OWNER, JobParts, parts_key_for
 from app.storage.keys import (
     ACTIVE_KEY,
     WEBHOOKS_DUE_KEY,
@@ -205,13 +205,23 @@ class JobStore(IdempotentCreation):
         return [Segment.model_validate_json(item) for item in raw]
 
     def delete(self, job: Job) -> bool:
+        """Everything the job made: its record, result, segments and claims, and a long job's
+        parts plan and every part's own (a part's text is the job's text too)."""
+        parts = self.parts.part_ids(job.id)
         with self.redis.pipeline(transaction=True) as pipe:
-            pipe.delete(key_for(job.id), result_key_for(job.id), segments_key_for(job.id),
-                        webhook_claim_key_for(job.id))  # fmt: skip
-            pipe.srem(ACTIVE_KEY, job.id)
+            for job_id in [job.id, *parts]:
+                pipe.delete(
+                    key_for(job_id),
+                    result_key_for(job_id),
+                    segments_key_for(job_id),
+                    webhook_claim_key_for(job_id),
+                    lease_key_for(job_id),
+                )
+                pipe.srem(ACTIVE_KEY, job_id)
+                pipe.zrem(WEBHOOKS_DUE_KEY, job_id)
+            pipe.delete(parts_key_for(job.id))
             pipe.srem(owner_active_key(job.owner), job.id)
             pipe.zrem(owner_jobs_key(job.owner), job.id)
-            pipe.zrem(WEBHOOKS_DUE_KEY, job.id)
             deleted = pipe.execute()[0]
         return bool(deleted)
 

@@ -93,6 +93,12 @@ def test_a_split_job_reads_as_one_run_of_the_whole_recording(
     assert counts.finished == {("completed", "base"): 1.0}
     assert not any(counts.in_flight.values())
     assert store.redis.zcard(owner_jobs_key(PARTS_OWNER)) == 0
+    # DELETE removes everything the job made: its parts' records and text included.
+    ids = [job.id, *(part.job_id for part in plan.parts)]
+    assert all(store.redis.exists(f"whisper-jobs:job:{i}") for i in ids)
+    assert store.delete(job)
+    keys = [k.decode() if isinstance(k, bytes) else k for k in store.redis.scan_iter("*")]
+    assert [k for k in keys if any(i in k for i in ids)] == []
 
 
 @pytest.mark.model

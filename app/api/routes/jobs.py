@@ -177,6 +177,8 @@ def delete_job(job_id: str, store: StoreDep, settings: SettingsDep, caller: Call
             return Response(status_code=status.HTTP_204_NO_CONTENT)
         raise
     if job.status.is_terminal:
+        for part_id in store.parts.part_ids(job.id):  # a canceled long job's parts' audio
+            settings.uploads.remove(part_id)
         store.delete(job)
         return Response(status_code=status.HTTP_204_NO_CONTENT)
     was_queued = job.status is JobStatus.QUEUED

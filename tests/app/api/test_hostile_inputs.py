@@ -44,8 +44,24 @@ def test_metadata_at_the_depth_cap_round_trips(client: TestClient) -> None:
     assert job["metadata"] == {"a": eval(deep(15))}  # noqa: S307 - our own literal
 
 
+@pytest.mark.parametrize("raw", ['{"a": 1e400}', '{"a": [-1e999]}', '{"a": {"b": 2e308}}'])
+def test_a_number_json_cannot_hold_is_refused(client: TestClient, raw: str) -> None:
+    # Read as infinity, it would have been stored as null: a silent change of the caller's data.
+    assert_error(submit(client, metadata=raw), 422, "invalid_request")
+
+
 @pytest.mark.parametrize(
-    "raw", ['{"n": ' + "9" * 5000 + "}", '{"x": NaN}', '{"x": Infinity}', "[1]", "{", '"s"']
+    "raw",
+    [
+        '{"n": ' + "9" * 5000 + "}",
+        '{"x": NaN}',
+        '{"x": Infinity}',
+        '{"a": 1e400}',
+        '{"a": [-1e999]}',
+        "[1]",
+        "{",
+        '"s"',
+    ],
 )
 def test_odd_metadata_is_a_4xx_or_readable(client: TestClient, raw: str) -> None:
     response = submit(client, metadata=raw)

@@ -1,3 +1,8 @@
+import base64
+import os
+import subprocess
+import sys
+
 import pytest
 
 from app.core.cli import main, worker_argv
@@ -108,3 +113,28 @@ def test_version(capsys) -> None:
 def test_an_unreachable_server_is_named(capsys) -> None:
     assert main(["status", "0" * 32, "--server", "http://127.0.0.1:9"]) == 1
     assert "could not reach http://127.0.0.1:9" in capsys.readouterr().err
+
+
+def test_a_bad_configuration_is_said_once_without_its_secrets() -> None:
+    secret = "whsec_" + base64.b64encode(b"tiny!").decode()
+    env = {
+        **os.environ,
+        "WHISPER_JOBS_WEBHOOK_SECRET": secret,
+        "WHISPER_JOBS_WEBHOOK_SECRETS_PREVIOUS": "whsec_not-base64-at-all-hunter3",
+        "WHISPER_JOBS_REDIS_URL": "redis://:hunter2pass@127.0.0.1:1/0",
+        "WHISPER_JOBS_REDIS_MAX_CONNECTIONS": "1",
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", "app.core.cli", "api"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 78  # EX_CONFIG: not a crash to restart
+    assert "Traceback" not in done.stderr
+    for name in ("WEBHOOK_SECRET:", "WEBHOOK_SECRETS_PREVIOUS:", "REDIS_MAX_CONNECTIONS:"):
+        assert f"WHISPER_JOBS_{name}" in done.stderr
+    for value in (secret, "hunter3", "hunter2pass"):
+        assert value not in done.stderr + done.stdout
