@@ -154,7 +154,9 @@ class BatchingWhisper:
         return encoded
 
     def generate(self, features: Any, prompts: list[Any], **options: Any) -> Any:
-        key = _frozen(options)
+        # CTranslate2 refuses one batch of prompts of different lengths: only calls whose
+        # prompts are as long as each other's merge (e.g. jobs with other initial prompts).
+        key = (_frozen(options), tuple(sorted({len(p) for p in prompts})))
         return self._gated("generate", key, len(prompts), (features, prompts, options))
 
     def detect_language(self, features: Any) -> Any:

@@ -96,6 +96,22 @@ def test_calls_with_other_options_are_not_merged() -> None:
     assert sorted(model.calls) == [("generate", 1), ("generate", 1)]
 
 
+def test_calls_with_prompts_of_other_lengths_are_not_merged() -> None:
+    model = RowsModel()
+    gate = BatchingWhisper(model, max_rows=8, wait_seconds=5.0)
+    start = threading.Barrier(3)
+
+    def job(prompt: list[int]) -> Any:
+        with gate.member():
+            start.wait()
+            return gate.generate(row(float(len(prompt))), [prompt], beam_size=5)
+
+    with ThreadPoolExecutor(3) as pool:
+        results = list(pool.map(job, [[1, 2], [3, 4, 5], [6, 7]]))
+    assert results == [[(2.0, [1, 2], 5)], [(3.0, [3, 4, 5], 5)], [(2.0, [6, 7], 5)]]
+    assert sorted(model.calls) == [("generate", 1), ("generate", 2)]  # the two of length 2
+
+
 def test_a_lone_job_does_not_wait() -> None:
     gate = BatchingWhisper(RowsModel(), max_rows=8, wait_seconds=30.0)
     started = time.monotonic()
