@@ -81,9 +81,19 @@ function route() {
   }
   replace(main);
   const onUnauthorized = (problem) => showKeyPrompt(problem);
-  if (section === "jobs" && id) leave = jobView(main, decodeURIComponent(id), session, onUnauthorized);
+  if (section === "jobs" && id) leave = jobView(main, decodedOrAsIs(id), session, onUnauthorized);
   else if (section === "service") leave = serviceView(main, session);
   else leave = jobsView(main, session, onUnauthorized);
+}
+
+// A hand-typed or truncated link (`#/jobs/%E0%A4%A`) is not valid percent-encoding: the job
+// view then says "not found" for the text as typed instead of the page going blank.
+function decodedOrAsIs(text) {
+  try {
+    return decodeURIComponent(text);
+  } catch {
+    return text;
+  }
 }
 
 async function boot() {

@@ -190,3 +190,11 @@ def test_the_console_works_under_a_path_prefix(cluster: Cluster, watched: Watche
         expect(page.locator("#job-status")).not_to_be_empty()
     own = [u for u in watched.requests if u.startswith(proxied)]
     assert own and all(u.startswith(proxied + "/whisper/") for u in own), own
+
+
+def test_a_malformed_job_link_says_not_found(cluster: Cluster, watched: Watched) -> None:
+    page = watched.page
+    sign_in(page, cluster.url)
+    page.goto(cluster.url + "/#/jobs/%E0%A4%A")  # not valid percent-encoding
+    expect(page.get_by_role("alert")).to_contain_text("not_found")
+    assert watched.errors == [] or all("404" in e for e in watched.errors)
