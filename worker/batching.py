@@ -32,6 +32,8 @@ from typing import Any
 
 import numpy as np
 
+from worker import refusals
+
 logger = logging.getLogger(__name__)
 
 IDLE, GATE, MODEL = "idle", "gate", "model"
@@ -130,6 +132,7 @@ class BatchingWhisper:
             yield
         finally:
             self._local.__dict__.clear()
+            refusals.forget(me)
             with self._cond:
                 del self._members[me]
                 self._cond.notify_all()
@@ -195,6 +198,7 @@ class BatchingWhisper:
     @contextmanager
     def _state(self, state: str) -> Iterator[None]:
         me = threading.get_ident()
+        refusals.check(me)  # every model call passes here: a stopped job ends at its next one
         if me not in self._members:
             yield
             return

@@ -35,6 +35,7 @@ from app.storage.webhook_slots import SlotLimits
 from worker.celery_app import celery_app, models_here
 from worker.download import download
 from worker.engine import EngineConfig, WhisperEngine
+from worker.refusals import CallRefused, refuse_calls_of
 from worker.runner import RunPolicy, run_job
 from worker.split_jobs import LongJobSplitter, SplitPolicy
 from worker.sweep import sweep, sweep_uploads
@@ -120,7 +121,7 @@ def transcribe(self: Task[Any, Any], job_id: str) -> None:
     policy = RunPolicy(
         max_attempts=settings.max_attempts,
         lease_seconds=settings.job_lease_seconds,
-        timeout_errors=(SoftTimeLimitExceeded,),
+        timeout_errors=(SoftTimeLimitExceeded, CallRefused),
         deadline=time.monotonic() + soft_limit if soft_limit else None,
     )
     url_policy = UrlPolicy.from_settings(settings.allowed_networks, settings.allowed_hosts)
@@ -145,7 +146,15 @@ def transcribe(self: Task[Any, Any], job_id: str) -> None:
 
 @cache
 def watchdog() -> HardLimitWatchdog:
-    return HardLimitWatchdog()
+    """A job past its hard limit is stopped alone (its next model call refused); if it cannot
+    be, the process ends, and the other jobs' attempts are given back first."""
+    store = runtime()[0]
+
+    def refund(others: list[str]) -> None:
+        for job_id in others:
+            store.refund_attempt(job_id)
+
+    return HardLimitWatchdog(stop=refuse_calls_of, before_exit=refund)
 
 
 @celery_app.task(name=SWEEP_TASK)

@@ -68,6 +68,7 @@ STATUS: dict[str, int] = {
     "canceled": 409,
     "empty_file": 400,
     "unauthorized": 401,
+    "quota_exceeded": 403,
     "payload_too_large": 413,
     "unsupported_media": 415,
     "invalid_request": 422,

@@ -20,7 +20,7 @@ from pydantic import BaseModel, Field, ValidationError, create_model
 
 from app.contract.catalog import is_multilingual
 from app.contract.errors import InvalidRequest, ModelNotAvailable, ModelNotMultilingual
-from app.contract.jobs import DEFAULT_TEMPERATURES, JobOptions
+from app.contract.jobs import DEFAULT_TEMPERATURES, MAX_DECODING_COST, JobOptions
 from app.contract.languages import LANGUAGE_CODES
 from app.core.config import Settings
 
@@ -203,6 +203,14 @@ def job_options(form: JobForm, settings: Settings) -> JobOptions:
         "hotwords": given["hotwords"] or None,
     }
     try:
-        return JobOptions(**options)
+        built = JobOptions(**options)
     except ValidationError as e:
         raise InvalidRequest(_describe(e)) from e
+    if built.decoding_cost() > MAX_DECODING_COST:
+        raise InvalidRequest(
+            f"These options decode {built.decoding_cost():g} hypotheses per 30-s window when "
+            f"every fallback runs (beam_size × patience at temperature 0, plus best_of per other "
+            f"temperature); at most {MAX_DECODING_COST} are allowed: lower beam_size, best_of, "
+            "patience or the number of temperatures."
+        )
+    return built

@@ -134,7 +134,9 @@ def _record(
     message = transcription_message(producer, job.id, job.options.model, soft, hard)
     # One script: a replay answered (even at the caps), admission, the record and its message
     # (a worker never sees an unknown id, and no job is stored without its message).
-    caps = Caps(settings.max_active_jobs_per_key, settings.max_active_jobs)
+    caps = Caps(
+        settings.max_active_jobs_per_key, settings.max_active_jobs, settings.max_jobs_per_key
+    )
     stored = store.create(job, idempotency, message, caps)
     if stored.id == job.id:
         logger.info("job %s queued", job.id, extra={"job_id": job.id, "model": job.options.model})

@@ -22,6 +22,7 @@ Codes:
 - `idempotency_key_reused`: an `Idempotency-Key` sent again with a different request.
 - `rate_limited`: the caller has too many unfinished jobs; retry after `Retry-After`.
 - `overloaded`: the service holds too many unfinished jobs overall.
+- `quota_exceeded`: the caller keeps too many jobs (finished ones included); delete some.
 - `timeout` (a job error): the job ran past its time limit (derived from the audio duration).
 - `url_not_allowed` (also a job error): a caller-chosen URL points at a refused address.
 - `download_failed` (a job error): `audio_url` could not be fetched (status or reason given).
@@ -132,6 +133,10 @@ class RateLimited(WhisperJobsError):
 
 class Overloaded(WhisperJobsError):
     code = "overloaded"
+
+
+class QuotaExceeded(WhisperJobsError):
+    code = "quota_exceeded"
 
 
 class UrlNotAllowed(WhisperJobsError):

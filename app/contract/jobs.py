@@ -86,6 +86,12 @@ SERVICE_OPTIONS = frozenset({"model", "channels", "batched", "vad_threshold", "v
                              "vad_speech_pad_ms"})  # fmt: skip
 
 
+# The most hypotheses one 30-s window may cost when every fallback runs (`decoding_cost`): twice
+# the defaults' 30. Over it, one job's window could outlast its time limit and (with jobs decoded
+# together in one process) take the others' work with it.
+MAX_DECODING_COST = 60
+
+
 class JobOptions(BaseModel):
     """Decoding options a caller chose for one job: declared here once. The form of
     `POST /v1/jobs` is built from these fields (`app.api.forms`), and the engine's keyword
@@ -128,6 +134,14 @@ class JobOptions(BaseModel):
         None, gt=0, description="Seconds; turns word timestamps on (it needs them)."
     )
     vad_filter: bool = Field(False, description="Skip non-speech with Silero VAD.")
+
+    def decoding_cost(self) -> float:
+        """The hypotheses one window decodes at worst, when every temperature of the fallback
+        runs: `beam_size × patience` for the beam search at 0, `best_of` per sampled one."""
+        return sum(
+            self.beam_size * self.patience if t == 0 else self.best_of for t in self.temperature
+        )
+
     vad_threshold: float | None = Field(None, gt=0, lt=1, description="VAD speech probability.")
     vad_min_silence_ms: int | None = Field(
         None, ge=0, le=60_000, description="VAD minimum silence."

@@ -161,7 +161,16 @@ class Settings(RedisSettings):
         default=100, ge=1, description="Unfinished jobs one key may have (429 above)."
     )
     max_active_jobs: int = Field(
-        default=10_000, ge=1, description="Unfinished jobs the service holds (503 above)."
+        default=10_000,
+        ge=1,
+        description="Unfinished jobs the service holds (503 above); a long job's parts are not "
+        "counted (their job is).",
+    )
+    max_jobs_per_key: int = Field(
+        default=10_000,
+        ge=1,
+        description="Jobs one key keeps, finished ones included until they expire or are "
+        "deleted (`403 quota_exceeded` above): one key cannot fill Redis for everyone.",
     )
     task_seconds_per_audio_second: float = Field(
         default=2.0,

@@ -18,6 +18,7 @@ from app.contract.errors import (
     InvalidTransition,
     Overloaded,
     QueueUnavailable,
+    QuotaExceeded,
     RateLimited,
 )
 from app.contract.jobs import Job
@@ -112,6 +113,12 @@ class IdempotentCreation:
                 f"This key has {outcome.unfinished} unfinished jobs (the limit is "
                 f"{caps.per_owner}); wait for some to finish.",
                 retry_after=RETRY_AFTER_SECONDS,
+            )
+        if outcome.kind == "quota_exceeded":
+            assert caps is not None
+            raise QuotaExceeded(
+                f"This key keeps {outcome.unfinished} jobs (the limit is {caps.stored_per_owner}); "
+                "DELETE finished jobs you no longer need, or wait for them to expire."
             )
         assert idempotency is not None and outcome.earlier is not None  # a replay
         key, fingerprint = idempotency

@@ -32,20 +32,33 @@ if TYPE_CHECKING:
     from redis.commands.core import Script
 
 # KEYS: record, unfinished (all), unfinished (owner's), owner's index, submitted counter,
-# in-flight gauge, queue, Idempotency-Key record.
+# in-flight gauge, queue, Idempotency-Key record, unfinished (long jobs' parts).
 # ARGV: record, id, created (epoch s), model, in-flight field, message ("": none), owner's cap,
-# overall cap ("": no admission), Idempotency-Key record ("": none), its TTL, counted ("1"/"0").
+# overall cap ("": no admission), Idempotency-Key record ("": none), its TTL, counted ("1"/"0"),
+# the owner's cap on stored jobs, the prefix of job records' keys.
+# A long job's parts are not jobs of their own for the overall cap (their job is counted). The
+# owner's index keeps the ids of expired jobs until a listing prunes them: at the stored cap, up
+# to 100 of its oldest ids are looked at and the expired ones dropped before it is applied.
 SCRIPT = """
-local record, id, created, model, flight, message, mine_cap, all_cap, idem, idem_ttl, counted =
-  unpack(ARGV)
+local record, id, created, model, flight, message, mine_cap, all_cap, idem, idem_ttl, counted,
+  stored_cap, prefix = unpack(ARGV)
 if idem ~= '' then
   local earlier = redis.call('GET', KEYS[8])
   if earlier then return {'replay', earlier} end
 end
 if all_cap ~= '' then
-  if redis.call('SCARD', KEYS[2]) >= tonumber(all_cap) then return {'overloaded', '0'} end
+  local all = redis.call('SCARD', KEYS[2]) - redis.call('SCARD', KEYS[9])
+  if all >= tonumber(all_cap) then return {'overloaded', '0'} end
   local mine = redis.call('SCARD', KEYS[3])
   if mine >= tonumber(mine_cap) then return {'rate_limited', tostring(mine)} end
+  local stored = redis.call('ZCARD', KEYS[4])
+  if stored >= tonumber(stored_cap) then
+    for _, old in ipairs(redis.call('ZRANGE', KEYS[4], 0, 99)) do
+      if redis.call('EXISTS', prefix .. old) == 0 then redis.call('ZREM', KEYS[4], old) end
+    end
+    stored = redis.call('ZCARD', KEYS[4])
+    if stored >= tonumber(stored_cap) then return {'quota_exceeded', tostring(stored)} end
+  end
 end
 if not redis.call('SET', KEYS[1], record, 'NX') then return {'exists', '0'} end
 redis.call('SADD', KEYS[2], id)
@@ -63,16 +76,20 @@ return {'created', '0'}
 
 @dataclass(frozen=True)
 class Caps:
-    """Admission: at most `per_owner` unfinished jobs of one owner, `overall` of everyone's."""
+    """Admission: at most `per_owner` unfinished jobs of one owner, `overall` of everyone's (a
+    long job's parts not counted), and `stored_per_owner` jobs of one owner kept, finished or
+    not."""
 
     per_owner: int
     overall: int
+    stored_per_owner: int = 10_000
 
 
 @dataclass(frozen=True)
 class Outcome:
     """`created`; `exists` (the id is taken); `replay` (`earlier`: the key's record, JSON);
-    `overloaded`; `rate_limited` (`unfinished`: the owner's count)."""
+    `overloaded`; `rate_limited` (`unfinished`: the owner's count); `quota_exceeded`
+    (`unfinished`: the owner's stored jobs)."""
 
     kind: str
     earlier: dict[str, str] | None = None
@@ -93,7 +110,7 @@ def create_job(
     keys = [
         key_for(job.id), ACTIVE_KEY, owner_active_key(owner), owner_jobs_key(owner),
         stats.SUBMITTED_KEY, stats.IN_FLIGHT_KEY,
-        message.queue if message else key_for(job.id), idem_key,
+        message.queue if message else key_for(job.id), idem_key, owner_active_key(PARTS_OWNER),
     ]  # fmt: skip
     idem_record = (
         json.dumps({"job_id": job.id, "fingerprint": idempotency[1]}) if idempotency else ""
@@ -103,6 +120,7 @@ def create_job(
         f"{job.status.value}|{model}", message.payload if message else "",
         caps.per_owner if caps else "", caps.overall if caps else "",
         idem_record, IDEMPOTENCY_TTL_SECONDS, "1" if owner != PARTS_OWNER else "0",
+        caps.stored_per_owner if caps else "", key_for(""),
     ]  # fmt: skip
     kind, detail = script(keys=keys, args=args, client=redis)
     kind = kind.decode() if isinstance(kind, bytes) else str(kind)

@@ -153,6 +153,24 @@ class JobStore(IdempotentCreation):
 
         return self._transition(job_id, JobStatus.PROCESSING, change)
 
+    def refund_attempt(self, job_id: str) -> None:
+        """A run ended through no fault of the job's (another job's overrun ended its worker
+        process): its next run is not counted against its attempts."""
+        key = key_for(job_id)
+
+        def decide(raw: Any) -> tuple[None, Write | None]:
+            job = None if raw is None else parse_job(raw, job_id)
+            if job is None or job.status is not JobStatus.PROCESSING or job.attempts < 1:
+                return None, None
+            job.attempts -= 1
+
+            def write(pipe: Pipeline) -> None:
+                pipe.set(key, dump_job(job), keepttl=True)
+
+            return None, write
+
+        watch_update(self.redis, key, decide)
+
     def mark_completed(self, job_id: str, result: TranscriptResult) -> Job:
         def change(job: Job) -> None:
             job.status = JobStatus.COMPLETED

@@ -191,3 +191,17 @@ def test_merged_encodes_give_each_caller_its_own_rows(merged: frozenset[str]) ->
     assert [o.shape for o in outputs] == [(1, 2, 2)] * 3
     assert [float(o[0, 0, 0]) for o in outputs] == [1.0, 2.0, 3.0]
     assert gate.calls == {("encode", 3): 1}
+
+
+def test_a_refused_threads_next_call_fails_and_the_others_go_on() -> None:
+    from worker import refusals
+
+    model = RowsModel()
+    gate = BatchingWhisper(model, max_rows=8, wait_seconds=0.0)
+    with gate.member():
+        refusals.refuse_calls_of(threading.get_ident())
+        with pytest.raises(refusals.CallRefused):
+            gate.generate(row(1.0), [[1]], beam_size=5)
+    with gate.member():  # the thread's next job is its own again
+        assert gate.generate(row(2.0), [[2]], beam_size=5) == [(2.0, [2], 5)]
+    assert model.calls == [("generate", 1)]

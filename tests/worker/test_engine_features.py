@@ -5,6 +5,7 @@ Texts are checked by fidelity (equal to faster-whisper's own result in the same 
 well than a person, so their bounds are looser than JFK's); see `tests.transcripts`.
 """
 
+import re
 import time
 from pathlib import Path
 
@@ -55,7 +56,7 @@ def test_translate_to_english(engine: WhisperEngine, models_dir: Path, language:
     assert result.task == "translate"
     assert [s.text for s in result.segments] == expected.texts
     # English words, not the source language's: "good morning", "hello everyone".
-    words = set(result.text.lower().replace(",", " ").replace("!", " ").split())
+    words = set(re.findall(r"[a-z']+", result.text.lower()))  # any punctuation the CPU gives
     assert {"good", "morning"} <= words if language == "de" else {"hello", "everyone"} <= words
 
 
@@ -78,7 +79,9 @@ def test_split_channels_transcribes_each_side(engine: WhisperEngine, models_dir:
     assert [s.id for s in result.segments] == list(range(len(result.segments)))
     starts = [(s.start, s.channel) for s in result.segments]
     assert starts == sorted(starts)
-    assert sorted(seen) == [0, 1]
+    # One event per segment, each channel at least once (how many segments each side has
+    # depends on the CPU's kernels).
+    assert sorted(seen) == sorted(s.channel for s in result.segments) and set(seen) == {0, 1}
 
 
 def test_split_needs_stereo(engine: WhisperEngine) -> None:

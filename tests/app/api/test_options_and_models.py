@@ -113,3 +113,15 @@ def test_split_channels_of_a_mono_upload_is_refused_at_submit(client: TestClient
         "channels=split needs a stereo recording; this one has 1 channel."
     )
     assert submit(client, (DATA / "stereo.wav").read_bytes(), channels="split").status_code == 202
+
+
+def test_options_that_multiply_decoding_cost_are_capped(client: TestClient) -> None:
+    # Every fallback forced: beam 10 × patience 10 at 0, plus best_of 10 at 9 more temperatures.
+    temperatures = "0,0.1,0.2,0.3,0.4,0.5,0.6,0.7,0.8,0.9"
+    worst = {"beam_size": "10", "best_of": "10", "patience": "10", "temperature": temperatures}
+    response = submit(client, **worst)
+    assert_error(response, 422, "invalid_request")
+    assert "190 hypotheses" in response.json()["error"]["message"]
+    # The widest that fits: 10 + 10 × 5 = 60 with the default temperatures.
+    assert submit(client, beam_size="10", best_of="10").status_code == 202
+    assert submit(client).status_code == 202  # the defaults cost 30

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 import redis
 
-from app.contract.errors import IdempotencyKeyReused, Overloaded, RateLimited
+from app.contract.errors import IdempotencyKeyReused, Overloaded, QuotaExceeded, RateLimited
 from app.contract.jobs import Job, JobOptions, JobStatus, new_job_id, utcnow
 from app.storage import stats
 from app.storage.job_creation import Caps
@@ -58,6 +58,29 @@ def test_the_caps_refuse_and_write_nothing(store: JobStore, redis_client: redis.
     assert redis_client.llen("transcribe.base") == 0
     assert len(redis_client.keys("whisper-jobs:job:*")) == 1
     store.create(new_job("bob"), caps=Caps(per_owner=1, overall=10))  # another owner's room
+
+
+def test_a_long_jobs_parts_do_not_count_against_the_overall_cap(store: JobStore) -> None:
+    for _ in range(3):
+        store.create(new_job(PARTS_OWNER))
+    store.create(new_job("bob"), caps=Caps(per_owner=5, overall=1))  # 3 parts, 0 jobs: room
+    with pytest.raises(Overloaded):
+        store.create(new_job("carol"), caps=Caps(per_owner=5, overall=1))
+
+
+def test_the_jobs_one_key_keeps_are_capped_finished_or_not(store: JobStore) -> None:
+    caps = Caps(per_owner=10, overall=100, stored_per_owner=2)
+    first = store.create(new_job("alice"), caps=caps)
+    store.create(new_job("alice"), caps=caps)
+    store.mark_processing(first.id)
+    store.mark_canceled(first.id)  # finished: still kept, still counted
+    with pytest.raises(QuotaExceeded, match="keeps 2 jobs"):
+        store.create(new_job("alice"), caps=caps)
+    store.create(new_job("bob"), caps=caps)  # another key's room is its own
+    store.delete(store.get(first.id))  # a deleted (or expired) job frees its place
+    store.create(new_job("alice"), caps=caps)
+    store.redis.delete(f"whisper-jobs:job:{store.list_owned('alice', 5)[-1].id}")  # expired
+    store.create(new_job("alice"), caps=caps)  # its id, still in the index, was pruned
 
 
 def test_a_replay_is_answered_at_the_cap_and_a_changed_request_refused(store: JobStore) -> None:

@@ -170,3 +170,13 @@ def test_pinned_runs_transactions_and_commands_on_one_connection(redis_client) -
         assert one.wait(0, 10) == 0  # no replica here; WAIT is accepted on this connection
     assert len(ids) == 1
     assert redis_client.get("whisper-jobs:test:pinned") == b"1"
+
+
+def test_an_attempt_is_given_back_to_a_job_another_job_interrupted(store: JobStore) -> None:
+    job = Job(id=new_job_id(), status=JobStatus.QUEUED, created_at=utcnow(), options=JobOptions())
+    store.create(job)
+    assert store.mark_processing(job.id).attempts == 1
+    store.refund_attempt(job.id)
+    assert store.get(job.id).attempts == 0
+    store.refund_attempt(job.id)  # never below zero
+    assert store.get(job.id).attempts == 0
