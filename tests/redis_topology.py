@@ -26,13 +26,20 @@ FAILOVER_TIMEOUT_MS = 10_000
 class SentinelTopology:
     def __init__(self, root: Path, replicas: int = 1, sentinels: int = 3) -> None:
         self.root = root
-        self.primary = EmbeddedRedis(root / "primary", maxmemory="256mb")
+        # Every port chosen before any server binds one: the OS may offer the same free port
+        # twice (seen: a replica given its primary's port), so they are made distinct here.
+        ports: list[int] = []
+        while len(ports) < 1 + replicas + sentinels:
+            port = free_port()
+            if port not in ports:
+                ports.append(port)
+        self.primary = EmbeddedRedis(root / "primary", ports[0], maxmemory="256mb")
         self.replicas = [
-            EmbeddedRedis(root / f"replica{i}", maxmemory="256mb",
+            EmbeddedRedis(root / f"replica{i}", ports[1 + i], maxmemory="256mb",
                           extra_args=("--replicaof", "127.0.0.1", str(self.primary.port)))
             for i in range(replicas)
         ]  # fmt: skip
-        self.sentinel_ports = [free_port() for _ in range(sentinels)]
+        self.sentinel_ports = ports[1 + replicas :]
         self.sentinels: list[subprocess.Popen[bytes]] = []
 
     @property
