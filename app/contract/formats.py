@@ -2,7 +2,9 @@
 
 Subtitle cues respect `max_line_width` (characters per line), `max_line_count` (lines per cue) and
 `max_cue_seconds`; a long segment is split on word boundaries, at the words' own times when word
-timestamps exist, else at times interpolated by character count.
+timestamps exist, else at times interpolated by character count. Unless asked otherwise, cues
+follow the Netflix Timed Text Style Guide's general requirements (`SUBTITLE_DEFAULTS`: at most 42
+characters a line, 2 lines and 7 seconds a cue), which most platforms' guides share.
 """
 
 from __future__ import annotations
@@ -43,6 +45,24 @@ class CueLimits:
     max_line_width: int | None = None
     max_line_count: int | None = None
     max_cue_seconds: float | None = None
+
+
+# https://partnerhelp.netflixstudios.com/hc/en-us/articles/215758617 (Timed Text Style Guide:
+# General Requirements): 42 characters per line, 2 lines, a duration of at most 7 seconds.
+SUBTITLE_DEFAULTS = CueLimits(max_line_width=42, max_line_count=2, max_cue_seconds=7.0)
+
+
+def subtitle_limits(
+    max_line_width: int | None = None, max_line_count: int | None = None,
+    max_cue_seconds: float | None = None,
+) -> CueLimits:  # fmt: skip
+    """The limits asked for, each one not given at its `SUBTITLE_DEFAULTS` value."""
+    d = SUBTITLE_DEFAULTS
+    return CueLimits(
+        d.max_line_width if max_line_width is None else max_line_width,
+        d.max_line_count if max_line_count is None else max_line_count,
+        d.max_cue_seconds if max_cue_seconds is None else max_cue_seconds,
+    )
 
 
 @dataclass(frozen=True)

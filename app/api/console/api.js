@@ -73,9 +73,12 @@ export function submit(form, idempotencyKey) {
 }
 
 // The transcript in one format, and the file name the API gives it (Content-Disposition).
-export async function transcript(id, format) {
+// `limits`: subtitle limits ({ max_line_width: 42, ... }); empty values are left to the server.
+export async function transcript(id, format, limits = {}) {
+  const query = new URLSearchParams({ format });
+  for (const [name, value] of Object.entries(limits)) if (value !== "") query.set(name, value);
   const response = await request(
-    `v1/jobs/${encodeURIComponent(id)}/transcript?format=${encodeURIComponent(format)}`,
+    `v1/jobs/${encodeURIComponent(id)}/transcript?${query}`,
     { headers: { Accept: "*/*" } },
   );
   const disposition = response.headers.get("Content-Disposition") || "";

@@ -51,10 +51,31 @@ function webhookLog(webhook) {
       term("Next attempt", when(webhook.next_attempt_at))));
 }
 
+// Subtitle limits for the SRT and VTT downloads; empty: the server's defaults (shown).
+const CUE_LIMITS = [
+  ["max_line_width", "Characters a line", 42, 1, 1000],
+  ["max_line_count", "Lines a cue", 2, 1, 10],
+  ["max_cue_seconds", "Seconds a cue", 7, 0.1, 3600],
+];
+
+function cueLimits() {
+  const inputs = CUE_LIMITS.map(([name, label, placeholder, min, max]) =>
+    h("label", {}, label, " ", h("input", {
+      type: "number", name, placeholder: String(placeholder), min: String(min), max: String(max),
+      step: name === "max_cue_seconds" ? "0.1" : "1", inputmode: "decimal", class: "cue-limit",
+    })));
+  const box = h("fieldset", { class: "cue-limits" }, h("legend", {}, "Subtitles (srt, vtt)"), inputs);
+  const values = () => Object.fromEntries(
+    [...box.querySelectorAll("input")].map((input) => [input.name, input.value.trim()]));
+  return { box, values };
+}
+
 function downloads(job) {
+  const limits = cueLimits();
   const save = async (format) => {
     try {
-      const { blob, name } = await api.transcript(job.id, format);
+      const asked = format === "srt" || format === "vtt" ? limits.values() : {};
+      const { blob, name } = await api.transcript(job.id, format, asked);
       const url = URL.createObjectURL(blob);
       const a = h("a", { href: url, download: name, hidden: true });
       document.body.append(a);
@@ -75,7 +96,7 @@ function downloads(job) {
   };
   return h("div", { class: "downloads", role: "group", "aria-label": "Download the transcript" },
     FORMATS.map((f) => h("button", { type: "button", dataset: { format: f }, onclick: () => save(f) }, f)),
-    h("button", { type: "button", onclick: copy }, "Copy text"));
+    h("button", { type: "button", onclick: copy }, "Copy text"), limits.box);
 }
 
 export function jobView(main, id, session, onUnauthorized) {

@@ -19,7 +19,7 @@ from app.api.forms import (
 )
 from app.api.submit import check_caller_url, submit, submit_url
 from app.contract.errors import InvalidRequest, JobNotCompleted, JobNotFound, NoWebhook
-from app.contract.formats import MEDIA_TYPES, CueLimits, Format, download_name, render
+from app.contract.formats import MEDIA_TYPES, Format, download_name, render, subtitle_limits
 from app.contract.jobs import Job, JobStatus, WebhookState, new_job_id, utcnow
 from app.storage.broker import enqueue_webhook
 
@@ -149,16 +149,24 @@ def get_transcript(
     store: StoreDep,
     caller: CallerDep,
     format: Annotated[Format, Query(description="Output format.")] = "json",  # noqa: A002
-    max_line_width: Annotated[int | None, Query(ge=1, le=1000)] = None,
-    max_line_count: Annotated[int | None, Query(ge=1, le=10)] = None,
-    max_cue_seconds: Annotated[float | None, Query(gt=0, le=3600)] = None,
+    max_line_width: Annotated[
+        int | None, Query(ge=1, le=1000, description="Subtitle characters a line (default 42).")
+    ] = None,
+    max_line_count: Annotated[
+        int | None, Query(ge=1, le=10, description="Subtitle lines a cue (default 2).")
+    ] = None,
+    max_cue_seconds: Annotated[
+        float | None, Query(gt=0, le=3600, description="Subtitle seconds a cue (default 7).")
+    ] = None,
 ) -> Response:
     """The finished transcript: `json` (our result), `verbose_json` (OpenAI's shape), `text`,
-    `srt`, `vtt` or `tsv`. Subtitle cues follow the `max_*` limits."""
+    `srt`, `vtt` or `tsv`. Subtitle cues follow the `max_*` limits, by default those of the
+    Netflix Timed Text Style Guide (42 characters a line, 2 lines, 7 seconds)."""
     job = store.get_owned(job_id, caller)
     if job.status is not JobStatus.COMPLETED or job.result is None:
         raise JobNotCompleted(f"Job {job_id} is {job.status.value}; no transcript yet.")
-    body = render(job.result, format, CueLimits(max_line_width, max_line_count, max_cue_seconds))
+    limits = subtitle_limits(max_line_width, max_line_count, max_cue_seconds)
+    body = render(job.result, format, limits)
     headers = {"Content-Disposition": f'inline; filename="{download_name(job, format)}"'}
     if isinstance(body, dict):
         return JSONResponse(body, headers=headers)

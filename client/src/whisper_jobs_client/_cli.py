@@ -60,7 +60,11 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     )
     common.add_argument("--api-key", default=os.environ.get(KEY_ENV),
                         help=f"API key (env {KEY_ENV})")  # fmt: skip
-    submit = sub.add_parser("submit", parents=[common], help="submit audio files or URLs")
+    cues = argparse.ArgumentParser(add_help=False)
+    limits = cues.add_argument_group("subtitles (srt, vtt)")
+    for flag, kind, default in CUE_LIMITS:
+        limits.add_argument(flag, type=kind, metavar="N", help=f"default {default}")
+    submit = sub.add_parser("submit", parents=[common, cues], help="submit audio files or URLs")
     submit.add_argument("files", nargs="*", type=Path, metavar="FILE")
     submit.add_argument("--url", action="append", default=[], help="an audio URL (repeatable)")
     add_job_options(submit)
@@ -73,11 +77,11 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     submit.add_argument("--timeout", type=float, help="with --wait: give up after seconds")
     status = sub.add_parser("status", parents=[common], help="show a job")
     status.add_argument("job_id")
-    get = sub.add_parser("get", parents=[common], help="print or save a finished transcript")
+    get = sub.add_parser("get", parents=[common, cues], help="print or save a finished transcript")
     get.add_argument("job_id")
     get.add_argument("--format", choices=sorted(EXTENSIONS), default="text")
     get.add_argument("-o", "--output", type=Path, help="write to this file instead of stdout")
-    wait = sub.add_parser("wait", parents=[common], help="follow a job to its end")
+    wait = sub.add_parser("wait", parents=[common, cues], help="follow a job to its end")
     wait.add_argument("job_id")
     wait.add_argument("--timeout", type=float, help="give up after seconds (the job goes on)")
     wait.add_argument("--format", choices=sorted(EXTENSIONS),
@@ -88,6 +92,20 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     listing = sub.add_parser("list", parents=[common], help="list this key's jobs, newest first")
     listing.add_argument("--status", choices=[s.value for s in JobStatus])
     listing.add_argument("--limit", type=int, default=20)
+
+
+#: (flag, type, the server's default) of each subtitle limit of `GET /v1/jobs/{id}/transcript`.
+CUE_LIMITS: list[tuple[str, Any, str]] = [
+    ("--max-line-width", int, "42 characters"),
+    ("--max-line-count", int, "2 lines"),
+    ("--max-cue-seconds", float, "7 seconds"),
+]
+
+
+def cue_limits(args: argparse.Namespace) -> dict[str, Any]:
+    """The subtitle limits given on the command line (the others: the server's defaults)."""
+    names = (flag[2:].replace("-", "_") for flag, _, _ in CUE_LIMITS)
+    return {n: getattr(args, n) for n in names if getattr(args, n, None) is not None}
 
 
 COMMANDS = frozenset({"submit", "status", "wait", "get", "cancel", "list"})
@@ -152,7 +170,7 @@ def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
             if args.command == "wait":
                 return wait_for(client, args)
             if args.command == "get":
-                write(client.transcript(args.job_id, args.format), args.output)
+                write(client.transcript(args.job_id, args.format, **cue_limits(args)), args.output)
             elif args.command == "cancel":
                 for job_id in args.job_ids:
                     client.cancel(job_id)
@@ -192,7 +210,7 @@ def wait_for(client: Client, args: argparse.Namespace) -> int:
         progress.update(task, state=job.status.value, completed=done)
     code = show(job)
     if job.status is JobStatus.COMPLETED and args.format:
-        write(client.transcript(job.id, args.format), args.output)
+        write(client.transcript(job.id, args.format, **cue_limits(args)), args.output)
     return code
 
 
@@ -288,7 +306,7 @@ async def follow(
             return False
         progress.update(task, completed=1.0)
         path = output_path(args, item, job, many)
-        write(await client.transcript(job.id, args.format), path)
+        write(await client.transcript(job.id, args.format, **cue_limits(args)), path)
         if path is not None:
             err.print(f"{item.label} -> {path}", highlight=False)
         return True
