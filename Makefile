@@ -40,7 +40,7 @@ CT2_ISA ?= GENERIC
 test-isa: setup
 	CT2_FORCE_CPU_ISA=$(CT2_ISA) $(UV) run --no-sync pytest -q --durations=5 \
 		tests/worker/test_engine.py tests/worker/test_engine_features.py \
-		tests/worker/test_engine_batching.py \
+		tests/worker/test_engine_batching.py tests/worker/test_batched_path.py \
 		--deselect tests/worker/test_engine.py::test_model_is_loaded_once_and_reused \
 		tests/e2e/test_pipeline.py::test_jfk_end_to_end \
 		tests/e2e/test_features.py::test_transcript_formats_over_http \

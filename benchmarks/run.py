@@ -25,7 +25,7 @@ import httpx
 import numpy as np
 import psutil
 
-from benchmarks import cross_job, long_split, model_memory
+from benchmarks import cross_job, live_and_cancel, long_split, model_memory
 from benchmarks.harness import JFK, ROOT, Row, Service, long_speech, run_job
 from benchmarks.loadgen import (
     LoadResult,
@@ -289,6 +289,7 @@ def main() -> int:
             rows += bench_overhead_and_batching(svc, long_path, runs, threads)
             rows += bench_health_under_load(svc, long_path)
             rows += bench_sync_latency(svc, runs)
+            rows += live_and_cancel.rows(svc.url, long_path)
             svc.stop_worker()  # only the API is measured from here on
             small = write_wav(work / "one-second.wav", 0.1 * np.sin(np.arange(16_000) / 5.0))
             rows += bench_submission_load(svc, load_seconds, small, "default")

@@ -11,16 +11,21 @@ from pathlib import Path
 import pytest
 import yaml
 
+from app.core.config import Settings
+from app.core.env_example import env_names
+
 ROOT = Path(__file__).resolve().parents[1]
 COMPOSE = shutil.which("docker-compose")
 pytestmark = pytest.mark.skipif(COMPOSE is None, reason="docker-compose is not installed")
 
 
-def resolved(*files: str) -> dict:
+def resolved(*files: str, env_file: Path | None = None) -> dict:
     assert COMPOSE is not None
-    env = {**os.environ, "WHISPER_JOBS_REDIS_PASSWORD": "s3cret"}
+    env = {k: v for k, v in os.environ.items() if not k.startswith("WHISPER_JOBS_")}
+    env["WHISPER_JOBS_REDIS_PASSWORD"] = "s3cret"
     names = [arg for f in files for arg in ("-f", str(ROOT / f))]
-    run = subprocess.run([COMPOSE, *names, "config"],
+    given = ["--env-file", str(env_file)] if env_file else []
+    run = subprocess.run([COMPOSE, *names, *given, "config"],
                          capture_output=True, text=True, cwd=ROOT, timeout=60, env=env)  # fmt: skip
     assert run.returncode == 0, run.stderr
     return yaml.safe_load(run.stdout)
@@ -53,8 +58,11 @@ def test_the_ha_override_points_every_part_at_the_sentinels() -> None:
 def test_every_service_has_a_health_check(config: dict) -> None:
     services = config["services"]
     assert set(services) == {"redis", "api", "beat", "webhooks", "worker", "worker-cpu", "flower",
-                             "redis-replica", "sentinel-1", "sentinel-2", "sentinel-3"}  # fmt: skip
+                             "redis-replica", "sentinel-1", "sentinel-2", "sentinel-3",
+                             "config-check"}  # fmt: skip
     for name, service in services.items():
+        if name == "config-check":
+            continue  # runs once, to its end
         assert service["healthcheck"]["test"], name
         assert service["restart"] == "unless-stopped", name
 
@@ -109,3 +117,64 @@ def test_each_dockerfile_named_exists(config: dict) -> None:
     for name, service in config["services"].items():
         if "build" in service:
             assert (ROOT / service["build"]["dockerfile"]).is_file(), name
+
+
+# What docker-compose.yml sets itself, whatever `.env` says: the bundled Redis, the shared
+# volume, where the API listens inside its container, and each worker's device.
+FIXED = {"WHISPER_JOBS_REDIS_URL", "WHISPER_JOBS_DATA_DIR"}
+FIXED_IN = {
+    "api": {"WHISPER_JOBS_API_HOST", "WHISPER_JOBS_API_PORT"},
+    "config-check": {"WHISPER_JOBS_API_HOST", "WHISPER_JOBS_API_PORT"},
+    "worker": {"WHISPER_JOBS_DEVICE"},
+    "worker-cpu": {"WHISPER_JOBS_DEVICE"},
+}
+PARTS = ("api", "config-check", "beat", "webhooks", "worker", "worker-cpu")
+
+
+def test_every_setting_in_dot_env_reaches_every_part(tmp_path: Path) -> None:
+    dot_env = tmp_path / ".env"
+    dot_env.write_text("".join(f"{name}=set-{name.lower()}\n" for name in env_names()))
+    services = resolved("docker-compose.yml", env_file=dot_env)["services"]
+    for part in PARTS:
+        env = services[part]["environment"]
+        for name in set(env_names()) - FIXED - FIXED_IN.get(part, set()):
+            assert env.get(name) == f"set-{name.lower()}", (part, name)
+
+
+def test_a_setting_left_out_keeps_its_default(config: dict) -> None:
+    """Forwarded empty, which `Settings` reads as unset (`env_ignore_empty`)."""
+    env = config["services"]["worker-cpu"]["environment"]
+    assert env["WHISPER_JOBS_SPLIT_MIN_SECONDS"] == ""
+    assert env["WHISPER_JOBS_BATCH_JOBS"] == "8"  # the CPU worker's own default
+    with pytest.MonkeyPatch.context() as patch:
+        for name, value in env.items():
+            patch.setenv(name, value)
+        settings = Settings()
+    assert settings.split_min_seconds == Settings.model_fields["split_min_seconds"].default
+    assert settings.batch_jobs == 8
+
+
+def test_the_configuration_is_checked_once_before_any_part_starts(config: dict) -> None:
+    services = config["services"]
+    check = services["config-check"]
+    assert check["command"] == ["whisper-jobs", "check"] and check["restart"] == "no"
+    assert check["environment"] == services["api"]["environment"]  # the strictest rules
+    for part in PARTS[2:] + ("api",):
+        condition = services[part]["depends_on"]["config-check"]["condition"]
+        assert condition == "service_completed_successfully", part
+
+
+def test_beat_and_webhooks_run_on_the_api_image(config: dict) -> None:
+    """They never load a model: no CTranslate2, no weights in their image."""
+    for part in ("beat", "webhooks", "config-check"):
+        assert config["services"][part]["build"]["dockerfile"] == "docker/api.Dockerfile", part
+
+
+def test_the_build_context_leaves_out_the_venv_and_data() -> None:
+    ignored = {
+        line.strip() for line in (ROOT / ".dockerignore").read_text().splitlines()
+        if line.strip() and not line.startswith("#")
+    }  # fmt: skip
+    assert {".venv", "data", ".git", ".env"} <= ignored
+    copied = {"pyproject.toml", "uv.lock", "README.md", "client", "app", "worker"}
+    assert not copied & ignored

@@ -51,3 +51,10 @@ def test_every_image_the_readme_shows_is_committed() -> None:
     assert "docs/console.png" in images
     for image in images:
         assert (Path(__file__).resolve().parents[1] / image).is_file(), image
+
+
+def test_env_example_is_generated_from_the_settings() -> None:
+    from app.core.env_example import render
+
+    written = (Path(__file__).resolve().parents[1] / ".env.example").read_text()
+    assert written == render(), "stale: run `python -m app.core.env_example > .env.example`"

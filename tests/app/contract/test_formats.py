@@ -6,7 +6,14 @@ from datetime import timedelta
 import srt
 import webvtt
 
-from app.contract.formats import CueLimits, render, to_tsv, to_verbose_json
+from app.contract.formats import (
+    SUBTITLE_DEFAULTS,
+    CueLimits,
+    render,
+    subtitle_limits,
+    to_tsv,
+    to_verbose_json,
+)
 from app.contract.jobs import Segment, TranscriptResult, Word
 
 TEXT = " And so my fellow Americans, ask not what your country can do for you"
@@ -100,3 +107,17 @@ def test_verbose_json_has_openai_keys_exactly() -> None:
 
 def test_text_is_one_line_per_segment() -> None:
     assert render(result(False), "text", CueLimits()) == f"{TEXT.strip()}\nask what\tyou can do.\n"
+
+
+def test_subtitles_default_to_readable_cues_and_each_limit_can_be_changed() -> None:
+    assert subtitle_limits() == SUBTITLE_DEFAULTS == CueLimits(42, 2, 7.0)
+    assert subtitle_limits(max_line_width=80) == CueLimits(80, 2, 7.0)
+    long = result(True).model_copy(deep=True)
+    long.segments[0].end = 28.0  # one 28-s segment: a batched chunk's shape
+    long.segments[0].words = words_of(TEXT, 0.0, 28.0 / len(TEXT.split()))
+    subs = list(srt.parse(render(long, "srt", SUBTITLE_DEFAULTS)))
+    assert " ".join(" ".join(s.content.split()) for s in subs) == long.text
+    for sub in subs:
+        assert (sub.end - sub.start).total_seconds() <= 7.0
+        assert len(sub.content.split("\n")) <= 2
+        assert all(len(line) <= 42 for line in sub.content.split("\n"))

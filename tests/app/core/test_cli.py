@@ -37,31 +37,47 @@ def test_jobs_decoded_together_run_in_one_process_of_that_many_threads() -> None
     ],
 )  # fmt: skip
 def test_worker_refuses_settings_that_cannot_decode_jobs_together(
-    monkeypatch: pytest.MonkeyPatch, env: dict[str, str], message: str
+    monkeypatch: pytest.MonkeyPatch, capsys, env: dict[str, str], message: str
 ) -> None:
     monkeypatch.setenv("WHISPER_JOBS_REDIS_URL", "redis://127.0.0.1:1/0")
     for name, value in env.items():
         monkeypatch.setenv(name, value)
-    from app.core.config import get_settings
-
-    get_settings.cache_clear()
-    try:
-        with pytest.raises(SystemExit, match=message):
-            main(["worker"])
-    finally:
-        get_settings.cache_clear()
+    assert run_fresh(["worker"]) == 78  # EX_CONFIG: not a crash to restart
+    assert message in capsys.readouterr().err
+    assert run_fresh(["check"]) == 78  # the check says the same before anything starts
+    assert message in capsys.readouterr().err
 
 
 def test_worker_refuses_a_model_the_deployment_does_not_offer(
-    monkeypatch: pytest.MonkeyPatch,
+    monkeypatch: pytest.MonkeyPatch, capsys
 ) -> None:
     monkeypatch.setenv("WHISPER_JOBS_REDIS_URL", "redis://127.0.0.1:1/0")
+    assert run_fresh(["worker", "--models", "large-v3"]) == 78
+    assert "large-v3" in capsys.readouterr().err
+
+
+def test_check_refuses_an_open_api_and_a_missing_redis_and_passes_a_good_one(
+    monkeypatch: pytest.MonkeyPatch, capsys
+) -> None:
+    monkeypatch.delenv("WHISPER_JOBS_REDIS_URL", raising=False)
+    assert run_fresh(["check"]) == 78
+    assert "WHISPER_JOBS_REDIS_URL is not set" in capsys.readouterr().err
+    monkeypatch.setenv("WHISPER_JOBS_REDIS_URL", "redis://127.0.0.1:1/0")
+    monkeypatch.setenv("WHISPER_JOBS_API_HOST", "0.0.0.0")
+    assert run_fresh(["check"]) == 78
+    assert "WHISPER_JOBS_ALLOW_OPEN" in capsys.readouterr().err
+    monkeypatch.setenv("WHISPER_JOBS_API_KEYS", "ops:" + "ab" * 32)
+    assert run_fresh(["check"]) == 0
+    assert "valid" in capsys.readouterr().err
+
+
+def run_fresh(argv: list[str]) -> int:
+    """`whisper-jobs ARGV` with the settings read again from the environment."""
     from app.core.config import get_settings
 
     get_settings.cache_clear()
     try:
-        with pytest.raises(SystemExit, match="large-v3"):
-            main(["worker", "--models", "large-v3"])
+        return main(argv)
     finally:
         get_settings.cache_clear()
 

@@ -66,6 +66,17 @@ def test_submit_watch_it_decode_read_seek_and_download(
     cues = list(srt.parse(Path(download.value.path()).read_text()))
     assert [c.index for c in cues] == list(range(1, len(cues) + 1)) and cues
     assert wer(job["result"]["text"], " ".join(c.content for c in cues)) == 0.0
+    # The server's subtitle defaults, then the limits typed beside the buttons.
+    assert all(len(line) <= 42 for c in cues for line in c.content.split("\n"))
+    page.get_by_label("Characters a line").fill("16")
+    page.get_by_label("Seconds a cue").fill("3")
+    with page.expect_download() as narrow:
+        page.locator("button[data-format='srt']").click()
+    narrow_cues = list(srt.parse(Path(narrow.value.path()).read_text()))
+    assert len(narrow_cues) > len(cues)
+    assert all(len(line) <= 16 for c in narrow_cues for line in c.content.split("\n"))
+    assert all((c.end - c.start).total_seconds() <= 3.0 for c in narrow_cues)
+    assert wer(job["result"]["text"], " ".join(c.content for c in narrow_cues)) == 0.0
 
     SHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SHOTS / "job.png"), full_page=True)
