@@ -19,18 +19,28 @@ from app.core import settings_errors
 from app.core.auth import new_key
 from app.core.config import Settings, get_settings
 from app.core.logs import configure_logging, logging_config
+from app.core.settings_errors import ConfigurationError
 from app.core.supervisor import Supervisor
 
 logger = logging.getLogger("whisper_jobs")
+CONFIGURATION_ERROR = settings_errors.CONFIGURATION_ERROR
+
+
+def check(settings: Settings) -> None:
+    """What `api`, `worker`, `beat` and `webhooks` refuse at start, checked without starting:
+    the Redis URL, an open API without keys, decoding jobs together in several processes."""
+    settings.require_redis_url()
+    for problem in (settings.open_service_problem(), settings.batching_problem()):
+        if problem:
+            raise ConfigurationError(problem)
 
 
 def run_api(settings: Settings) -> None:
     import uvicorn
 
     settings.require_redis_url()
-    problem = settings.open_service_problem()
-    if problem:
-        raise SystemExit(problem)
+    if problem := settings.open_service_problem():
+        raise ConfigurationError(problem)
     port = int(os.environ.get("PORT", settings.api_port))
     uvicorn.run(
         "app.api.main:create_app",
@@ -70,10 +80,10 @@ def worker_argv(settings: Settings, models: list[str] | None = None) -> list[str
 def run_worker(settings: Settings, models: list[str] | None = None) -> None:
     settings.require_redis_url()
     if problem := settings.batching_problem():
-        raise SystemExit(problem)
+        raise ConfigurationError(problem)
     unknown = set(models or ()) - set(settings.models)
     if unknown:
-        raise SystemExit(f"not in WHISPER_JOBS_MODELS: {', '.join(sorted(unknown))}")
+        raise ConfigurationError(f"not in WHISPER_JOBS_MODELS: {', '.join(sorted(unknown))}")
     argv = worker_argv(settings, models)
     os.execv(argv[0], argv)  # become the Celery worker: signals reach it directly
 
@@ -130,12 +140,11 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> dict[s
         type=lambda v: [m.strip() for m in v.split(",") if m.strip()],
         help="consume only these models' queues (comma-separated; default: all offered)",
     )
-    names = ("serve", "webhooks", "beat", "keys", "api", "worker")
+    sub.add_parser(
+        "check", help="check the configuration as the services would at start (exit 78: not valid)"
+    )
+    names = ("serve", "webhooks", "beat", "keys", "api", "worker", "check")
     return dict.fromkeys(names, run_server_command)
-
-
-# sysexits' EX_CONFIG: a supervisor (compose, systemd) can tell it from a crash.
-CONFIGURATION_ERROR = 78
 
 
 def run_server_command(args: argparse.Namespace, _parser: argparse.ArgumentParser) -> int:
@@ -147,7 +156,18 @@ def run_server_command(args: argparse.Namespace, _parser: argparse.ArgumentParse
         print(f"whisper-jobs {args.command}: {settings_errors.describe(e)}", file=sys.stderr)
         return CONFIGURATION_ERROR
     configure_logging(settings.log_format, settings.log_level)
-    if args.command == "beat":
+    try:
+        return _run(args, settings)
+    except ConfigurationError as e:
+        print(f"whisper-jobs {args.command}: {e}", file=sys.stderr)
+        return CONFIGURATION_ERROR
+
+
+def _run(args: argparse.Namespace, settings: Settings) -> int:
+    if args.command == "check":
+        check(settings)
+        print("the configuration is valid", file=sys.stderr)
+    elif args.command == "beat":
         run_beat(settings)
     elif args.command == "webhooks":
         run_webhooks(settings)

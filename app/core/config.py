@@ -26,7 +26,11 @@ MIN_WEBHOOK_SECRET_BYTES = 24
 class Settings(RedisSettings):
     """Every setting of the service. The README's configuration table mirrors this class."""
 
-    model_config = SettingsConfigDict(env_prefix="WHISPER_JOBS_", extra="ignore")
+    # An empty variable is an unset one: docker-compose.yml forwards every setting as
+    # `${NAME:-}`, so one not given in `.env` or the shell must keep its default.
+    model_config = SettingsConfigDict(
+        env_prefix="WHISPER_JOBS_", extra="ignore", env_ignore_empty=True
+    )
 
     data_dir: Path = Field(
         default=Path("data"),

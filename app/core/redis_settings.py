@@ -8,10 +8,13 @@ from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from app.core.redis_url import SentinelTarget, is_sentinel_url, parse_sentinel_url
+from app.core.settings_errors import ConfigurationError
 
 
 class RedisSettings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="WHISPER_JOBS_", extra="ignore")
+    model_config = SettingsConfigDict(
+        env_prefix="WHISPER_JOBS_", extra="ignore", env_ignore_empty=True
+    )
 
     redis_url: str | None = Field(
         default=None,
@@ -54,7 +57,7 @@ class RedisSettings(BaseSettings):
 
     def require_redis_url(self) -> str:
         if not self.redis_url:
-            raise RuntimeError(
+            raise ConfigurationError(
                 "WHISPER_JOBS_REDIS_URL is not set; set it, or use `whisper-jobs serve`, "
                 "which starts an embedded server"
             )

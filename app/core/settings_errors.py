@@ -14,6 +14,14 @@ from urllib.parse import urlsplit
 from pydantic import ValidationError
 
 PREFIX = "WHISPER_JOBS_"
+# sysexits' EX_CONFIG: a supervisor (compose, systemd) can tell it from a crash.
+CONFIGURATION_ERROR = 78
+
+
+class ConfigurationError(RuntimeError):
+    """Settings that validate one by one but cannot run (a process says it, then exits 78)."""
+
+
 # Settings whose values are secret, or carry one.
 SECRET_SETTINGS = (
     "WEBHOOK_SECRET",
