@@ -143,6 +143,10 @@ def test_wait_polls_when_the_event_stream_is_unavailable(
 
 def cli(cluster: Cluster, *args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "WHISPER_JOBS_SERVER": cluster.url, "WHISPER_JOBS_API_KEY": KEY}
+    if "--server" in args:  # given on the command line: nothing from the environment
+        env = {
+            k: v for k, v in env.items() if k not in ("WHISPER_JOBS_SERVER", "WHISPER_JOBS_API_KEY")
+        }
     return subprocess.run(
         [sys.executable, "-m", "app.core.cli", *args], cwd=cwd, env=env, capture_output=True,
         text=True, timeout=300,
@@ -151,7 +155,9 @@ def cli(cluster: Cluster, *args: str, cwd: Path = ROOT) -> subprocess.CompletedP
 
 def test_cli_submit_wait_writes_srt(cluster: Cluster, tmp_path: Path) -> None:
     out = tmp_path / "jfk.srt"
-    run = cli(cluster, "submit", str(JFK), "--wait", "--format", "srt", "-o", str(out),
+    # The server and key before the command, as people type them (and none in the environment).
+    run = cli(cluster, "--server", cluster.url, "--api-key", KEY, "submit", str(JFK), "--wait",
+              "--format", "srt", "-o", str(out),
               "--language", "en")  # fmt: skip
     assert run.returncode == 0, run.stderr
     cues = list(srt.parse(out.read_text()))
@@ -186,7 +192,8 @@ def test_cli_submit_status_get_cancel_list(cluster: Cluster, client: Client) -> 
     assert len(captions) >= 3  # 11 s of speech in cues of 4 s at most
     listing = cli(cluster, "list", "--status", "completed")
     assert listing.returncode == 0 and job_id in listing.stdout
-    assert cli(cluster, "cancel", job_id).returncode == 0  # a finished job: its data is deleted
+    cancel = cli(cluster, "cancel", job_id)  # a finished job: its data is deleted
+    assert cancel.returncode == 0 and f"{job_id}: deleted" in cancel.stderr
     gone = cli(cluster, "status", job_id)
     assert gone.returncode == 1 and "not_found" in gone.stderr
 

@@ -116,3 +116,37 @@ def test_a_project_with_its_own_app_package_uses_client_and_cli(
     assert version.startswith("whisper-jobs-client ")
     helped = run(client_venv / "bin" / "whisper-jobs", "--help", cwd=project, env=env)
     assert "{submit,status,get,wait,cancel,list,completion}" in helped  # no server commands here
+
+
+def readme_install_commands() -> list[str]:
+    """The commands of the README's first shell block (its "Install the client" section)."""
+    from tests.test_docs import README
+
+    section = README.split("## Install the client", 1)[1]
+    block = section.split("```sh\n", 1)[1].split("```", 1)[0]
+    return [line for line in block.splitlines() if line and not line.startswith("#")]
+
+
+def test_the_readmes_install_commands_work_as_written(tmp_path: Path) -> None:
+    import shlex
+
+    checkout, from_url, build, from_wheel = readme_install_commands()
+    venv = tmp_path / "venv"
+    run(*UV, "venv", "--python", sys.executable, venv)
+    python = venv / "bin" / "python"
+    # `pip install X` as `uv pip install --python VENV X`: the same resolution, into the venv.
+    assert checkout.startswith("pip install ")
+    run(*UV, "pip", "install", "--python", python, *shlex.split(checkout)[2:], cwd=ROOT)
+    assert "whisper-jobs" in run(venv / "bin" / "whisper-jobs", "--help")
+    # The wheel: built where the README says, under the name its next line installs.
+    out = tmp_path / "dist"
+    run(*UV, *shlex.split(build)[1:-1], str(out), cwd=ROOT)
+    wheel = shlex.split(from_wheel)[2].removesuffix("[cli]").removeprefix("dist/")
+    assert (out / wheel).is_file(), sorted(p.name for p in out.iterdir())
+    run(*UV, "pip", "install", "--python", python, "--reinstall", f"{out / wheel}[cli]")
+    # The URL form needs the repository's address (not reachable here): its shape is checked.
+    assert from_url.startswith('pip install "whisper-jobs-client[cli] @ git+')
+    assert (
+        from_url.endswith('#subdirectory=client"')
+        and (ROOT / "client" / "pyproject.toml").is_file()
+    )

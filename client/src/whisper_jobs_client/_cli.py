@@ -53,13 +53,7 @@ err = Console(stderr=True)
 
 def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument(
-        "--server",
-        default=os.environ.get(SERVER_ENV, DEFAULT_SERVER),
-        help=f"API base URL (env {SERVER_ENV}; default {DEFAULT_SERVER})",
-    )
-    common.add_argument("--api-key", default=os.environ.get(KEY_ENV),
-                        help=f"API key (env {KEY_ENV})")  # fmt: skip
+    add_connection_options(common)
     cues = argparse.ArgumentParser(add_help=False)
     limits = cues.add_argument_group("subtitles (srt, vtt)")
     for flag, kind, default in CUE_LIMITS:
@@ -173,7 +167,9 @@ def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
                 write(client.transcript(args.job_id, args.format, **cue_limits(args)), args.output)
             elif args.command == "cancel":
                 for job_id in args.job_ids:
-                    client.cancel(job_id)
+                    ended = client.get(job_id).status.is_terminal
+                    client.cancel(job_id)  # a job that has ended is deleted
+                    err.print(f"{job_id}: {'deleted' if ended else 'canceled'}", highlight=False)
             else:
                 show_list(client.list(limit=args.limit, status=args.status))
         return EXIT_OK
@@ -353,9 +349,30 @@ def discovered_plugins() -> list[Plugin]:
     return [entry.load() for entry in entry_points(group=PLUGIN_GROUP)]
 
 
+def add_connection_options(parser: argparse.ArgumentParser) -> None:
+    """`--server` and `--api-key`, accepted before the command and after it (people type both).
+    Not given: absent from the parsed arguments (a subcommand's default would otherwise overwrite
+    what was given before it); `with_connection_defaults` fills them in."""
+    parser.add_argument(
+        "--server",
+        default=argparse.SUPPRESS,
+        help=f"API base URL (env {SERVER_ENV}; default {DEFAULT_SERVER})",
+    )
+    parser.add_argument("--api-key", default=argparse.SUPPRESS, help=f"API key (env {KEY_ENV})")
+
+
+def with_connection_defaults(args: argparse.Namespace) -> argparse.Namespace:
+    if not hasattr(args, "server"):
+        args.server = os.environ.get(SERVER_ENV, DEFAULT_SERVER)
+    if not hasattr(args, "api_key"):
+        args.api_key = os.environ.get(KEY_ENV)
+    return args
+
+
 def build_parser(plugins: list[Plugin]) -> tuple[argparse.ArgumentParser, dict[str, Handler]]:
     parser = argparse.ArgumentParser(prog="whisper-jobs", description=__doc__.split("\n\n")[0])
     parser.add_argument("--version", action="version", version=_version())
+    add_connection_options(parser)
     sub = parser.add_subparsers(dest="command", required=True)
     handlers: dict[str, Handler] = {}
     for plugin in plugins:
@@ -369,7 +386,7 @@ def build_parser(plugins: list[Plugin]) -> tuple[argparse.ArgumentParser, dict[s
 def main(argv: list[str] | None = None, plugins: list[Plugin] | None = None) -> int:
     """`plugins`: None discovers them from the installed distributions."""
     parser, handlers = build_parser(discovered_plugins() if plugins is None else plugins)
-    args = parser.parse_args(argv)
+    args = with_connection_defaults(parser.parse_args(argv))
     if args.command == "completion":
         sys.stdout.write(script(parser, args.shell))
         return EXIT_OK

@@ -154,3 +154,24 @@ def test_a_bad_configuration_is_said_once_without_its_secrets() -> None:
         assert f"WHISPER_JOBS_{name}" in done.stderr
     for value in (secret, "hunter3", "hunter2pass"):
         assert value not in done.stderr + done.stdout
+
+
+def test_server_and_key_are_accepted_before_the_command_and_after_it(monkeypatch) -> None:
+    from whisper_jobs_client._cli import build_parser, with_connection_defaults
+
+    monkeypatch.delenv("WHISPER_JOBS_SERVER", raising=False)
+    monkeypatch.setenv("WHISPER_JOBS_API_KEY", "wj_from-env")
+    parser, _ = build_parser([])
+
+    def parsed(*argv: str) -> tuple[str, str | None]:
+        args = with_connection_defaults(parser.parse_args(argv))
+        return args.server, args.api_key
+
+    before = parsed("--server", "http://a:1", "--api-key", "wj_k", "submit", "x.wav", "--wait")
+    after = parsed("submit", "x.wav", "--server", "http://a:1", "--api-key", "wj_k")
+    assert before == after == ("http://a:1", "wj_k")
+    assert parsed("--server", "http://a:1", "status", "j")[1] == "wj_from-env"
+    assert parsed("status", "j") == ("http://127.0.0.1:8000", "wj_from-env")
+    assert parsed("--server", "http://a:1", "status", "j", "--server", "http://b:2")[0] == (
+        "http://b:2"  # the later one wins, as argparse does
+    )
