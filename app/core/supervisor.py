@@ -27,6 +27,10 @@ logger = logging.getLogger("whisper_jobs")
 MAX_RESTARTS = 5
 RESTART_WINDOW_SECONDS = 300.0
 MAX_BACKOFF_SECONDS = 30.0
+# A signal this soon after the first is the same Ctrl-C (`uv run` forwards the terminal's SIGINT,
+# which also reaches us directly); a later one asks to stop at once.
+SAME_SIGNAL_SECONDS = 1.0
+HURRIED_SECONDS = 3.0  # how long a hurried stop waits for a cold shutdown before SIGKILL
 
 
 @dataclass
@@ -45,6 +49,8 @@ class Supervisor:
         self.children: list[Child] = []
         self.env: dict[str, str] = dict(os.environ)
         self.stopping = False
+        self.stop_requested_at = 0.0
+        self.hurry = False  # a second Ctrl-C: stop without waiting for the running job
 
     def _popen(self, command: str) -> subprocess.Popen[bytes]:
         argv = [sys.executable, "-m", "app.core.cli", command]
@@ -62,8 +68,16 @@ class Supervisor:
             self.children.append(Child(name, name, self._popen(name)))
 
     def _request_stop(self, signum: int, _frame: FrameType | None) -> None:
-        logger.info("received %s; stopping", signal.Signals(signum).name)
-        self.stopping = True
+        now = time.monotonic()
+        if not self.stopping:
+            self.stopping, self.stop_requested_at = True, now
+            logger.info("received %s; stopping: the API, then the worker (its running job may "
+                        "finish), then Redis. Ctrl-C again to stop at once",
+                        signal.Signals(signum).name)  # fmt: skip
+        elif now - self.stop_requested_at > SAME_SIGNAL_SECONDS and not self.hurry:
+            # A second Ctrl-C (not the first one again, forwarded by a wrapper such as `uv run`).
+            self.hurry = True
+            logger.warning("stopping now: a running job goes back to the queue and runs again")
 
     def run(self) -> int:
         signal.signal(signal.SIGINT, self._request_stop)
@@ -133,17 +147,32 @@ class Supervisor:
         for child in reversed(self.children):
             proc = child.process
             # SIGTERM: Celery's warm shutdown (the running job may finish). If it does not in
-            # time, SIGQUIT: a cold shutdown that hands the job's message back to the queue.
+            # time (or a second Ctrl-C hurries us), SIGQUIT: a cold shutdown that hands the job's
+            # message back to the queue; then SIGKILL.
             for sig, wait in ((signal.SIGTERM, self.settings.shutdown_timeout_seconds),
                               (signal.SIGQUIT, 15.0), (signal.SIGKILL, 15.0)):  # fmt: skip
                 if proc.poll() is not None:
                     break
-                if sig is not signal.SIGTERM:
+                if sig is not signal.SIGTERM and not self.hurry:
                     logger.warning("%s did not stop in time; sending %s", child.name, sig.name)
                 proc.send_signal(sig)
-                try:
-                    proc.wait(wait)
-                except subprocess.TimeoutExpired:
-                    continue
+                if self._stopped_within(child, wait):
+                    break
         if self.embedded is not None:
             self.embedded.stop()
+
+    def _stopped_within(self, child: Child, seconds: float) -> bool:
+        """Whether `child` ends within `seconds` (`HURRIED_SECONDS` once hurried). Saying, after
+        a second, what it waits for: a worker finishing its job can take a minute."""
+        start, said = time.monotonic(), False
+        while child.process.poll() is None:
+            waited = time.monotonic() - start
+            if waited >= (min(seconds, HURRIED_SECONDS) if self.hurry else seconds):
+                return False
+            if not said and waited >= 1.0 and not self.hurry:
+                logger.info("waiting up to %.0f s for %s to stop%s; Ctrl-C again to stop now",
+                            seconds, child.name, " (it may be finishing a job)"
+                            if child.name == "worker" else "")  # fmt: skip
+                said = True
+            time.sleep(0.05)
+        return True

@@ -63,3 +63,44 @@ def test_deaths_far_apart_are_forgiven(quitters: Quitters) -> None:
         quitters.tend(child.restart_at or now)
         child.process.wait(10)
     assert len(child.deaths) == 1
+
+
+STUBBORN = """
+import signal, sys, time
+signal.signal(signal.SIGTERM, signal.SIG_IGN)  # a worker finishing a long job
+signal.signal(signal.SIGQUIT, lambda *_: sys.exit(7))  # its cold shutdown
+print("ready", flush=True)
+time.sleep(600)
+"""
+
+
+def stubborn_child() -> Child:
+    proc = subprocess.Popen([sys.executable, "-c", STUBBORN], stdout=subprocess.PIPE)
+    assert proc.stdout is not None and proc.stdout.readline() == b"ready\n"
+    return Child("worker", "worker", proc)
+
+
+def test_a_second_ctrl_c_stops_at_once_and_the_first_one_forwarded_again_does_not() -> None:
+    import signal
+    import threading
+
+    sup = Supervisor(Settings(shutdown_timeout_seconds=600))
+    sup.children = [stubborn_child()]
+    try:
+        sup._request_stop(signal.SIGINT, None)
+        sup._request_stop(signal.SIGINT, None)  # the same Ctrl-C, forwarded by `uv run`
+        assert sup.stopping and not sup.hurry
+        stopping = threading.Thread(target=sup.stop)
+        stopping.start()
+        stopping.join(1.5)
+        assert stopping.is_alive()  # waiting (up to 600 s) for the job to finish
+        sup.stop_requested_at -= 2 * supervisor.SAME_SIGNAL_SECONDS  # a later, second Ctrl-C
+        sup._request_stop(signal.SIGINT, None)
+        assert sup.hurry
+        stopping.join(120)  # far below the 600 s it would otherwise wait
+        assert not stopping.is_alive()
+        assert sup.children[0].process.returncode == 7  # cold shutdown: SIGQUIT, not SIGKILL
+    finally:
+        sup.children[0].process.kill()
+        sup.children[0].process.wait(10)
+        sup.children[0].process.stdout.close()  # type: ignore[union-attr]
