@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import sys
+import warnings
 from datetime import UTC, datetime
 from typing import Any
 
 import celery.apps.worker
 from celery import Celery, signals
+from celery.exceptions import SecurityWarning
 
 from app.contract.jobs import queue_for
 from app.core.config import get_settings
@@ -36,6 +39,18 @@ def _say_as_json(message: str, f: Any = sys.__stderr__) -> None:
 
 # Configured at import too: Celery warns (e.g. its SecurityWarning) before `setup_logging` fires.
 _configure_logging()
+# Celery's 8-line SecurityWarning about running as root, said in one line instead (below).
+warnings.filterwarnings("ignore", message=".*superuser privileges", category=SecurityWarning)
+
+
+@signals.worker_init.connect
+def _say_root(**_: Any) -> None:
+    if os.geteuid() == 0:
+        logging.getLogger(__name__).warning(
+            "running as root: the images run as uid 10001; prefer an unprivileged user"
+        )
+
+
 if get_settings().log_format == "json":
     celery.apps.worker.safe_say = _say_as_json  # type: ignore[attr-defined]
 

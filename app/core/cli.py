@@ -53,14 +53,17 @@ def run_api(settings: Settings) -> None:
     )
 
 
-def celery_argv(settings: Settings) -> list[str]:
-    """`python -m celery -A worker.celery_app`, and `--quiet` in JSON mode: Celery's start-up
-    banner is printed, not logged, and would break a stream of JSON lines."""
-    quiet = ["--quiet"] if settings.log_format == "json" else []
-    return [sys.executable, "-m", "celery", "-A", "worker.celery_app", *quiet]
+def celery_argv(settings: Settings, quiet: bool = False) -> list[str]:
+    """`python -m celery -A worker.celery_app`, and `--quiet` in JSON mode (Celery's start-up
+    banner is printed, not logged, and would break a stream of JSON lines) or when asked (`serve`
+    runs three Celery processes: three banners before its ready line)."""
+    flags = ["--quiet"] if quiet or settings.log_format == "json" else []
+    return [sys.executable, "-m", "celery", "-A", "worker.celery_app", *flags]
 
 
-def worker_argv(settings: Settings, models: list[str] | None = None) -> list[str]:
+def worker_argv(
+    settings: Settings, models: list[str] | None = None, quiet: bool = False
+) -> list[str]:
     queues = ",".join([*(queue_for(m) for m in (models or settings.models)), MAINTENANCE_QUEUE])
     # Jobs decoded together share one process (and its loaded models): a pool of threads.
     pool, concurrency = (
@@ -68,7 +71,7 @@ def worker_argv(settings: Settings, models: list[str] | None = None) -> list[str
         else ("prefork", settings.worker_concurrency)
     )  # fmt: skip
     return [
-        *celery_argv(settings), "worker",
+        *celery_argv(settings, quiet), "worker",
         "--queues", queues,
         "--concurrency", str(concurrency),
         "--pool", pool,
@@ -77,34 +80,34 @@ def worker_argv(settings: Settings, models: list[str] | None = None) -> list[str
     ]  # fmt: skip
 
 
-def run_worker(settings: Settings, models: list[str] | None = None) -> None:
+def run_worker(settings: Settings, models: list[str] | None = None, quiet: bool = False) -> None:
     settings.require_redis_url()
     if problem := settings.batching_problem():
         raise ConfigurationError(problem)
     unknown = set(models or ()) - set(settings.models)
     if unknown:
         raise ConfigurationError(f"not in WHISPER_JOBS_MODELS: {', '.join(sorted(unknown))}")
-    argv = worker_argv(settings, models)
+    argv = worker_argv(settings, models, quiet)
     os.execv(argv[0], argv)  # become the Celery worker: signals reach it directly
 
 
-def run_webhooks(settings: Settings) -> None:
+def run_webhooks(settings: Settings, quiet: bool = False) -> None:
     """A worker for the `webhooks` queue only: slow receivers never hold a transcription worker.
     Threads: deliveries wait on the network, not the CPU."""
     settings.require_redis_url()
     argv = [
-        *celery_argv(settings), "worker", "--queues", WEBHOOK_QUEUE,
+        *celery_argv(settings, quiet), "worker", "--queues", WEBHOOK_QUEUE,
         "--pool", "threads", "--concurrency", "8",
         "--loglevel", "INFO", "--hostname", "webhooks@%h",
     ]  # fmt: skip
     os.execv(argv[0], argv)
 
 
-def run_beat(settings: Settings) -> None:
+def run_beat(settings: Settings, quiet: bool = False) -> None:
     settings.require_redis_url()
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     argv = [
-        *celery_argv(settings), "beat", "--loglevel", "INFO",
+        *celery_argv(settings, quiet), "beat", "--loglevel", "INFO",
         "--schedule", str(settings.data_dir / "celerybeat-schedule"),
     ]  # fmt: skip
     os.execv(argv[0], argv)
@@ -126,15 +129,19 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> dict[s
     sub.add_parser(
         "serve", help="run everything: embedded Redis (if no URL), API, a worker and beat"
     )
-    sub.add_parser("webhooks", help="run a worker that delivers webhook events")
-    sub.add_parser("beat", help="run the scheduler of the recovery sweep (one per deployment)")
+    quiet = argparse.ArgumentParser(add_help=False)
+    quiet.add_argument("--quiet", action="store_true", help="no Celery start-up banner")
+    sub.add_parser("webhooks", parents=[quiet], help="run a worker that delivers webhook events")
+    sub.add_parser(
+        "beat", parents=[quiet], help="run the scheduler of the recovery sweep (one per deployment)"
+    )
     keys = sub.add_parser("keys", help="manage API keys")
     keys_sub = keys.add_subparsers(dest="keys_command", required=True)
     keys_sub.add_parser("create", help="print a new key and its configuration entry").add_argument(
         "name"
     )
     sub.add_parser("api", help="run the HTTP API (uvicorn)")
-    worker = sub.add_parser("worker", help="run a Celery transcription worker")
+    worker = sub.add_parser("worker", parents=[quiet], help="run a Celery transcription worker")
     worker.add_argument(
         "--models",
         type=lambda v: [m.strip() for m in v.split(",") if m.strip()],
@@ -168,13 +175,13 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
         check(settings)
         print("the configuration is valid", file=sys.stderr)
     elif args.command == "beat":
-        run_beat(settings)
+        run_beat(settings, args.quiet)
     elif args.command == "webhooks":
-        run_webhooks(settings)
+        run_webhooks(settings, args.quiet)
     elif args.command == "api":
         run_api(settings)
     elif args.command == "worker":
-        run_worker(settings, args.models)
+        run_worker(settings, args.models, args.quiet)
     else:
         return Supervisor(settings).run()
     return 0

@@ -70,12 +70,51 @@ def logging_config(log_format: LogFormat = "text", level: str = "INFO") -> dict[
             },
         },  # fmt: skip
         "root": {"handlers": ["stderr"], "level": level},
-        # uvicorn's loggers: no handlers of their own, so their lines reach the root's.
+        "filters": {
+            "probes": {"()": f"{__name__}.ProbeFilter"},
+            "sweeps": {"()": f"{__name__}.SweepFilter"},
+        },
         "loggers": {
-            name: {"handlers": [], "propagate": True}
-            for name in ("uvicorn", "uvicorn.error", "uvicorn.access")
+            # uvicorn's loggers: no handlers of their own, so their lines reach the root's.
+            **{
+                name: {"handlers": [], "propagate": True}
+                for name in ("uvicorn", "uvicorn.error", "uvicorn.access")
+            },
+            "uvicorn.access": {"handlers": [], "propagate": True, "filters": ["probes"]},
+            # Each worker's start-up chatter (a line per neighbour search and connection); a
+            # lost connection is still said, at WARNING.
+            **{
+                name: {"level": "WARNING"}
+                for name in ("celery.worker.consumer.mingle", "celery.worker.consumer.connection")
+            },
+            # The recovery sweep runs every minute: Celery's lines for it (sent, received,
+            # succeeded) would fill the log; the sweep says itself what it recovers.
+            **{
+                name: {"filters": ["sweeps"]}
+                for name in ("celery.beat", "celery.worker.strategy", "celery.app.trace")
+            },
         },
     }
+
+
+class SweepFilter(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno > logging.INFO:
+            return True
+        text = record.getMessage()
+        return "whisper_jobs.sweep" not in text and "sweep-stuck-jobs" not in text
+
+
+class ProbeFilter(logging.Filter):
+    """Drops the access lines of health probes (`/healthz`, `/readyz`): a load balancer or
+    compose asks every few seconds, and `serve` asks while it starts."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        args = record.args if isinstance(record.args, tuple) else ()
+        return not (len(args) >= 3 and str(args[2]).split("?")[0] in PROBES)
+
+
+PROBES = frozenset({"/healthz", "/readyz"})
 
 
 def configure_logging(log_format: LogFormat = "text", level: str = "INFO") -> None:

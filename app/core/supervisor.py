@@ -42,6 +42,13 @@ class Child:
     restart_at: float | None = None  # time.monotonic() of a pending restart
 
 
+def child_argv(command: str) -> list[str]:
+    """A part's command line. Celery's parts without their banners: `serve` says what started
+    in a few lines (a newcomer reads them before the ready line)."""
+    quiet = ["--quiet"] if command in ("beat", "webhooks", "worker") else []
+    return [sys.executable, "-m", "app.core.cli", command, *quiet]
+
+
 class Supervisor:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
@@ -53,7 +60,7 @@ class Supervisor:
         self.hurry = False  # a second Ctrl-C: stop without waiting for the running job
 
     def _popen(self, command: str) -> subprocess.Popen[bytes]:
-        argv = [sys.executable, "-m", "app.core.cli", command]
+        argv = child_argv(command)
         # A session of its own: Ctrl-C reaches only us, and we stop the children in order.
         return subprocess.Popen(argv, env=self.env, start_new_session=True)
 
@@ -71,8 +78,8 @@ class Supervisor:
         now = time.monotonic()
         if not self.stopping:
             self.stopping, self.stop_requested_at = True, now
-            logger.info("received %s; stopping: the API, then the worker (its running job may "
-                        "finish), then Redis. Ctrl-C again to stop at once",
+            logger.info("received %s; stopping the API, the workers (a running job may finish), "
+                        "beat, then Redis. Ctrl-C again to stop at once",
                         signal.Signals(signum).name)  # fmt: skip
         elif now - self.stop_requested_at > SAME_SIGNAL_SECONDS and not self.hurry:
             # A second Ctrl-C (not the first one again, forwarded by a wrapper such as `uv run`).

@@ -46,3 +46,26 @@ def test_extra_job_id_and_exceptions(lines: list[str]) -> None:
     (entry,) = (json.loads(line) for line in lines)
     assert entry["job_id"] == "job-2" and entry["level"] == "ERROR"
     assert "ValueError: boom" in entry["exception"]
+
+
+def record(
+    name: str, message: str, args: tuple = (), level: int = logging.INFO
+) -> logging.LogRecord:
+    return logging.LogRecord(name, level, __file__, 1, message, args, None)
+
+
+def test_probe_and_sweep_chatter_is_left_out_and_everything_else_kept() -> None:
+    from app.core.logs import ProbeFilter, SweepFilter
+
+    access = '%s - "%s %s HTTP/%s" %d'
+    probes, sweeps = ProbeFilter(), SweepFilter()
+    assert not probes.filter(record("uvicorn.access", access, ("h", "GET", "/readyz", "1.1", 503)))
+    assert not probes.filter(
+        record("uvicorn.access", access, ("h", "GET", "/healthz?x", "1.1", 200))
+    )
+    assert probes.filter(record("uvicorn.access", access, ("h", "POST", "/v1/jobs", "1.1", 202)))
+    assert not sweeps.filter(record("celery.app.trace", "Task whisper_jobs.sweep[1] succeeded"))
+    assert not sweeps.filter(record("celery.beat", "Sending due task sweep-stuck-jobs"))
+    assert sweeps.filter(record("celery.app.trace", "Task whisper_jobs.transcribe[1] succeeded"))
+    failed = record("celery.app.trace", "Task whisper_jobs.sweep[1] raised", level=logging.ERROR)
+    assert sweeps.filter(failed)

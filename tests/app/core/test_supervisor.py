@@ -104,3 +104,11 @@ def test_a_second_ctrl_c_stops_at_once_and_the_first_one_forwarded_again_does_no
         sup.children[0].process.kill()
         sup.children[0].process.wait(10)
         sup.children[0].process.stdout.close()  # type: ignore[union-attr]
+
+
+def test_celerys_parts_start_without_their_banners() -> None:
+    from app.core.supervisor import child_argv
+
+    for part in ("beat", "webhooks", "worker"):
+        assert child_argv(part)[-2:] == [part, "--quiet"]
+    assert child_argv("api")[-1] == "api"
