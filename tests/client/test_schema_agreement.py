@@ -36,7 +36,8 @@ def json_types(schema: dict[str, Any], schemas: dict[str, Any]) -> set[str]:
 
 
 MODELS = [client.Job, client.JobOptions, client.TranscriptResult, client.Segment, client.Word,
-          client.LanguageProbability, client.JobError, client.WebhookState]  # fmt: skip
+          client.LanguageProbability, client.JobError, client.WebhookState,
+          client.ModelInfo]  # fmt: skip
 
 
 @pytest.mark.parametrize("model", MODELS, ids=lambda m: m.__name__)

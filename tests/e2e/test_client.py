@@ -279,3 +279,12 @@ def test_cli_submits_with_job_options(cluster: Cluster, client: Client) -> None:
     assert job.options.beam_size == 2 and job.options.condition_on_previous_text is False
     assert job.options.initial_prompt == "Kennedy."
     client.cancel(job.id)
+
+
+def test_models_are_typed(client: Client) -> None:
+    from whisper_jobs_client import ModelInfo
+
+    models = client.models()
+    assert all(isinstance(m, ModelInfo) for m in models)
+    (alias,) = [m for m in models if m.id == "whisper-1"]
+    assert alias.alias_of in {m.id for m in models if m.default}

@@ -21,6 +21,7 @@ from whisper_jobs_client._common import (
     check,
     form_fields,
     headers,
+    models_of,
     parse_job,
     parse_jobs,
     progress_event,
@@ -38,7 +39,7 @@ from whisper_jobs_client._errors import (
     JobFailedError,
     WaitTimeout,
 )
-from whisper_jobs_client._models import Job, JobStatus
+from whisper_jobs_client._models import Job, JobStatus, ModelInfo
 from whisper_jobs_client._retry import DEFAULT_MAX_RETRIES, RetryPolicy, is_repeatable, rewind
 
 EventCallback = Callable[[Event], None]
@@ -208,6 +209,6 @@ class Client:
         params = form_fields({"limit": limit, "status": status})
         return parse_jobs(self._request("GET", "/v1/jobs", params=params))
 
-    def models(self) -> builtins.list[dict[str, Any]]:
-        body: builtins.list[dict[str, Any]] = self._request("GET", "/v1/models").json()["data"]
-        return body
+    def models(self) -> builtins.list[ModelInfo]:
+        """The models this service offers (and `whisper-1`, its default's alias)."""
+        return models_of(self._request("GET", "/v1/models"))

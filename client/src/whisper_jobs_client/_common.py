@@ -22,7 +22,7 @@ from whisper_jobs_client._errors import (
     ConnectionFailed,
     error_for,
 )
-from whisper_jobs_client._models import Job, JobStatus
+from whisper_jobs_client._models import Job, JobStatus, ModelInfo
 
 #: A file to upload: a path, raw bytes, or an open binary file.
 AudioSource = str | os.PathLike[str] | bytes | IO[bytes]
@@ -156,6 +156,10 @@ def transcript_body(response: httpx.Response) -> str | dict[str, Any]:
         body: dict[str, Any] = response.json()
         return body
     return response.text
+
+
+def models_of(response: httpx.Response) -> list[ModelInfo]:
+    return [ModelInfo.model_validate(m) for m in response.json()["data"]]
 
 
 def parse_job(response: httpx.Response) -> Job:

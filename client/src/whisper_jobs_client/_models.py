@@ -111,6 +111,20 @@ class WebhookState(_Model):
     next_attempt_at: datetime | None = None
 
 
+class ModelInfo(_Model):
+    """One model the service offers (`GET /v1/models`): OpenAI's model object plus ours."""
+
+    id: str
+    object: Literal["model"] = "model"
+    created: int = 0
+    owned_by: str = "whisper-jobs"
+    multilingual: bool
+    languages: list[str]
+    source: Literal["bundled", "local", "remote"]
+    default: bool = False
+    alias_of: str | None = None  # `whisper-1`: the default model
+
+
 class Job(_Model):
     id: str
     status: JobStatus
