@@ -122,3 +122,24 @@ def test_steps_grow_to_what_fits_a_few_seconds_and_absorb_a_small_remainder() ->
     sizer.observe(1, 60.0)  # a slow model: one chunk at a time
     assert sizer.next(left=3) == 1
     assert StepSizer(most=8).next(left=1) == 1
+
+
+def test_parts_cut_between_the_chunks_decode_as_the_whole(
+    engine: WhisperEngine, three_minutes: Path, tmp_path: Path
+) -> None:
+    """What a split job's parts are (`worker.split_cuts.chunk_cuts`), decoded one by one: their
+    words are the whole run's (goal: within 2 % WER on any CPU; `make test-isa` runs this under
+    another instruction set)."""
+    from faster_whisper import decode_audio
+
+    from worker.split_cuts import chunk_cuts
+
+    audio = decode_audio(str(three_minutes))
+    bounds = [0, *chunk_cuts(audio, 60.0, None), len(audio)]
+    assert len(bounds) >= 4  # three parts or more
+    texts = []
+    for i, (start, end) in enumerate(zip(bounds, bounds[1:], strict=False)):
+        part = write_wav(tmp_path / f"part-{i}.wav", audio[start:end])
+        texts.append(engine.transcribe(part, GREEDY, lambda *_: None).text)
+    whole = engine.transcribe(three_minutes, GREEDY, lambda *_: None)
+    assert wer(whole.text, " ".join(texts)) <= 0.02
