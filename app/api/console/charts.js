@@ -29,13 +29,19 @@ export function columns(items, { title } = {}) {
   const chart = svg("svg", { class: "chart", viewBox: `0 0 ${width} 120`, role: "img",
     "aria-label": `${title}: ${items.map((i) => `${i.label} ${i.value}`).join(", ") || "none"}` },
   svg("title", {}, title));
+  // Labels that would overlap (many narrow columns) are shown every `every` columns; each
+  // column names its bucket on hover.
+  const longest = Math.max(1, ...items.map((i) => String(i.label).length));
+  const every = Math.max(1, Math.ceil((longest * 6.5 + 4) / step));
   items.forEach((item, n) => {
     const h = (item.value / top) * 90;
     chart.append(
       svg("rect", { x: (n * step + 2).toFixed(1), y: (95 - h).toFixed(1), width: (step - 4).toFixed(1),
-        height: h.toFixed(1), class: "bar" }),
-      svg("text", { x: (n * step + step / 2).toFixed(1), y: 112, class: "tick", "text-anchor": "middle" },
-        item.label));
+        height: h.toFixed(1), class: "bar" }, svg("title", {}, `${item.label}: ${item.value}`)));
+    if (n % every === 0) {
+      chart.append(svg("text", { x: (n * step + step / 2).toFixed(1), y: 112, class: "tick",
+        "text-anchor": "middle" }, item.label));
+    }
   });
   return chart;
 }

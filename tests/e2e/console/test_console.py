@@ -168,13 +168,21 @@ def test_another_key_sees_none_of_these_jobs(cluster: Cluster, watched: Watched)
 
 
 def test_the_service_view_shows_workers_and_charts(cluster: Cluster, watched: Watched) -> None:
+    cluster.wait(cluster.submit(JFK)["id"])  # a completed job: the real-time factor has buckets
     page = watched.page
     sign_in(page, cluster.url)
     page.get_by_role("link", name="Service").click()
     expect(page.get_by_text("base: a live worker")).to_be_visible()
     expect(page.get_by_role("img", name="Jobs by status")).to_be_visible()
     expect(page.get_by_role("img", name="Messages waiting per queue")).to_be_visible()
-    expect(page.get_by_role("img", name="Completed jobs by real-time factor")).to_be_visible()
+    rtf = page.get_by_role("img", name="Completed jobs by real-time factor")
+    expect(rtf).to_be_visible()
+    # Its axis labels do not overlap (one bucket per histogram bound: a dozen narrow columns).
+    spans = rtf.evaluate(
+        "c => [...c.querySelectorAll('text.tick')].map(t => t.getBoundingClientRect())"
+        ".map(r => [r.left, r.right])"
+    )
+    assert spans and all(a[1] <= b[0] for a, b in zip(spans, spans[1:], strict=False)), spans
     page.screenshot(path=str(SHOTS / "service.png"), full_page=True)
 
 
