@@ -39,8 +39,10 @@ export function columns(items, { title } = {}) {
       svg("rect", { x: (n * step + 2).toFixed(1), y: (95 - h).toFixed(1), width: (step - 4).toFixed(1),
         height: h.toFixed(1), class: "bar" }, svg("title", {}, `${item.label}: ${item.value}`)));
     if (n % every === 0) {
-      chart.append(svg("text", { x: (n * step + step / 2).toFixed(1), y: 112, class: "tick",
-        "text-anchor": "middle" }, item.label));
+      // The first label starts at the left edge, so it is not cut off there.
+      const first = n === 0 && longest * 6.5 > step;
+      chart.append(svg("text", { x: (first ? 1 : n * step + step / 2).toFixed(1), y: 112,
+        class: "tick", "text-anchor": first ? "start" : "middle" }, item.label));
     }
   });
   return chart;
