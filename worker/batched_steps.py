@@ -9,9 +9,10 @@ measured, base int8 on 2 cores, 176 s of speech in 6 chunks, steps of 1, 2, 4 an
 8.6, 6.4, 5.8 and 5.5 s (a call costs about one chunk's time on top of its chunks'). Between
 steps the caller's segment callback runs, so a cancel is seen within one step.
 
-Only `_batched_segments_generator` is replaced; each step is the library's own `forward`, and a
-chunk's rows do not depend on the other rows of its call (CTranslate2 decodes each row alone).
-No Celery, FastAPI or Redis in here.
+Only `_batched_segments_generator` is replaced; each step is the library's own `forward`. Other
+step sizes could move a chunk's words only through the numbers of a differently shaped call:
+measured, none moved (0.0 WER against the library's batch of 8 on 176 s here), and
+`tests/worker/test_batched_path.py` bounds it at 1 %. No Celery, FastAPI or Redis in here.
 """
 
 from __future__ import annotations
