@@ -21,6 +21,7 @@ from types import FrameType
 
 from app.core.config import Settings
 from app.core.embedded import EmbeddedRedis
+from app.core.settings_errors import CONFIGURATION_ERROR
 
 logger = logging.getLogger("whisper_jobs")
 
@@ -97,6 +98,11 @@ class Supervisor:
             if not announced and now >= next_look:
                 announced, next_look = self.announce_when_ready(), now + 1.0
             broken = self.tend(now)
+            if broken is not None and broken.process.returncode == CONFIGURATION_ERROR:
+                logger.error("%s refused its configuration (above); stopping the service",
+                             broken.name)  # fmt: skip
+                code = 1
+                break
             if broken is not None:
                 logger.error(
                     "%s exited %d times within %.0f s; stopping the service (see its log above)",
@@ -141,8 +147,8 @@ class Supervisor:
             if code is None:
                 continue
             child.deaths = [t for t in child.deaths if now - t < RESTART_WINDOW_SECONDS] + [now]
-            if len(child.deaths) >= MAX_RESTARTS:
-                return child
+            if len(child.deaths) >= MAX_RESTARTS or code == CONFIGURATION_ERROR:
+                return child  # a configuration error stays one: restarting cannot help
             backoff = min(2.0 ** (len(child.deaths) - 1), MAX_BACKOFF_SECONDS)
             logger.error("%s exited with %s; restarting it in %.0f s", child.name, code, backoff)
             child.restart_at = now + backoff

@@ -112,3 +112,11 @@ def test_celerys_parts_start_without_their_banners() -> None:
     for part in ("beat", "webhooks", "worker"):
         assert child_argv(part)[-2:] == [part, "--quiet"]
     assert child_argv("api")[-1] == "api"
+
+
+def test_a_child_refusing_its_configuration_is_not_restarted() -> None:
+    sup = Supervisor(Settings())
+    proc = subprocess.Popen([sys.executable, "-c", "raise SystemExit(78)"])
+    proc.wait(10)
+    sup.children = [Child("api", "api", proc)]
+    assert sup.tend(0.0) is sup.children[0]  # at its first exit, not its fifth
