@@ -39,9 +39,9 @@ test-fast: setup
 CT2_ISA ?= GENERIC
 test-isa: setup
 	CT2_FORCE_CPU_ISA=$(CT2_ISA) $(UV) run --no-sync pytest -q --durations=5 \
-		tests/worker/test_engine.py tests/worker/test_engine_features.py \
-		tests/worker/test_engine_batching.py tests/worker/test_batched_path.py \
-		--deselect tests/worker/test_engine.py::test_model_is_loaded_once_and_reused \
+		tests/worker/decoding/test_engine.py tests/worker/decoding/test_engine_features.py \
+		tests/worker/decoding/test_engine_batching.py tests/worker/decoding/test_batched_path.py \
+		--deselect tests/worker/decoding/test_engine.py::test_model_is_loaded_once_and_reused \
 		tests/e2e/test_pipeline.py::test_jfk_end_to_end \
 		tests/e2e/test_features.py::test_transcript_formats_over_http \
 		tests/e2e/test_features.py::test_an_english_only_model_job_runs_on_its_own_queue \

@@ -23,7 +23,7 @@ import httpx
 import numpy as np
 
 from benchmarks.harness import DATA, JFK, ROOT, Row, Service
-from worker.audio import write_wav
+from worker.decoding.audio import write_wav
 
 LENGTHS = [3, 5, 8, 11, 15, 20, 25]  # seconds, cycled
 OPTIONS = {"temperature": "0", "batched": "false"}
@@ -51,7 +51,7 @@ def library_loop(clips: list[Path], threads: int, model: Any = None) -> tuple[fl
     `model`: a loaded `WhisperModel` (the GPU bench's); by default base, int8, on the CPU."""
     from faster_whisper import WhisperModel
 
-    from worker.weights import resolve_model
+    from worker.decoding.weights import resolve_model
 
     if model is None:
         path = resolve_model("base", ROOT / "data" / "models")

@@ -13,7 +13,7 @@ import time
 from faster_whisper import BatchedInferencePipeline, WhisperModel
 
 from benchmarks.harness import ROOT
-from worker.weights import resolve_model
+from worker.decoding.weights import resolve_model
 
 
 def main() -> None:

@@ -33,7 +33,7 @@ import httpx
 
 from benchmarks import cross_job
 from benchmarks.harness import JFK, ROOT, Row, Service, long_speech, run_job
-from worker.weights import resolve_model
+from worker.decoding.weights import resolve_model
 
 BATCH_SIZE = 16  # the library's and the service's batched pipeline alike
 # The service's settings for the cross-job run: jobs decoded together in one process (their

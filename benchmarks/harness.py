@@ -15,7 +15,7 @@ import httpx
 import numpy as np
 
 from app.core.embedded import EmbeddedRedis, free_port
-from worker.audio import write_wav
+from worker.decoding.audio import write_wav
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "tests" / "data"

@@ -27,7 +27,7 @@ import httpx
 import numpy as np
 
 from benchmarks.harness import DATA, ROOT, Row, Service, long_speech
-from worker.audio import write_wav
+from worker.decoding.audio import write_wav
 
 OPTIONS = {"temperature": "0", "batched": "true"}
 WHOLE = {"WHISPER_JOBS_CPU_THREADS": "1"}
@@ -62,7 +62,7 @@ def through_service(audio: Path, work: Path, env: dict[str, str]) -> tuple[float
 def library_batched(audio: Path, threads: int = 2) -> float:
     from faster_whisper import BatchedInferencePipeline, WhisperModel
 
-    from worker.weights import resolve_model
+    from worker.decoding.weights import resolve_model
 
     model = WhisperModel(resolve_model("base", ROOT / "data" / "models"), device="cpu",
                          compute_type="int8", cpu_threads=threads)  # fmt: skip

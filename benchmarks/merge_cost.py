@@ -1,7 +1,7 @@
 """What merging N windows into one CTranslate2 call costs on this device, against one window.
 
-Cross-job batching (`worker/batching.py`) pays only where a call of N rows costs less than N
-calls of one row. This times the model's calls directly (base, JFK's first window stacked N
+Cross-job batching (`worker/decoding/batching.py`) pays only where a call of N rows costs less
+than N calls of one row. This times the model's calls directly (base, JFK's first window stacked N
 times, beam 5, temperature 0) so that question is answered per device and compute type, without
 the service around it. Output lengths are printed too: a batch that decodes further than one
 row would be slower for that reason alone.
@@ -24,7 +24,7 @@ from faster_whisper.audio import decode_audio, pad_or_trim
 from faster_whisper.tokenizer import Tokenizer
 
 from benchmarks.harness import JFK, ROOT
-from worker.weights import resolve_model
+from worker.decoding.weights import resolve_model
 
 
 def milliseconds(call: Callable[[], Any], repeat: int = 3) -> float:

@@ -14,8 +14,8 @@ import time
 import psutil
 
 from benchmarks.harness import DATA, ROOT
-from worker.engine import EngineConfig, WhisperEngine
-from worker.weights import prepare_models
+from worker.decoding.engine import EngineConfig, WhisperEngine
+from worker.decoding.weights import prepare_models
 
 MIB = 1 << 20
 

@@ -34,7 +34,7 @@ from benchmarks.loadgen import (
     run_load,
     run_open_loop,
 )
-from worker.audio import write_wav
+from worker.decoding.audio import write_wav
 
 
 class Direct:

@@ -33,7 +33,7 @@ OPTIONS = {"temperature": "0", "batched": "false"}
 def direct_loop(clips: list[Path], threads: int) -> float:
     from faster_whisper import WhisperModel
 
-    from worker.weights import resolve_model
+    from worker.decoding.weights import resolve_model
 
     path = resolve_model("base", ROOT / "data" / "models")
     model = WhisperModel(path, device="cpu", compute_type="int8", cpu_threads=threads)

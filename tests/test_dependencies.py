@@ -14,8 +14,8 @@ def locked_versions(name: str) -> list[str]:
 
 def test_av_stays_below_19_for_every_python() -> None:
     # av 19 removed av.open's `metadata_errors`, which faster-whisper 1.2's decode_audio and
-    # worker/audio.py pass: with av 19 (what the lock had picked for Python >= 3.12, the GPU
-    # image) every job failed to decode. Seen on a GPU machine, 2026-11-28.
+    # worker/decoding/audio.py pass: with av 19 (what the lock had picked for Python >= 3.12,
+    # the GPU image) every job failed to decode. Seen on a GPU machine, 2026-11-28.
     versions = locked_versions("av")
     assert versions
     assert all(int(v.split(".")[0]) < 19 for v in versions), versions

@@ -80,7 +80,7 @@ def reference(
     `BatchedInferencePipeline` (as the service's `batched=true`)."""
     from faster_whisper import BatchedInferencePipeline, WhisperModel
 
-    from worker.weights import resolve_model
+    from worker.decoding.weights import resolve_model
 
     key = (model, label or str(audio), repr(sorted({**options, "batch": batch_size}.items())))
     with _lock:

@@ -18,8 +18,8 @@ from app.contract.jobs import queue_for
 from app.core.config import get_settings
 from app.core.logs import configure_logging
 from app.storage.broker import celery_config
+from worker.decoding.weights import prepare_models
 from worker.heartbeat import Heartbeat, queues_of
-from worker.weights import prepare_models
 
 
 @signals.setup_logging.connect

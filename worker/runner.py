@@ -30,7 +30,7 @@ from app.core.uploads import Uploads
 from app.storage.clients import is_redis_unavailable
 from app.storage.job_parts import PARTS_OWNER
 from app.storage.store import JobStore
-from worker.engine import Transcriber
+from worker.decoding.engine import Transcriber
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")

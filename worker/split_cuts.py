@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from worker.audio import SAMPLE_RATE
+from worker.decoding.audio import SAMPLE_RATE
 
 # A cut goes in a silence within this share of a part's length of where it would fall evenly;
 # with none there, at the quietest 20 ms within it.

@@ -40,8 +40,8 @@ from app.core.uploads import Uploads
 from app.storage.job_parts import PARTS_OWNER, Part, PartsPlan
 from app.storage.kombu_layout import QueuedMessage
 from app.storage.store import JobStore
-from worker.audio import SAMPLE_RATE, decode, write_wav
-from worker.engine import Detected, decode_options
+from worker.decoding.audio import SAMPLE_RATE, decode, write_wav
+from worker.decoding.engine import Detected, decode_options
 from worker.split_cuts import chunk_cuts, plan_cuts, silences_of
 
 logger = logging.getLogger(__name__)
@@ -51,7 +51,7 @@ ENDED_WITHOUT_RESULT = (JobStatus.FAILED, JobStatus.CANCELED)
 
 
 class PartsEngine(Protocol):
-    """What a split run asks of the engine (`worker.engine.WhisperEngine`)."""
+    """What a split run asks of the engine (`worker.decoding.engine.WhisperEngine`)."""
 
     def detect_language(self, audio: Any, options: JobOptions) -> Detected: ...
 

@@ -33,9 +33,9 @@ from app.storage.kombu_layout import QueuedMessage
 from app.storage.store import JobStore
 from app.storage.webhook_slots import SlotLimits
 from worker.celery_app import celery_app, models_here
+from worker.decoding.engine import EngineConfig, WhisperEngine
+from worker.decoding.refusals import CallRefused, refuse_calls_of
 from worker.download import download
-from worker.engine import EngineConfig, WhisperEngine
-from worker.refusals import CallRefused, refuse_calls_of
 from worker.runner import RunPolicy, run_job
 from worker.split_jobs import LongJobSplitter, SplitPolicy
 from worker.sweep import sweep, sweep_uploads

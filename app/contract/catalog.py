@@ -1,7 +1,7 @@
 """What the deployment offers: model names, which are bundled, which are multilingual.
 
 Lives in the contract so the API can answer `GET /v1/models` and refuse impossible jobs without
-importing faster-whisper; `worker.weights` uses the same table to find the weights.
+importing faster-whisper; `worker.decoding.weights` uses the same table to find the weights.
 """
 
 from __future__ import annotations

@@ -95,7 +95,7 @@ MAX_DECODING_COST = 60
 class JobOptions(BaseModel):
     """Decoding options a caller chose for one job: declared here once. The form of
     `POST /v1/jobs` is built from these fields (`app.api.forms`), and the engine's keyword
-    arguments are these fields less `SERVICE_OPTIONS` (`worker.engine.decode_options`).
+    arguments are these fields less `SERVICE_OPTIONS` (`worker.decoding.engine.decode_options`).
 
     Names and defaults follow faster-whisper's `WhisperModel.transcribe`.
     """

@@ -16,7 +16,7 @@ from app.storage.kombu_layout import pending_job_ids
 from app.storage.store import JobStore
 from tests.conftest import JFK
 from tests.worker.test_tasks import ScriptedTranscriber
-from worker.audio import decode
+from worker.decoding.audio import decode
 from worker.runner import RunPolicy, run_job
 from worker.sweep import sweep, sweep_uploads
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from worker.audio import SAMPLE_RATE
+from worker.decoding.audio import SAMPLE_RATE
 from worker.split_cuts import VAD_FRAME, chunk_cuts, chunk_starts, plan_cuts
 
 SR = SAMPLE_RATE

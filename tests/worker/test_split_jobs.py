@@ -18,8 +18,8 @@ from app.storage.kombu_layout import QueuedMessage
 from app.storage.store import JobStore
 from tests.transcripts import normalize, reference, wer
 from worker import split_jobs
-from worker.audio import SAMPLE_RATE, write_wav
-from worker.engine import EngineConfig, WhisperEngine
+from worker.decoding.audio import SAMPLE_RATE, write_wav
+from worker.decoding.engine import EngineConfig, WhisperEngine
 from worker.runner import run_job
 from worker.split_jobs import LongJobSplitter, SplitPolicy
 

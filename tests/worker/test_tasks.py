@@ -16,7 +16,7 @@ from app.contract.jobs import (
 )
 from app.core.uploads import Uploads
 from app.storage.store import JobStore
-from worker.engine import SegmentCallback
+from worker.decoding.engine import SegmentCallback
 from worker.runner import run_job
 
 RESULT = TranscriptResult(

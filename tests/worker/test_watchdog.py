@@ -1,6 +1,6 @@
 """The hard time limit kept for a pool of threads: an overdue job is stopped on its own first;
 only one that cannot be stopped ends the process, and then the other jobs' attempts are given
-back. (The refusal itself: `tests/worker/test_batching.py`.)"""
+back. (The refusal itself: `tests/worker/decoding/test_batching.py`.)"""
 
 from __future__ import annotations
 

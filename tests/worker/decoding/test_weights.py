@@ -4,7 +4,7 @@ import pytest
 
 from app.contract.catalog import BUNDLED
 from app.contract.errors import ModelLoadFailed
-from worker.weights import (
+from worker.decoding.weights import (
     _assemble_base,
     bundled_model_dir,
     resolve_model,

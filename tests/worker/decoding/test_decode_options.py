@@ -9,9 +9,9 @@ from pathlib import Path
 
 from app.api.forms import JobForm
 from app.contract.jobs import SERVICE_OPTIONS, JobOptions
-from worker.engine import decode_options
+from worker.decoding.engine import decode_options
 
-README = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+README = (Path(__file__).resolve().parents[3] / "README.md").read_text()
 
 
 def test_every_option_is_a_transcribe_keyword_or_the_services_own() -> None:

@@ -4,7 +4,7 @@ fake clock and a fake loader: the cache knows nothing of Whisper)."""
 import threading
 import time
 
-from worker.model_cache import ModelCache
+from worker.decoding.model_cache import ModelCache
 
 
 def test_cache_loads_each_model_once_under_concurrency() -> None:

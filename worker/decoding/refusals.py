@@ -1,6 +1,6 @@
 """Jobs stopped at their hard time limit in a pool of threads (`worker.watchdog`): the thread
-that runs such a job has its next model call refused (`worker.batching` asks here before every
-call), so that job fails with `timeout` on its own while the others decode on.
+that runs such a job has its next model call refused (`worker.decoding.batching` asks here
+before every call), so that job fails with `timeout` on its own while the others decode on.
 
 Process-wide: a thread runs one job at a time, whichever model it uses; a thread leaves the set
 when its job leaves the model.

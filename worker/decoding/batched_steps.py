@@ -12,7 +12,7 @@ steps the caller's segment callback runs, so a cancel is seen within one step.
 Only `_batched_segments_generator` is replaced; each step is the library's own `forward`. Other
 step sizes could move a chunk's words only through the numbers of a differently shaped call:
 measured, none moved (0.0 WER against the library's batch of 8 on 176 s here), and
-`tests/worker/test_batched_path.py` bounds it at 1 %. No Celery, FastAPI or Redis in here.
+`tests/worker/decoding/test_batched_path.py` bounds it at 1 %. No Celery, FastAPI or Redis in here.
 """
 
 from __future__ import annotations

@@ -32,7 +32,7 @@ from typing import Any
 
 import numpy as np
 
-from worker import refusals
+from worker.decoding import refusals
 
 logger = logging.getLogger(__name__)
 

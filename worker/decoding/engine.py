@@ -23,12 +23,12 @@ from app.contract.jobs import (
     Segment,
     TranscriptResult,
 )
-from worker.audio import SAMPLE_RATE, decode, is_silent
-from worker.batching import CPU_MERGED, GPU_MERGED, BatchingWhisper
-from worker.model_cache import ModelCache
-from worker.segments import to_segment
-from worker.sentences import sentence_segments
-from worker.weights import resolve_model
+from worker.decoding.audio import SAMPLE_RATE, decode, is_silent
+from worker.decoding.batching import CPU_MERGED, GPU_MERGED, BatchingWhisper
+from worker.decoding.model_cache import ModelCache
+from worker.decoding.segments import to_segment
+from worker.decoding.sentences import sentence_segments
+from worker.decoding.weights import resolve_model
 
 logger = logging.getLogger(__name__)
 
@@ -58,7 +58,8 @@ class EngineConfig:
     batch_size: int = 8
     batch_min_seconds: float = 60.0
     max_audio_seconds: float = 4 * 3600
-    # Jobs decoded together by one process (their model calls merged, `worker.batching`); 1: off.
+    # Jobs decoded together by one process (their model calls merged,
+    # `worker.decoding.batching`); 1: off.
     batch_jobs: int = 1
     batch_wait_seconds: float = 0.05
     # Calls a loaded model runs at once (CTranslate2's inter_threads), each on `cpu_threads`.
@@ -207,11 +208,11 @@ class WhisperEngine:
     def _run(self, model: Any, audio: Any, kwargs: dict[str, Any], batched: bool) -> Any:
         if not batched:
             return model.transcribe(audio, **kwargs)
-        from worker.batched_steps import SteppedPipeline
+        from worker.decoding.batched_steps import SteppedPipeline
 
         # The batched pipeline cuts long audio into chunks at VAD's speech boundaries; it needs
         # VAD on for audio over 30 s. Words are aligned always: they say where each chunk's
-        # sentences end (`worker.sentences`); measured, they cost about 5 % of the run.
+        # sentences end (`worker.decoding.sentences`); measured, they cost about 5 % of the run.
         # Building the pipeline is cheap (it only holds the model).
         batched_kwargs = {**kwargs, "vad_filter": True, "word_timestamps": True}
         pipeline = SteppedPipeline(model)

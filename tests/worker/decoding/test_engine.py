@@ -8,7 +8,7 @@ from app.contract.errors import InvalidAudio, JobCanceled
 from app.contract.jobs import JobOptions
 from tests.conftest import DATA, JFK, JFK_TEXT
 from tests.transcripts import reference, wer
-from worker.engine import EngineConfig, WhisperEngine
+from worker.decoding.engine import EngineConfig, WhisperEngine
 
 pytestmark = pytest.mark.model  # loads the real Whisper weights
 

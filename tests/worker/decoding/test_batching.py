@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from worker.batching import BatchingWhisper
+from worker.decoding.batching import BatchingWhisper
 
 
 class RowsModel:
@@ -194,7 +194,7 @@ def test_merged_encodes_give_each_caller_its_own_rows(merged: frozenset[str]) ->
 
 
 def test_a_refused_threads_next_call_fails_and_the_others_go_on() -> None:
-    from worker import refusals
+    from worker.decoding import refusals
 
     model = RowsModel()
     gate = BatchingWhisper(model, max_rows=8, wait_seconds=0.0)

@@ -4,7 +4,7 @@ from dataclasses import replace
 
 from faster_whisper.transcribe import Segment, Word
 
-from worker.sentences import MAX_SECONDS, split_segment
+from worker.decoding.sentences import MAX_SECONDS, split_segment
 
 # A toy tokenizer: one token per word, token i decodes to the i-th word.
 WORDS = [" Hello", " there.", " How", " are", " you?", " Fine,", " thanks."]

@@ -15,8 +15,8 @@ from app.contract.errors import JobCanceled
 from app.contract.jobs import JobOptions, Segment, TranscriptResult
 from tests.conftest import DATA, JFK
 from tests.transcripts import normalize, reference, wer
-from worker.batching import GPU_MERGED, BatchingWhisper
-from worker.engine import EngineConfig, WhisperEngine
+from worker.decoding.batching import GPU_MERGED, BatchingWhisper
+from worker.decoding.engine import EngineConfig, WhisperEngine
 
 pytestmark = pytest.mark.model  # loads the real Whisper weights
 
@@ -125,7 +125,7 @@ def test_decoding_jobs_together_on_a_gpu_is_warned_about(
 ) -> None:
     # Measured on an H200 (BENCHMARKS.md): merged calls changed transcripts there. Nothing is
     # loaded here: the warning comes as the engine is built.
-    with caplog.at_level(logging.WARNING, logger="worker.engine"):
+    with caplog.at_level(logging.WARNING, logger="worker.decoding.engine"):
         WhisperEngine(EngineConfig(models_dir=models_dir, device=device, batch_jobs=4))
-    messages = [r.getMessage() for r in caplog.records if r.name == "worker.engine"]
+    messages = [r.getMessage() for r in caplog.records if r.name == "worker.decoding.engine"]
     assert any("BATCH_JOBS=4 on a GPU" in m for m in messages) is warned, messages

@@ -15,8 +15,8 @@ from app.contract.jobs import JobOptions
 from tests.conftest import DATA, JFK, JFK_TEXT
 from tests.data.make_audio import RIGHT_CHANNEL, SENTENCES
 from tests.transcripts import reference, wer
-from worker.engine import EngineConfig, WhisperEngine
-from worker.model_cache import ModelCache
+from worker.decoding.engine import EngineConfig, WhisperEngine
+from worker.decoding.model_cache import ModelCache
 
 pytestmark = pytest.mark.model  # loads the real Whisper weights
 

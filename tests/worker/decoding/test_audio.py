@@ -7,7 +7,7 @@ import pytest
 from faster_whisper import decode_audio
 
 from tests.conftest import DATA, JFK
-from worker.audio import decode
+from worker.decoding.audio import decode
 
 
 @pytest.mark.parametrize("path", [JFK, DATA / "de.wav", DATA / "fr.wav", DATA / "stereo.wav"])

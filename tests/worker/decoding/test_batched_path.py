@@ -15,11 +15,11 @@ from app.contract.errors import JobCanceled
 from app.contract.jobs import JobOptions, Segment
 from tests.conftest import DATA, JFK
 from tests.transcripts import reference, wer
-from worker import batched_steps
-from worker.audio import write_wav
-from worker.batched_steps import StepSizer
-from worker.engine import EngineConfig, WhisperEngine
-from worker.sentences import MAX_SECONDS
+from worker.decoding import batched_steps
+from worker.decoding.audio import write_wav
+from worker.decoding.batched_steps import StepSizer
+from worker.decoding.engine import EngineConfig, WhisperEngine
+from worker.decoding.sentences import MAX_SECONDS
 
 pytestmark = pytest.mark.model
 
