@@ -13,7 +13,7 @@ OURS = ("app", "worker", "whisper_jobs_client")
 def modules(package: str) -> dict[str, Path]:
     base = ROOT / "client" / "src" if package == "whisper_jobs_client" else ROOT
     found = {}
-    for path in (base / package).rglob("*.py"):
+    for path in (base / package.replace(".", "/")).rglob("*.py"):
         parts = path.relative_to(base).with_suffix("").parts
         found[".".join(parts[:-1] if parts[-1] == "__init__" else parts)] = path
     return found
@@ -72,3 +72,61 @@ def test_every_module_is_in_a_labelled_room() -> None:
     loose = [m for m in modules("app") if m != "app" and not m.startswith(rooms)
              and m not in {"app.contract", "app.storage", "app.core", "app.api"}]  # fmt: skip
     assert loose == []
+
+
+def all_imports_of(path: Path) -> set[str]:
+    """Every module `path` imports, ours and others' (top-level names and dotted ones)."""
+    names: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            names |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.add(node.module)
+    return names
+
+
+def test_decoding_imports_no_celery_redis_fastapi_or_storage() -> None:
+    """`worker/decoding/` is audio in, transcript out: testable and benchmarkable on its own."""
+    forbidden = ("celery", "kombu", "redis", "fastapi", "starlette", "app.storage", "app.api")
+    bad = [
+        f"{name} imports {imported}"
+        for name, path in sorted(modules("worker.decoding").items())
+        for imported in sorted(all_imports_of(path))
+        if imported.split(".")[0] in forbidden or imported.startswith(forbidden)
+    ]
+    assert bad == []
+    others = [m for m in modules("worker.decoding") if m != "worker.decoding"]
+    assert len(others) >= 6  # the room is not empty (a renamed package would pass silently)
+
+
+def test_decoding_imports_nothing_else_of_the_worker() -> None:
+    assert violations("worker.decoding", ("worker.decoding", "app.contract")) == []
+
+
+def test_no_import_cycle_among_our_modules() -> None:
+    graph = {}
+    for package in OURS:
+        for name, path in modules(package).items():
+            graph[name] = {i for i in imports_of(path) if i != name}
+    known = set(graph)
+    # `from a.b import c` names `a.b.c`, a module or a name in one: keep the module.
+    edges = {
+        name: {i if i in known else i.rsplit(".", 1)[0] for i in imported} & known - {name}
+        for name, imported in graph.items()
+    }
+    cycles, done, stack = [], set(), []
+
+    def visit(node: str) -> None:
+        stack.append(node)
+        for nxt in sorted(edges[node]):
+            if nxt in stack:
+                cycles.append(" -> ".join([*stack[stack.index(nxt) :], nxt]))
+            elif nxt not in done:
+                visit(nxt)
+        stack.pop()
+        done.add(node)
+
+    for node in sorted(edges):
+        if node not in done:
+            visit(node)
+    assert cycles == []

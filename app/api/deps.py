@@ -15,6 +15,7 @@ from app.api.keycheck import MESSAGE, caller_of
 from app.contract.errors import Unauthorized
 from app.core.auth import KeyRing
 from app.core.config import Settings
+from app.storage.job_events import JobEvents
 from app.storage.store import JobStore
 
 
@@ -26,6 +27,11 @@ async def get_settings(request: Request) -> Settings:
 async def get_store(request: Request) -> JobStore:
     store: JobStore = request.app.state.store
     return store
+
+
+async def get_events(request: Request) -> JobEvents:
+    events: JobEvents = request.app.state.events
+    return events
 
 
 async def get_producer(request: Request) -> Celery:
@@ -55,4 +61,5 @@ async def get_caller(
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 StoreDep = Annotated[JobStore, Depends(get_store)]
 ProducerDep = Annotated[Celery, Depends(get_producer)]
+EventsDep = Annotated[JobEvents, Depends(get_events)]
 CallerDep = Annotated[str, Depends(get_caller)]

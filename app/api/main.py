@@ -20,6 +20,7 @@ from app.core.auth import KeyRing
 from app.core.config import Settings, get_settings
 from app.storage.broker import make_producer, webhook_notifier
 from app.storage.clients import async_redis_client, redis_client
+from app.storage.job_events import JobEvents
 from app.storage.store import JobStore
 
 logger = logging.getLogger(__name__)
@@ -42,15 +43,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             redis_client(settings),
             settings.result_ttl_seconds,
             on_terminal=webhook_notifier(app.state.producer),  # e.g. a cancel sends its event
-            # Event streams and sync waits hold pub/sub connections: room for every key's full
-            # share of them (open mode: one caller) beside the pool's usual size.
-            async_redis=async_redis_client(
-                settings, held=settings.max_streams_per_key * max(1, len(settings.api_keys))
-            ),
             # A 202 only once this many replicas hold the job (Redis `WAIT`).
             min_replicas=settings.redis_min_replicas,
             replica_timeout_ms=settings.redis_replica_timeout_ms,
         )
+        # Event streams and sync waits hold pub/sub connections: room for every key's full
+        # share of them (open mode: one caller) beside the pool's usual size.
+        held = settings.max_streams_per_key * max(1, len(settings.api_keys))
+        app.state.events = JobEvents(app.state.store, async_redis_client(settings, held=held))
         app.state.metrics.watch(app.state.store, settings)
         app.state.streams = StreamLimiter(settings.max_streams_per_key)
         app.state.readiness = ReadinessMonitor(settings)
@@ -61,7 +61,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             app.state.readiness.stop()
             app.state.metrics.unwatch()
             app.state.producer.close()
-            await app.state.store.aclose()
+            app.state.store.close()
+            await app.state.events.aclose()
 
     app = FastAPI(
         title="whisper-jobs",

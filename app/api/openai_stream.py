@@ -2,7 +2,7 @@
 Server-Sent Events whose `data` is `{"type": "transcript.text.delta", "delta": ...}` for each
 decoded segment, then one `{"type": "transcript.text.done", "text": ..., "usage": ...}`.
 
-Fed by the job's own events (`JobStore.subscribe`). A job that fails or is canceled ends the
+Fed by the job's own events (`JobEvents.subscribe`). A job that fails or is canceled ends the
 stream with `{"type": "error", "error": {...}}`, which OpenAI's SDKs raise as an `APIError`; so
 does losing the job store mid-stream (`queue_unavailable`).
 """
@@ -20,6 +20,7 @@ from starlette.concurrency import run_in_threadpool
 from app.api.streams import StreamSlot
 from app.contract.jobs import TranscriptResult
 from app.storage.clients import is_redis_unavailable
+from app.storage.job_events import JobEvents
 from app.storage.store import JobStore
 
 
@@ -38,11 +39,11 @@ def _error(code: str, message: str) -> str:
 
 
 async def openai_events(
-    job_id: str, store: JobStore, slot: StreamSlot, timeout: float
+    job_id: str, store: JobStore, events: JobEvents, slot: StreamSlot, timeout: float
 ) -> AsyncIterator[str]:
     try:
         async with asyncio.timeout(timeout):
-            async for event in store.subscribe(job_id):
+            async for event in events.subscribe(job_id):
                 kind, data = event.kind, event.data
                 if kind == "segment":
                     yield _data({"type": "transcript.text.delta", "delta": data["text"]})

@@ -1,4 +1,5 @@
-"""A job's events, owned by the store (`JobStore.subscribe`, `JobStore.wait_until_ended`).
+"""A job's events (`JobEvents.subscribe`, `JobEvents.wait_until_ended`): built by the API's
+composition root from the job store and an asyncio Redis client (a worker does not stream).
 
 It subscribes to the job's pub/sub channel *before* reading the job, so nothing published in
 between is lost; it then replays the segments decoded so far (a late client misses nothing), says
@@ -15,7 +16,7 @@ import contextlib
 import json
 from collections.abc import AsyncIterator
 from functools import partial
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import redis
 from anyio import to_thread
@@ -28,7 +29,7 @@ from app.storage.keys import events_channel_for
 if TYPE_CHECKING:
     from redis.asyncio import Redis as AsyncRedis
 
-    from app.storage.store import JobStore
+    from app.storage.inspection import Inspection
 
 KEEPALIVE_SECONDS = 15.0
 
@@ -37,8 +38,20 @@ def final_event(job: Job) -> JobEvent:
     return JobEvent(job.status.value, {"job": job.model_dump(mode="json", exclude={"result"})})
 
 
+class JobReader(Protocol):
+    """What events read of the job store (`app.storage.store.JobStore`)."""
+
+    inspect: Inspection
+
+    def get(self, job_id: str, with_result: bool = True) -> Job | None: ...
+
+    def partial_segments(self, job_id: str) -> list[Segment]: ...
+
+
 class JobEvents:
-    def __init__(self, store: JobStore, redis: AsyncRedis, keepalive: float = KEEPALIVE_SECONDS):
+    def __init__(
+        self, store: JobReader, redis: AsyncRedis, keepalive: float = KEEPALIVE_SECONDS
+    ) -> None:
         self.store = store
         self.redis = redis
         self.keepalive = keepalive
@@ -119,3 +132,6 @@ class JobEvents:
         if job is None:
             raise JobNotFound(f"Job {job_id} disappeared while it ran.")
         return job
+
+    async def aclose(self) -> None:
+        await self.redis.aclose()

@@ -9,11 +9,10 @@ expire before they end.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from app.contract.errors import InvalidTransition, JobNotFound
-from app.contract.events import JobEvent
 from app.contract.jobs import (
     Job,
     JobError,
@@ -27,7 +26,6 @@ from app.storage import stats
 from app.storage.idempotency import IdempotentCreation
 from app.storage.inspection import Inspection
 from app.storage.job_creation import script_for
-from app.storage.job_events import JobEvents
 from app.storage.job_parts import PARTS_OWNER, JobParts, parts_key_for
 from app.storage.keys import (
     ACTIVE_KEY,
@@ -48,7 +46,6 @@ from app.storage.webhook_deliveries import WebhookDeliveries
 
 if TYPE_CHECKING:
     from redis import Redis
-    from redis.asyncio import Redis as AsyncRedis
     from redis.client import Pipeline
 
 
@@ -58,7 +55,6 @@ class JobStore(IdempotentCreation):
         redis: Redis,
         result_ttl_seconds: int,
         on_terminal: Callable[[Job], None] | None = None,
-        async_redis: AsyncRedis | None = None,
         *,
         min_replicas: int = 0,
         replica_timeout_ms: int = 1000,
@@ -72,26 +68,13 @@ class JobStore(IdempotentCreation):
         self.inspect = Inspection(redis)
         self.webhooks = WebhookDeliveries(redis)
         self.parts = JobParts(redis, result_ttl_seconds)
-        # Job events need an asyncio client (the API has one; a worker does not stream).
-        self._events = JobEvents(self, async_redis) if async_redis is not None else None
 
     def ping(self) -> bool:
         return bool(self.redis.ping())
 
-    def subscribe(self, job_id: str) -> AsyncIterator[JobEvent]:
-        """The job's events, from what happened so far to its final event."""
-        assert self._events is not None, "a JobStore built without async_redis"
-        return self._events.subscribe(job_id)
-
-    async def wait_until_ended(self, job_id: str, timeout: float) -> Job:
-        assert self._events is not None, "a JobStore built without async_redis"
-        return await self._events.wait_until_ended(job_id, timeout)
-
-    async def aclose(self) -> None:
-        """Close both clients (and their pools)."""
+    def close(self) -> None:
+        """Close the client (and its pool)."""
         self.redis.close()
-        if self._events is not None:
-            await self._events.redis.aclose()
 
     def get_owned(self, job_id: str, owner: str, *, with_result: bool = True) -> Job:
         """The job if `owner` created it; anyone else gets not-found, never forbidden (and so

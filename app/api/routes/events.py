@@ -1,5 +1,5 @@
 """`GET /v1/jobs/{id}/events`: a job's progress as Server-Sent Events (the events themselves:
-`JobStore.subscribe`); a keep-alive comment when nothing happens."""
+`JobEvents.subscribe`); a keep-alive comment when nothing happens."""
 
 from __future__ import annotations
 
@@ -11,12 +11,12 @@ from fastapi import APIRouter, Request
 from fastapi.responses import StreamingResponse
 from starlette.background import BackgroundTask
 
-from app.api.deps import CallerDep, StoreDep
+from app.api.deps import CallerDep, EventsDep, StoreDep
 from app.api.routes.jobs import NOT_FOUND
 from app.api.streams import StreamLimiter, StreamSlot
 from app.contract.errors import QueueUnavailable
 from app.storage.clients import REDIS_RETRY_AFTER_SECONDS, is_redis_unavailable
-from app.storage.store import JobStore
+from app.storage.job_events import JobEvents
 
 router = APIRouter(prefix="/v1/jobs", tags=["jobs"])
 STREAM_LOST = "The job store became unavailable; reconnect to resume (events are replayed)."
@@ -26,9 +26,9 @@ def sse(kind: str, data: Any) -> str:
     return f"event: {kind}\ndata: {json.dumps(data, default=str)}\n\n"
 
 
-async def sse_events(job_id: str, store: JobStore, slot: StreamSlot) -> AsyncIterator[str]:
+async def sse_events(job_id: str, events: JobEvents, slot: StreamSlot) -> AsyncIterator[str]:
     try:
-        async for event in store.subscribe(job_id):
+        async for event in events.subscribe(job_id):
             keepalive = event.kind == "keepalive"
             yield ": keep-alive\n\n" if keepalive else sse(event.kind, event.data)
     except Exception as e:
@@ -50,7 +50,7 @@ async def sse_events(job_id: str, store: JobStore, slot: StreamSlot) -> AsyncIte
     response_class=StreamingResponse,
 )  # fmt: skip
 def stream_job_events(
-    request: Request, job_id: str, store: StoreDep, caller: CallerDep
+    request: Request, job_id: str, store: StoreDep, events: EventsDep, caller: CallerDep
 ) -> StreamingResponse:
     """Server-Sent Events: `segment` (one per decoded segment, replayed first for late clients),
     `queued` (`position` in its model's queue, 1 = next) while no worker has the job,
@@ -62,7 +62,7 @@ def stream_job_events(
     limiter: StreamLimiter = request.app.state.streams
     slot = limiter.acquire(caller)
     return StreamingResponse(
-        sse_events(job_id, store, slot),
+        sse_events(job_id, events, slot),
         media_type="text/event-stream",
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
         background=BackgroundTask(slot.release),  # also when the stream never started

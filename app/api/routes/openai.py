@@ -16,7 +16,7 @@ from fastapi.responses import JSONResponse, PlainTextResponse, StreamingResponse
 from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
 
-from app.api.deps import CallerDep, ProducerDep, SettingsDep, StoreDep
+from app.api.deps import CallerDep, EventsDep, ProducerDep, SettingsDep, StoreDep
 from app.api.forms import bounded_filename, job_options, validated_form
 from app.api.openai_stream import openai_events, usage
 from app.api.streams import CLIENT_CLOSED_REQUEST, StreamLimiter, until_hung_up
@@ -25,6 +25,7 @@ from app.contract.errors import InvalidRequest, JobFailed
 from app.contract.formats import MEDIA_TYPES, SUBTITLE_DEFAULTS, download_name, render
 from app.contract.jobs import Job, JobError, JobStatus, new_job_id, utcnow
 from app.core.config import Settings
+from app.storage.job_events import JobEvents
 from app.storage.store import JobStore
 
 router = APIRouter(prefix="/v1/audio", tags=["openai"])
@@ -75,6 +76,7 @@ async def run_sync_job(
     language: str | None,
     settings: Settings,
     store: JobStore,
+    events: JobEvents,
     producer: Celery,
     caller: str,
     http: Request,
@@ -107,14 +109,14 @@ async def run_sync_job(
         raise
     if request.stream:
         return StreamingResponse(
-            openai_events(job.id, store, slot, settings.sync_timeout_seconds),
+            openai_events(job.id, store, events, slot, settings.sync_timeout_seconds),
             media_type="text/event-stream",
             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
             background=BackgroundTask(slot.release),
         )
     try:
         ended = await until_hung_up(
-            http, store.wait_until_ended(job.id, settings.sync_timeout_seconds)
+            http, events.wait_until_ended(job.id, settings.sync_timeout_seconds)
         )
     finally:
         slot.release()
@@ -158,13 +160,14 @@ async def create_transcription(
     request: Annotated[OpenAIRequest, Depends()],
     settings: SettingsDep,
     store: StoreDep,
+    events: EventsDep,
     producer: ProducerDep,
     caller: CallerDep,
     language: Annotated[str | None, Form(description="ISO 639-1 code; absent: detect.")] = None,
 ) -> Response:
     """OpenAI's transcription endpoint, run as a job of this service."""
     return await run_sync_job(
-        "transcribe", request, language, settings, store, producer, caller, http
+        "transcribe", request, language, settings, store, events, producer, caller, http
     )
 
 
@@ -174,8 +177,11 @@ async def create_translation(
     request: Annotated[OpenAIRequest, Depends()],
     settings: SettingsDep,
     store: StoreDep,
+    events: EventsDep,
     producer: ProducerDep,
     caller: CallerDep,
 ) -> Response:
     """OpenAI's translation endpoint (any language to English), run as a job of this service."""
-    return await run_sync_job("translate", request, None, settings, store, producer, caller, http)
+    return await run_sync_job(
+        "translate", request, None, settings, store, events, producer, caller, http
+    )

@@ -1,6 +1,6 @@
 """An event stream whose job store goes away mid-stream ends with an `error` event (and when to
-reconnect), not with a cut connection; other errors are not hidden. The store is faked at its
-`subscribe` seam (ours); the outage is redis-py's own exception."""
+reconnect), not with a cut connection; other errors are not hidden. The events are faked at
+their `subscribe` seam (ours); the outage is redis-py's own exception."""
 
 import asyncio
 import json
@@ -61,7 +61,7 @@ def test_the_openai_stream_ends_with_an_error_event_on_an_outage() -> None:
 
     async def run() -> list[str]:
         store = Store(redis.TimeoutError("Timeout reading from socket"))
-        return [c async for c in openai_events("0" * 32, store, slot, 30.0)]  # type: ignore[arg-type]
+        return [c async for c in openai_events("0" * 32, store, store, slot, 30.0)]  # type: ignore[arg-type]
 
     chunks = asyncio.run(run())
     last = json.loads(chunks[-1].removeprefix("data: "))
