@@ -29,6 +29,18 @@ ROOT = Path(__file__).resolve().parents[2]
 TERMINAL = {"completed", "failed", "canceled"}
 
 
+def uploads_left(data_dir: Path, job_id: str | None = None, timeout: float = 30) -> list[Path]:
+    """The uploads still on disk (only `job_id`'s, if given), once they are gone or `timeout` has
+    passed: a worker removes a job's upload just after it writes the job's end, so a client can
+    see the end a moment before the file goes."""
+    deadline = time.monotonic() + timeout
+    while True:
+        left = [p for p in (data_dir / "uploads").iterdir() if job_id in (None, p.name)]
+        if not left or time.monotonic() > deadline:
+            return left
+        time.sleep(0.05)
+
+
 @dataclass
 class Service:
     url: str

@@ -12,7 +12,7 @@ import pytest
 
 from app.core.embedded import EmbeddedRedis
 from tests.conftest import JFK, JFK_TEXT
-from tests.e2e.conftest import Cluster, cluster_on_db, loopback_http_server
+from tests.e2e.conftest import Cluster, cluster_on_db, loopback_http_server, uploads_left
 
 CAP = 4 * 1024 * 1024
 
@@ -81,7 +81,7 @@ def test_audio_from_an_allowed_url_is_transcribed(cluster: Cluster, audio_server
     job = final(cluster, f"{audio_server}/jfk.flac")
     assert job["status"] == "completed"
     assert job["result"]["text"] == JFK_TEXT.strip()
-    assert not (cluster.data_dir / "uploads" / job["id"]).exists()
+    assert uploads_left(cluster.data_dir, job["id"]) == []
 
 
 def test_redirects_within_allowed_targets_are_followed(cluster: Cluster, audio_server: str):
@@ -97,7 +97,7 @@ def test_a_404_fails_with_download_failed(cluster: Cluster, audio_server: str) -
 def test_an_oversize_body_fails_with_payload_too_large(cluster: Cluster, audio_server: str):
     job = final(cluster, f"{audio_server}/huge")
     assert job["error"]["code"] == "payload_too_large"
-    assert list((cluster.data_dir / "uploads").iterdir()) == []
+    assert uploads_left(cluster.data_dir) == []
 
 
 def test_a_redirect_to_a_refused_address_fails_the_job(cluster: Cluster, audio_server: str):

@@ -14,7 +14,7 @@ import pytest
 
 from app.core.embedded import EmbeddedRedis
 from tests.conftest import DATA, JFK, JFK_TEXT
-from tests.e2e.conftest import Cluster, cluster_on_db
+from tests.e2e.conftest import Cluster, cluster_on_db, uploads_left
 from tests.transcripts import reference, wer
 
 LEASE_SECONDS = 6
@@ -95,7 +95,7 @@ def test_sigkill_with_a_batch_in_flight_loses_no_job(cluster: Cluster, long_spee
         assert wer(" ".join([JFK_TEXT] * 4), job["result"]["text"]) <= 0.15
         # Attempts are per job: those killed mid-batch ran twice, the others once.
         assert job["attempts"] == (2 if job["id"] in in_flight else 1), job
-        assert not (cluster.data_dir / "uploads" / job["id"]).exists()
+        assert uploads_left(cluster.data_dir, job["id"]) == []
     cluster.wait_ready()
 
 

@@ -16,7 +16,7 @@ import pytest
 
 from app.core.embedded import EmbeddedRedis
 from tests.conftest import DATA, JFK, JFK_TEXT
-from tests.e2e.conftest import Cluster, cluster_on_db, make_cluster
+from tests.e2e.conftest import Cluster, cluster_on_db, make_cluster, uploads_left
 from tests.transcripts import wer
 
 
@@ -54,7 +54,7 @@ def test_sigkill_of_the_worker_child_mid_job(cluster: Cluster, long_speech: Path
     job = cluster.wait_for(job_id, lambda j: j["status"] not in {"queued", "processing"}, 240)
     assert_completed_once(job)
     assert job["attempts"] == 2
-    assert not (cluster.data_dir / "uploads" / job_id).exists()
+    assert uploads_left(cluster.data_dir, job_id) == []
 
 
 def test_poison_job_fails_with_worker_lost_and_others_flow(cluster: Cluster, long_speech: Path):
@@ -187,6 +187,6 @@ def test_duration_bombs_are_stopped_and_the_api_stays_flat(
     hidden.write_bytes(hide_duration(bomb.read_bytes()))
     job = cluster.wait_for(cluster.submit(hidden)["id"], lambda j: j["status"] == "failed", 180)
     assert job["error"]["code"] == "audio_too_long"  # stopped while decoding, past 600 s
-    assert list((cluster.data_dir / "uploads").iterdir()) == []
+    assert uploads_left(cluster.data_dir) == []
     assert api.memory_info().rss - before < 64 * 2**20
     assert cluster.wait_for(cluster.submit(JFK)["id"], lambda j: j["status"] == "completed")

@@ -10,7 +10,7 @@ import redis
 
 from app.contract.jobs import queue_for
 from tests.conftest import DATA, JFK, JFK_TEXT
-from tests.e2e.conftest import Service
+from tests.e2e.conftest import Service, uploads_left
 from tests.transcripts import reference, wer
 
 
@@ -64,7 +64,7 @@ def test_jfk_end_to_end(service: Service, models_dir: Path) -> None:
     text = service.http.get(f"/v1/jobs/{job['id']}/transcript", params={"format": "text"})
     assert text.headers["content-type"].startswith("text/plain")
     assert text.text == result["text"] + "\n"
-    assert not (service.data_dir / "uploads" / job["id"]).exists()
+    assert uploads_left(service.data_dir, job["id"]) == []
 
 
 def test_not_audio_is_refused_at_submit(service: Service, tmp_path: Path) -> None:
@@ -82,7 +82,7 @@ def test_corrupt_audio_that_passes_the_probe_fails_with_invalid_audio(service: S
     assert job["status"] == "failed"
     assert job["error"]["code"] == "invalid_audio"
     assert job["result"] is None
-    assert not (service.data_dir / "uploads" / job["id"]).exists()
+    assert uploads_left(service.data_dir, job["id"]) == []
 
 
 def test_silence_completes_with_no_segments(service: Service) -> None:
