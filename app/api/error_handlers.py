@@ -69,6 +69,7 @@ STATUS: dict[str, int] = {
     "empty_file": 400,
     "unauthorized": 401,
     "quota_exceeded": 403,
+    "request_timeout": 408,
     "payload_too_large": 413,
     "unsupported_media": 415,
     "invalid_request": 422,

@@ -11,7 +11,7 @@ from fastapi import FastAPI
 from app import __version__
 from app.api.error_handlers import document_errors, install_error_handlers
 from app.api.keycheck import KeyCheck
-from app.api.limits import UploadLimit
+from app.api.limits import BodyLimits, BodyRules
 from app.api.prometheus import Metrics, RequestLatency
 from app.api.readiness import ReadinessMonitor
 from app.api.routes import console, docs, events, health, jobs, metrics, models, openai
@@ -74,7 +74,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     install_error_handlers(app)
     app.openapi = lambda: document_errors(app)  # type: ignore[method-assign]
-    app.add_middleware(UploadLimit, max_bytes=settings.max_upload_bytes)
+    rules = BodyRules(
+        settings.max_upload_bytes, settings.body_timeout_seconds, settings.body_min_bytes_per_second
+    )
+    app.add_middleware(BodyLimits, rules=rules)
     # Added after the size limit, so it runs first: no key, no body read.
     app.state.keys = KeyRing(settings.api_keys)
     app.add_middleware(KeyCheck, keys=app.state.keys)

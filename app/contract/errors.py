@@ -17,6 +17,7 @@ Codes:
 - `unauthorized`: no or an unknown API key.
 - `payload_too_large`: the upload exceeds `WHISPER_JOBS_MAX_UPLOAD_BYTES` (also a job error
   for `audio_url` downloads).
+- `request_timeout`: the request's headers or body came too slowly (the connection is closed).
 - `unsupported_media`: the upload is not an audio container, or has no audio stream.
 - `audio_too_long` (also a job error): longer than `WHISPER_JOBS_MAX_AUDIO_SECONDS`.
 - `idempotency_key_reused`: an `Idempotency-Key` sent again with a different request.
@@ -109,6 +110,10 @@ class Unauthorized(WhisperJobsError):
 
 class PayloadTooLarge(WhisperJobsError):
     code = "payload_too_large"
+
+
+class RequestTimeout(WhisperJobsError):
+    code = "request_timeout"
 
 
 class UnsupportedMedia(WhisperJobsError):

@@ -35,6 +35,11 @@ def check(settings: Settings) -> None:
             raise ConfigurationError(problem)
 
 
+#: uvicorn's httptools protocol with a deadline for a request's headers (by name: uvicorn's
+#: worker processes import it themselves).
+HEADER_DEADLINE_PROTOCOL = "app.api.header_deadline:HeaderDeadlineProtocol"
+
+
 def run_api(settings: Settings) -> None:
     import uvicorn
 
@@ -48,6 +53,7 @@ def run_api(settings: Settings) -> None:
         host=settings.api_host,
         port=port,
         workers=settings.api_workers,
+        http=HEADER_DEADLINE_PROTOCOL,
         log_config=logging_config(settings.log_format, settings.log_level),
         access_log=settings.api_workers == 1,  # one line per request costs throughput at scale
     )

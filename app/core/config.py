@@ -158,6 +158,24 @@ class Settings(RedisSettings):
     max_audio_seconds: float = Field(
         default=4 * 3600, gt=0, description="Longest accepted audio (`audio_too_long` above)."
     )
+    header_timeout_seconds: float = Field(
+        default=30.0,
+        gt=0,
+        le=3600,
+        description="A request's line and headers must arrive within this (408 and closed after).",
+    )
+    body_timeout_seconds: float = Field(
+        default=30.0,
+        gt=0,
+        le=3600,
+        description="A request body must arrive within this, plus a second per "
+        "`BODY_MIN_BYTES_PER_SECOND` bytes received (`408 request_timeout` after).",
+    )
+    body_min_bytes_per_second: int = Field(
+        default=1024,
+        ge=1,
+        description="The slowest steady upload pace that is never cut off (see above).",
+    )
     max_attempts: int = Field(
         default=3, ge=1, description="Deliveries of a job before it fails with `worker_lost`."
     )

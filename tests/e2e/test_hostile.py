@@ -26,13 +26,14 @@ import redis
 from app.core.auth import new_key
 from app.core.embedded import EmbeddedRedis
 from tests.conftest import DATA, JFK
-from tests.e2e.conftest import Cluster, loopback_http_server, make_cluster
+from tests.e2e.conftest import Cluster, loopback_http_server, make_cluster, uploads_left
 
 KEY, ENTRY = new_key("alice")
 AUTH = {"Authorization": f"Bearer {KEY}"}
 SECRET = "whsec_" + base64.b64encode(os.urandom(32)).decode()
 MAX_STREAMS = 3
 LONGEST_RETRY = 60.0
+PACE_SECONDS = 3  # the header and body deadlines (the body's plus a second per KiB received)
 
 
 @pytest.fixture(scope="module")
@@ -57,6 +58,8 @@ def cluster(
         WHISPER_JOBS_READY_REFRESH_SECONDS="0.5", WHISPER_JOBS_WEBHOOK_SECRET=SECRET,
         WHISPER_JOBS_ALLOWED_NETWORKS="127.0.0.1/32",
         WHISPER_JOBS_WEBHOOK_RETRY_SCHEDULE=f"30,{LONGEST_RETRY:g}",
+        WHISPER_JOBS_HEADER_TIMEOUT_SECONDS=str(PACE_SECONDS),
+        WHISPER_JOBS_BODY_TIMEOUT_SECONDS=str(PACE_SECONDS),
     )  # fmt: skip
     c.http.headers.update(AUTH)
     c.start("webhooks")
@@ -105,6 +108,73 @@ def test_an_unauthenticated_upload_is_refused_before_its_body(cluster: Cluster) 
     assert response.startswith(b"HTTP/1.1 401"), response[:200]
     assert b'"unauthorized"' in response
     assert not list((cluster.data_dir / "uploads").glob("*"))
+
+
+def answer_to(sock: socket.socket, trickle: bytes = b"", seconds: float = 120) -> bytes:
+    """Send `trickle` about a byte a second (if given) and read until the server closes, within
+    `seconds`: what it answered."""
+    sock.settimeout(1.0)
+    response, unsent = b"", list(trickle)
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if unsent and not response:  # once it answers, a byte more would be reset
+            try:
+                sock.sendall(bytes([unsent.pop(0)]))
+            except OSError:  # it closed: read what it said
+                unsent = []
+        try:
+            chunk = sock.recv(4096)
+        except TimeoutError:
+            continue
+        except ConnectionResetError:  # it closed with bytes of ours unread
+            chunk = b""
+        if not chunk:
+            return response
+        response += chunk
+    raise AssertionError(f"the server held the connection past {seconds} s: {response[:200]!r}")
+
+
+@pytest.mark.parametrize("sent", [b"", b"POST /v1/jobs HTTP/1.1\r\nHost: x\r\nAuthor"])
+def test_half_sent_headers_are_cut_off_with_408(cluster: Cluster, sent: bytes) -> None:
+    host, port = cluster.url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=5) as sock:
+        sock.sendall(sent)  # and nothing more
+        response = answer_to(sock)
+    assert response.startswith(b"HTTP/1.1 408"), response[:200]
+    assert b'"request_timeout"' in response
+
+
+def test_a_trickled_body_is_cut_off_with_408_and_leaves_nothing(cluster: Cluster) -> None:
+    host, port = cluster.url.removeprefix("http://").split(":")
+    body = b"--x\r\nContent-Disposition: form-data; name=file; filename=a.wav\r\n\r\n" + bytes(200)
+    head = (
+        f"POST /v1/jobs HTTP/1.1\r\nHost: {host}\r\nAuthorization: Bearer {KEY}\r\n"
+        "Content-Type: multipart/form-data; boundary=x\r\nContent-Length: 100000\r\n\r\n"
+    )
+    with socket.create_connection((host, int(port)), timeout=5) as sock:
+        sock.sendall(head.encode())
+        response = answer_to(sock, trickle=body)  # a byte a second: far below 1 KiB/s
+    assert response.startswith(b"HTTP/1.1 408"), response[:200]
+    assert b'"request_timeout"' in response
+    assert uploads_left(cluster.data_dir) == []
+
+
+def test_a_slow_but_steady_upload_goes_through(cluster: Cluster) -> None:
+    content = (DATA / "silence.wav").read_bytes()
+    pieces = [content[i : i + 16384] for i in range(0, len(content), 16384)]
+
+    def steady() -> Iterator[bytes]:
+        yield b"--x\r\nContent-Disposition: form-data; name=file; filename=s.wav\r\n\r\n"
+        for piece in pieces:  # 16 KiB every 0.5 s: well over the deadline's base in all
+            time.sleep(0.5)
+            yield piece
+        yield b"\r\n--x--\r\n"
+
+    response = cluster.http.post(
+        "/v1/jobs", content=steady(), headers={"Content-Type": "multipart/form-data; boundary=x"}
+    )
+    assert len(pieces) * 0.5 > PACE_SECONDS
+    assert response.status_code == 202, response.text
 
 
 def test_hostile_fields_are_refused_and_ids_are_checked(cluster: Cluster) -> None:
