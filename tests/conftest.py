@@ -3,6 +3,7 @@ a flushed database per test, and a model cache shared by every test that loads a
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -28,6 +29,15 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if e2e in item.path.parents:
             item.add_marker(pytest.mark.e2e)
+
+
+@pytest.fixture(autouse=True)
+def collected_at_the_end() -> Iterator[None]:
+    """The leak check: whatever a test left unclosed (a socket, a file, a pipe) is collected at
+    the test's own end, so its ResourceWarning fails that test (`filterwarnings = error`) and not
+    whichever later test happens to collect it."""
+    yield
+    gc.collect()
 
 
 @pytest.fixture(scope="session")

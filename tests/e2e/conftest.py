@@ -68,6 +68,25 @@ class Service:
         return "\n".join(p.read_text()[-3000:] for p in sorted(self.logs.glob("*.log")))
 
 
+def end_tree(proc: subprocess.Popen[bytes], timeout: float = 60) -> None:
+    """SIGTERM, up to `timeout` for a warm shutdown (a busy machine may still be finishing a
+    job), then SIGKILL of the process and every child it left: a teardown never fails on a slow
+    shutdown, and never leaves a process behind for the next test."""
+    children = psutil.Process(proc.pid).children(recursive=True) if proc.poll() is None else []
+    proc.terminate()
+    try:
+        proc.wait(timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+    for child in children:
+        try:
+            child.kill()
+            child.wait(10)
+        except psutil.NoSuchProcess:
+            pass
+
+
 def _start(name: str, env: dict[str, str], logs: Path) -> subprocess.Popen[bytes]:
     with (logs / f"{name}.log").open("wb") as out:
         return subprocess.Popen(
@@ -111,13 +130,7 @@ def service(
     finally:
         http.close()
         for proc in reversed(procs):
-            proc.terminate()
-        for proc in procs:
-            try:
-                proc.wait(60)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+            end_tree(proc)
 
 
 @pytest.fixture(scope="session")
@@ -192,7 +205,7 @@ class Cluster(Service):
 
     def stop_all(self) -> None:
         for name in list(self.procs)[::-1]:
-            self.stop(name, signal.SIGTERM, 60)
+            end_tree(self.procs.pop(name))
 
     def wait_for(self, job_id: str, predicate, timeout: float = 120) -> dict:
         deadline = time.monotonic() + timeout
