@@ -27,8 +27,11 @@ from worker.decoding.audio import write_wav
 
 LENGTHS = [3, 5, 8, 11, 15, 20, 25]  # seconds, cycled
 OPTIONS = {"temperature": "0", "batched": "false"}
-BATCH = {"WHISPER_JOBS_BATCH_JOBS": "8", "WHISPER_JOBS_MODEL_REPLICAS": "2",
-         "WHISPER_JOBS_CPU_THREADS": "1"}  # fmt: skip
+BATCH = {
+    "WHISPER_JOBS_BATCH_JOBS": "8",
+    "WHISPER_JOBS_MODEL_REPLICAS": "2",
+    "WHISPER_JOBS_CPU_THREADS": "1",
+}
 
 
 def make_clips(directory: Path, count: int) -> list[Path]:
@@ -136,14 +139,18 @@ def rows(r: dict[str, Any]) -> list[Row]:
         Row(
             f"cross-job, {r['clips']} clips of 3–25 s: jobs/min, service (8 decoded together) "
             f"{r['service_jobs_per_min']} vs library loop {r['library_jobs_per_min']}",
-            f"{r['speedup']:.2f}x", ">= 1.5x", r["speedup"] >= 1.5,
+            f"{r['speedup']:.2f}x",
+            ">= 1.5x",
+            r["speedup"] >= 1.5,
         ),
         Row(
             f"cross-job fidelity: the service's words against the loop's ({r['words']} words, "
             f"{r['same_text']}/{r['clips']} texts the same)",
-            f"WER {100 * r['wer']:.2f} %", "<= 1 %", r["wer"] <= 0.01 and all_completed,
+            f"WER {100 * r['wer']:.2f} %",
+            "<= 1 %",
+            r["wer"] <= 0.01 and all_completed,
         ),
-    ]  # fmt: skip
+    ]
 
 
 def main() -> None:

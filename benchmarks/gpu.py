@@ -63,28 +63,39 @@ def worker_gpu_mib(svc: Service) -> str:
     try:
         listing = subprocess.run(
             ["nvidia-smi", "--query-compute-apps=pid,used_memory", "--format=csv,noheader,nounits"],
-            capture_output=True, text=True, timeout=30, check=True,
-        ).stdout  # fmt: skip
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=True,
+        ).stdout
     except (OSError, subprocess.SubprocessError) as e:
         return f"not readable ({e.__class__.__name__})"
-    used = [int(m) for pid, m in (line.split(", ") for line in listing.splitlines()) if
-            int(pid) in ours]  # fmt: skip
+    used = [
+        int(m) for pid, m in (line.split(", ") for line in listing.splitlines()) if int(pid) in ours
+    ]
     return f"{sum(used)} MiB" if used else f"not attributed (nvidia-smi: {listing.strip()!r})"
 
 
 def service_env(args: argparse.Namespace, model: str, compute_type: str) -> dict[str, str]:
     return {
-        "WHISPER_JOBS_DEVICE": args.device, "WHISPER_JOBS_COMPUTE_TYPE": compute_type,
-        "WHISPER_JOBS_MODEL": model, "WHISPER_JOBS_MODELS": model,
-        "WHISPER_JOBS_BATCH_SIZE": str(BATCH_SIZE), "WHISPER_JOBS_WORKER_CONCURRENCY": "1",
+        "WHISPER_JOBS_DEVICE": args.device,
+        "WHISPER_JOBS_COMPUTE_TYPE": compute_type,
+        "WHISPER_JOBS_MODEL": model,
+        "WHISPER_JOBS_MODELS": model,
+        "WHISPER_JOBS_BATCH_SIZE": str(BATCH_SIZE),
+        "WHISPER_JOBS_WORKER_CONCURRENCY": "1",
         "WHISPER_JOBS_MAX_ACTIVE_JOBS_PER_KEY": "1000",
-    }  # fmt: skip
+    }
 
 
 def one_config(
-    args: argparse.Namespace, work: Path, long_path: Path, clips: list[Path], model_name: str,
+    args: argparse.Namespace,
+    work: Path,
+    long_path: Path,
+    clips: list[Path],
+    model_name: str,
     compute_type: str,
-) -> dict[str, Any]:  # fmt: skip
+) -> dict[str, Any]:
     from faster_whisper import BatchedInferencePipeline, WhisperModel
 
     path = resolve_model(model_name, ROOT / "data" / "models")
@@ -107,8 +118,11 @@ def one_config(
                     run_job(client, long_path, batched="false", temperature="0")[0]
                 )
                 started = time.perf_counter()
-                timed(pipeline.transcribe(str(long_path), beam_size=5, temperature=0.0,
-                                          batch_size=BATCH_SIZE))  # fmt: skip
+                timed(
+                    pipeline.transcribe(
+                        str(long_path), beam_size=5, temperature=0.0, batch_size=BATCH_SIZE
+                    )
+                )
                 times["lib_bat"].append(time.perf_counter() - started)
                 times["svc_bat"].append(
                     run_job(client, long_path, batched="true", temperature="0")[0]
@@ -123,17 +137,21 @@ def one_config(
     r["loop_s"], r["cross"] = round(loop_s, 3), {}
     for label, settings in CROSS_SETTINGS.items():
         seconds, jobs = cross_job.through_service(
-            clips, work / f"{model_name}-{compute_type}-{label.replace(' ', '-')}",
-            {**env, **settings}, poll=0.05, grace=20,
+            clips,
+            work / f"{model_name}-{compute_type}-{label.replace(' ', '-')}",
+            {**env, **settings},
+            poll=0.05,
+            grace=20,
             warm_jobs=int(settings.get("WHISPER_JOBS_WORKER_CONCURRENCY", "1")),
-        )  # fmt: skip
+        )
         texts = [j["result"]["text"] if j["status"] == "completed" else "" for j in jobs]
         r["cross"][label] = {
-            "seconds": round(seconds, 3), "speedup": round(loop_s / seconds, 3),
+            "seconds": round(seconds, 3),
+            "speedup": round(loop_s / seconds, 3),
             "wer": round(wer(" ".join(loop_texts), " ".join(texts)), 4),
             "same_text": sum(normalize(a) == normalize(b) for a, b in zip(texts, loop_texts)),  # noqa: B905
             "statuses": sorted({j["status"] for j in jobs}),
-        }  # fmt: skip
+        }
     return r
 
 
@@ -141,27 +159,59 @@ def rows(r: dict[str, Any], clips: int) -> list[Row]:
     name = f"{r['model']} {r['compute_type']}"
     library_ratio, ratio = r["lib_seq"] / r["lib_bat"], r["svc_seq"] / r["svc_bat"]
     table = [
-        Row(f"{name}: one job, 3+ min, sequential: service {r['svc_seq']:.2f} s / library "
-            f"{r['lib_seq']:.2f} s", f"{r['svc_seq'] / r['lib_seq']:.2f}x", "info", None),
-        Row(f"{name}: one job, 3+ min, batched ({BATCH_SIZE}): service {r['svc_bat']:.2f} s / "
-            f"library {r['lib_bat']:.2f} s", f"{r['svc_bat'] / r['lib_bat']:.2f}x", "info", None),
-        Row(f"{name}: batched vs sequential, service {ratio:.2f}x, library {library_ratio:.2f}x",
-            f"{ratio / library_ratio:.2f} of the library's", ">= 0.95 of the library's",
-            ratio >= 0.95 * library_ratio),
-        Row(f"{name}: the worker's GPU memory, one model loaded", r["worker_gpu_memory"],
-            "info", None),
-    ]  # fmt: skip
+        Row(
+            f"{name}: one job, 3+ min, sequential: service {r['svc_seq']:.2f} s / library "
+            f"{r['lib_seq']:.2f} s",
+            f"{r['svc_seq'] / r['lib_seq']:.2f}x",
+            "info",
+            None,
+        ),
+        Row(
+            f"{name}: one job, 3+ min, batched ({BATCH_SIZE}): service {r['svc_bat']:.2f} s / "
+            f"library {r['lib_bat']:.2f} s",
+            f"{r['svc_bat'] / r['lib_bat']:.2f}x",
+            "info",
+            None,
+        ),
+        Row(
+            f"{name}: batched vs sequential, service {ratio:.2f}x, library {library_ratio:.2f}x",
+            f"{ratio / library_ratio:.2f} of the library's",
+            ">= 0.95 of the library's",
+            ratio >= 0.95 * library_ratio,
+        ),
+        Row(
+            f"{name}: the worker's GPU memory, one model loaded",
+            r["worker_gpu_memory"],
+            "info",
+            None,
+        ),
+    ]
     for label, c in r["cross"].items():
         table += [
-            Row(f"{name}: cross-job, {clips} clips, service ({label}) {c['seconds']:.2f} s vs "
-                f"library loop {r['loop_s']:.2f} s", f"{c['speedup']:.2f}x", "info", None),
-            Row(f"{name}: cross-job fidelity ({label}), the service's words against the loop's "
-                f"({c['same_text']}/{clips} texts the same)", f"WER {100 * c['wer']:.2f} %",
-                "<= 1 %", c["wer"] <= 0.01 and c["statuses"] == ["completed"]),
-        ]  # fmt: skip
+            Row(
+                f"{name}: cross-job, {clips} clips, service ({label}) {c['seconds']:.2f} s vs "
+                f"library loop {r['loop_s']:.2f} s",
+                f"{c['speedup']:.2f}x",
+                "info",
+                None,
+            ),
+            Row(
+                f"{name}: cross-job fidelity ({label}), the service's words against the loop's "
+                f"({c['same_text']}/{clips} texts the same)",
+                f"WER {100 * c['wer']:.2f} %",
+                "<= 1 %",
+                c["wer"] <= 0.01 and c["statuses"] == ["completed"],
+            ),
+        ]
     label, best = max(r["cross"].items(), key=lambda item: item[1]["speedup"])
-    table.append(Row(f"{name}: cross-job jobs per minute over the loop's, best setting ({label})",
-                     f"{best['speedup']:.2f}x", ">= 4x", best["speedup"] >= 4))  # fmt: skip
+    table.append(
+        Row(
+            f"{name}: cross-job jobs per minute over the loop's, best setting ({label})",
+            f"{best['speedup']:.2f}x",
+            ">= 4x",
+            best["speedup"] >= 4,
+        )
+    )
     return table
 
 

@@ -89,12 +89,23 @@ def rows(svc_url: str, long_path: Path) -> list[Row]:
     with httpx.Client(base_url=svc_url, timeout=600) as client:
         for mode, batched in MODES.items():
             share = first_segment_share(client, long_path, batched)
-            out.append(Row(f"first segment event of a 3+ min job, {mode}",
-                           f"at {share:.0%} of its run", "< 50 %", share < 0.5))  # fmt: skip
+            out.append(
+                Row(
+                    f"first segment event of a 3+ min job, {mode}",
+                    f"at {share:.0%} of its run",
+                    "< 50 %",
+                    share < 0.5,
+                )
+            )
             seconds = cancel_to_free(client, long_path, batched)
-            out.append(Row(f"cancel to worker free (next job started), {mode}",
-                           f"{seconds:.1f} s", f"<= {GOAL_CANCEL_SECONDS:.0f} s",
-                           seconds <= GOAL_CANCEL_SECONDS))  # fmt: skip
+            out.append(
+                Row(
+                    f"cancel to worker free (next job started), {mode}",
+                    f"{seconds:.1f} s",
+                    f"<= {GOAL_CANCEL_SECONDS:.0f} s",
+                    seconds <= GOAL_CANCEL_SECONDS,
+                )
+            )
     return out
 
 

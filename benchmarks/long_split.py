@@ -36,10 +36,11 @@ WHOLE = {"WHISPER_JOBS_CPU_THREADS": "1"}
 def split_env(seconds: float) -> dict[str, str]:
     """Two workers of one thread; the recording cut into eight parts (77 s for 10 minutes)."""
     return {
-        "WHISPER_JOBS_CPU_THREADS": "1", "WHISPER_JOBS_WORKER_CONCURRENCY": "2",
+        "WHISPER_JOBS_CPU_THREADS": "1",
+        "WHISPER_JOBS_WORKER_CONCURRENCY": "2",
         "WHISPER_JOBS_SPLIT_MIN_SECONDS": str(seconds / 2),
         "WHISPER_JOBS_SPLIT_PART_SECONDS": str(seconds / 8),
-    }  # fmt: skip
+    }
 
 
 def through_service(audio: Path, work: Path, env: dict[str, str]) -> tuple[float, dict[str, Any]]:
@@ -48,11 +49,14 @@ def through_service(audio: Path, work: Path, env: dict[str, str]) -> tuple[float
         with httpx.Client(base_url=svc.url, timeout=60) as client:
             started = time.perf_counter()
             with audio.open("rb") as f:
-                job_id = client.post("/v1/jobs", files={"file": (audio.name, f)},
-                                     data=OPTIONS).json()["id"]  # fmt: skip
+                job_id = client.post(
+                    "/v1/jobs", files={"file": (audio.name, f)}, data=OPTIONS
+                ).json()["id"]
             while (job := client.get(f"/v1/jobs/{job_id}").json())["status"] not in (
-                "completed", "failed", "canceled",
-            ):  # fmt: skip
+                "completed",
+                "failed",
+                "canceled",
+            ):
                 time.sleep(0.2)
             return time.perf_counter() - started, job
     finally:
@@ -64,8 +68,12 @@ def library_batched(audio: Path, threads: int = 2) -> float:
 
     from worker.decoding.weights import resolve_model
 
-    model = WhisperModel(resolve_model("base", ROOT / "data" / "models"), device="cpu",
-                         compute_type="int8", cpu_threads=threads)  # fmt: skip
+    model = WhisperModel(
+        resolve_model("base", ROOT / "data" / "models"),
+        device="cpu",
+        compute_type="int8",
+        cpu_threads=threads,
+    )
     pipeline = BatchedInferencePipeline(model)
     started = time.perf_counter()
     segments, _ = pipeline.transcribe(str(audio), beam_size=5, temperature=0.0, batch_size=8)
@@ -82,8 +90,9 @@ def english_speech(work: Path, seconds: float) -> Path:
     from faster_whisper import decode_audio
 
     story = work / "story.wav"
-    subprocess.run(["espeak-ng", "-s", "165", "-w", str(story), "-f",
-                    str(DATA / "story.txt")], check=True)  # fmt: skip
+    subprocess.run(
+        ["espeak-ng", "-s", "165", "-w", str(story), "-f", str(DATA / "story.txt")], check=True
+    )
     once = decode_audio(str(story))
     times = int(seconds * 16_000 // len(once)) + 1
     return write_wav(work / "long-story.wav", np.tile(once, times))
@@ -112,16 +121,27 @@ def measure(work: Path, seconds: float = 600.0) -> dict[str, Any]:
 def rows(r: dict[str, Any]) -> list[Row]:
     ok = r["statuses"] == ["completed", "completed"]
     return [
-        Row(f"long file ({r['audio_s']:.0f} s) on 2 workers × 1 thread, cut in parts: "
+        Row(
+            f"long file ({r['audio_s']:.0f} s) on 2 workers × 1 thread, cut in parts: "
             f"{r['two_workers_split_s']:.1f} s vs 1 worker × 1 thread {r['one_worker_s']:.1f} s",
-            f"{r['scaling']:.2f}x", ">= 1.7x", ok and r["scaling"] >= 1.7),
-        Row(f"long file, 2 workers cut in parts vs the library's batched pipeline on 2 threads "
-            f"({r['library_batched_2_threads_s']:.1f} s)", f"{r['vs_library']:.2f}x",
-            "> 1x (faster)", ok and r["vs_library"] > 1.0),
-        Row("long file, the parts' merged words against the whole run's",
-            f"WER {100 * r['wer_split_vs_whole']:.2f} %", "<= 2 %",
-            ok and r["wer_split_vs_whole"] <= 0.02),
-    ]  # fmt: skip
+            f"{r['scaling']:.2f}x",
+            ">= 1.7x",
+            ok and r["scaling"] >= 1.7,
+        ),
+        Row(
+            f"long file, 2 workers cut in parts vs the library's batched pipeline on 2 threads "
+            f"({r['library_batched_2_threads_s']:.1f} s)",
+            f"{r['vs_library']:.2f}x",
+            "> 1x (faster)",
+            ok and r["vs_library"] > 1.0,
+        ),
+        Row(
+            "long file, the parts' merged words against the whole run's",
+            f"WER {100 * r['wer_split_vs_whole']:.2f} %",
+            "<= 2 %",
+            ok and r["wer_split_vs_whole"] <= 0.02,
+        ),
+    ]
 
 
 def main() -> None:

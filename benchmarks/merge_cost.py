@@ -57,13 +57,22 @@ def row(whisper: Any, window: np.ndarray, rows: int, prompt: list[int], compute_
     features = np.ascontiguousarray(np.stack([window] * rows).astype(np.float32))
     encode = partial(whisper.encode, ctranslate2.StorageView.from_array(features), to_cpu=False)
     encoded = encode()
-    generate = partial(whisper.generate, encoded, [prompt] * rows, beam_size=5, max_length=224,
-                       return_scores=True, return_no_speech_prob=True)  # fmt: skip
+    generate = partial(
+        whisper.generate,
+        encoded,
+        [prompt] * rows,
+        beam_size=5,
+        max_length=224,
+        return_scores=True,
+        return_no_speech_prob=True,
+    )
     lengths = sorted({len(r.sequences_ids[0]) for r in generate()})
     detect = partial(whisper.detect_language, encoded)
-    return (f"| {compute_type} | {rows} | {milliseconds(encode):.1f} | "
-            f"{milliseconds(generate):.1f} | {', '.join(map(str, lengths))} | "
-            f"{milliseconds(detect):.1f} |")  # fmt: skip
+    return (
+        f"| {compute_type} | {rows} | {milliseconds(encode):.1f} | "
+        f"{milliseconds(generate):.1f} | {', '.join(map(str, lengths))} | "
+        f"{milliseconds(detect):.1f} |"
+    )
 
 
 if __name__ == "__main__":

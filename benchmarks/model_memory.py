@@ -36,8 +36,9 @@ def main() -> None:
     threads = int(sys.argv[1]) if len(sys.argv) > 1 else 2
     models_dir = ROOT / "data" / "models"
     prepare_models(["base", "tiny.en"], models_dir)
-    engine = WhisperEngine(EngineConfig(models_dir=models_dir, cpu_threads=threads,
-                                        model_idle_seconds=0.1))  # fmt: skip
+    engine = WhisperEngine(
+        EngineConfig(models_dir=models_dir, cpu_threads=threads, model_idle_seconds=0.1)
+    )
     from app.contract.jobs import JobOptions
 
     figures = {"idle process": rss()}

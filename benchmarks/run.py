@@ -173,8 +173,14 @@ def bench_submission_load(svc: Service, seconds: float, small: Path, label: str)
     closed = load(svc, request, 32, seconds)
     rate = len(closed.latencies) / seconds
     goal = label == "default"
-    rows = [Row(f"submissions/s, closed loop (32 clients), API {label}", f"{rate:.0f}",
-                ">= 400" if goal else "info", rate >= 400 if goal else None)]  # fmt: skip
+    rows = [
+        Row(
+            f"submissions/s, closed loop (32 clients), API {label}",
+            f"{rate:.0f}",
+            ">= 400" if goal else "info",
+            rate >= 400 if goal else None,
+        )
+    ]
     errors = closed.errors
     for offered, p99_goal in ((200, 0.05), (400, None)):
         run = asyncio.run(run_open_loop("127.0.0.1", svc.port, request, offered, seconds))
@@ -182,15 +188,24 @@ def bench_submission_load(svc: Service, seconds: float, small: Path, label: str)
         p50, p99 = percentile(run.latencies, 50), percentile(run.latencies, 99)
         if p99_goal is not None:
             met = p99 <= p99_goal if goal else None
-            rows.append(Row(f"submissions at {offered}/s offered (open loop): p50 / p99, "
-                            f"API {label}", f"{p50 * 1000:.1f} / {p99 * 1000:.1f} ms",
-                            "p99 <= 50 ms" if goal else "info", met))  # fmt: skip
+            rows.append(
+                Row(
+                    f"submissions at {offered}/s offered (open loop): p50 / p99, API {label}",
+                    f"{p50 * 1000:.1f} / {p99 * 1000:.1f} ms",
+                    "p99 <= 50 ms" if goal else "info",
+                    met,
+                )
+            )
         else:
             kept = run.achieved >= 0.98 * offered and run.errors == 0
-            rows.append(Row(f"submissions at {offered}/s offered (open loop): done/s, p99, "
-                            f"API {label}", f"{run.achieved:.0f}/s, {p99 * 1000:.0f} ms",
-                            f"sustains {offered}/s" if goal else "info",
-                            kept if goal else None))  # fmt: skip
+            rows.append(
+                Row(
+                    f"submissions at {offered}/s offered (open loop): done/s, p99, API {label}",
+                    f"{run.achieved:.0f}/s, {p99 * 1000:.0f} ms",
+                    f"sustains {offered}/s" if goal else "info",
+                    kept if goal else None,
+                )
+            )
     rows.append(Row(f"submission errors, API {label}", str(errors), "0", errors == 0))
     return rows
 
@@ -307,8 +322,14 @@ def main() -> int:
         rows += long_split.rows(long_split.measure(Path(tmp), 200 if args.quick else 600))
     rss = model_memory.measure(threads)
     for name in ("base loaded", "tiny.en loaded", "after unloading both"):
-        rows.append(Row(f"worker RSS, {name} (idle process {rss['idle process']:.0f} MiB)",
-                        f"{rss[name]:.0f} MiB", "info", None))  # fmt: skip
+        rows.append(
+            Row(
+                f"worker RSS, {name} (idle process {rss['idle process']:.0f} MiB)",
+                f"{rss[name]:.0f} MiB",
+                "info",
+                None,
+            )
+        )
     print(
         f"\nMachine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, "
         f"Python {platform.python_version()}, model base int8, {threads} CPU threads\n"

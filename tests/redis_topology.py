@@ -35,10 +35,14 @@ class SentinelTopology:
                 ports.append(port)
         self.primary = EmbeddedRedis(root / "primary", ports[0], maxmemory="256mb")
         self.replicas = [
-            EmbeddedRedis(root / f"replica{i}", ports[1 + i], maxmemory="256mb",
-                          extra_args=("--replicaof", "127.0.0.1", str(self.primary.port)))
+            EmbeddedRedis(
+                root / f"replica{i}",
+                ports[1 + i],
+                maxmemory="256mb",
+                extra_args=("--replicaof", "127.0.0.1", str(self.primary.port)),
+            )
             for i in range(replicas)
-        ]  # fmt: skip
+        ]
         self.sentinel_ports = ports[1 + replicas :]
         self.sentinels: list[subprocess.Popen[bytes]] = []
 
@@ -72,8 +76,11 @@ class SentinelTopology:
             f"sentinel parallel-syncs {MASTER} 1\n"
         )
         with (directory / "sentinel.log").open("ab") as out:
-            return subprocess.Popen([str(valkey_binary()), str(conf), "--sentinel"],
-                                    stdout=out, stderr=subprocess.STDOUT)  # fmt: skip
+            return subprocess.Popen(
+                [str(valkey_binary()), str(conf), "--sentinel"],
+                stdout=out,
+                stderr=subprocess.STDOUT,
+            )
 
     def _sentinels_agree(self) -> bool:
         """Every Sentinel knows the others and the replicas (so a quorum can act)."""

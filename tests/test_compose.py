@@ -25,8 +25,14 @@ def resolved(*files: str, env_file: Path | None = None) -> dict:
     env["WHISPER_JOBS_REDIS_PASSWORD"] = "s3cret"
     names = [arg for f in files for arg in ("-f", str(ROOT / f))]
     given = ["--env-file", str(env_file)] if env_file else []
-    run = subprocess.run([COMPOSE, *names, *given, "config"],
-                         capture_output=True, text=True, cwd=ROOT, timeout=60, env=env)  # fmt: skip
+    run = subprocess.run(
+        [COMPOSE, *names, *given, "config"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=60,
+        env=env,
+    )
     assert run.returncode == 0, run.stderr
     return yaml.safe_load(run.stdout)
 
@@ -57,9 +63,20 @@ def test_the_ha_override_points_every_part_at_the_sentinels() -> None:
 
 def test_every_service_has_a_health_check(config: dict) -> None:
     services = config["services"]
-    assert set(services) == {"redis", "api", "beat", "webhooks", "worker", "worker-cpu", "flower",
-                             "redis-replica", "sentinel-1", "sentinel-2", "sentinel-3",
-                             "config-check"}  # fmt: skip
+    assert set(services) == {
+        "redis",
+        "api",
+        "beat",
+        "webhooks",
+        "worker",
+        "worker-cpu",
+        "flower",
+        "redis-replica",
+        "sentinel-1",
+        "sentinel-2",
+        "sentinel-3",
+        "config-check",
+    }
     for name, service in services.items():
         if name == "config-check":
             continue  # runs once, to its end
@@ -107,8 +124,14 @@ def test_secure_defaults(config: dict) -> None:
 def test_compose_refuses_to_run_without_a_redis_password() -> None:
     assert COMPOSE is not None
     env = {k: v for k, v in os.environ.items() if k != "WHISPER_JOBS_REDIS_PASSWORD"}
-    run = subprocess.run([COMPOSE, "-f", str(ROOT / "docker-compose.yml"), "config"],
-                         capture_output=True, text=True, cwd=ROOT, timeout=60, env=env)  # fmt: skip
+    run = subprocess.run(
+        [COMPOSE, "-f", str(ROOT / "docker-compose.yml"), "config"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=60,
+        env=env,
+    )
     assert run.returncode != 0
     assert "WHISPER_JOBS_REDIS_PASSWORD" in run.stderr
 
@@ -172,9 +195,10 @@ def test_beat_and_webhooks_run_on_the_api_image(config: dict) -> None:
 
 def test_the_build_context_leaves_out_the_venv_and_data() -> None:
     ignored = {
-        line.strip() for line in (ROOT / ".dockerignore").read_text().splitlines()
+        line.strip()
+        for line in (ROOT / ".dockerignore").read_text().splitlines()
         if line.strip() and not line.startswith("#")
-    }  # fmt: skip
+    }
     assert {".venv", "data", ".git", ".env"} <= ignored
     copied = {"pyproject.toml", "uv.lock", "README.md", "client", "app", "worker"}
     assert not copied & ignored

@@ -69,8 +69,13 @@ def test_the_client_imports_nothing_of_the_server() -> None:
 
 def test_every_module_is_in_a_labelled_room() -> None:
     rooms = ("app.contract.", "app.storage.", "app.core.", "app.api.")
-    loose = [m for m in modules("app") if m != "app" and not m.startswith(rooms)
-             and m not in {"app.contract", "app.storage", "app.core", "app.api"}]  # fmt: skip
+    loose = [
+        m
+        for m in modules("app")
+        if m != "app"
+        and not m.startswith(rooms)
+        and m not in {"app.contract", "app.storage", "app.core", "app.api"}
+    ]
     assert loose == []
 
 

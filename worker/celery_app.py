@@ -32,8 +32,12 @@ def _configure_logging(**_: Any) -> None:
 def _say_as_json(message: str, f: Any = sys.__stderr__) -> None:
     """Celery's `safe_say` (the lines its signal handlers print, e.g. "Warm shutdown") as one
     JSON line. Still a single `os.write`, as in Celery: logging is not safe in a signal handler."""
-    line = {"time": datetime.now(UTC).isoformat(timespec="milliseconds"), "level": "WARNING",
-            "logger": "celery.apps.worker", "message": message}  # fmt: skip
+    line = {
+        "time": datetime.now(UTC).isoformat(timespec="milliseconds"),
+        "level": "WARNING",
+        "logger": "celery.apps.worker",
+        "message": message,
+    }
     os.write(f.fileno(), (json.dumps(line) + "\n").encode())
 
 

@@ -32,9 +32,11 @@ def download(
             target = check_url(current, policy)
             try:
                 with client.stream(
-                    "GET", target.pinned_url(), headers={"Host": target.host_header()},
+                    "GET",
+                    target.pinned_url(),
+                    headers={"Host": target.host_header()},
                     extensions=target.extensions(),
-                ) as response:  # fmt: skip
+                ) as response:
                     if response.is_redirect and "location" in response.headers:
                         current = urljoin(current, response.headers["location"])
                         continue

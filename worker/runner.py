@@ -144,21 +144,28 @@ def run_job(
         if not durable:
             # No replica confirmed the result: a failover now could lose it and run the job
             # again, which needs the audio. The sweep removes the upload once it is safe.
-            logger.warning("job %s completed, but no replica confirmed it yet; its upload stays",
-                           job_id)  # fmt: skip
+            logger.warning(
+                "job %s completed, but no replica confirmed it yet; its upload stays", job_id
+            )
             ended = False
         seconds = (done.completed_at - job.started_at).total_seconds()  # type: ignore[operator]
         logger.info(
-            "job %s completed: %.1f s of audio in %.1f s", job_id, result.duration, seconds,
+            "job %s completed: %.1f s of audio in %.1f s",
+            job_id,
+            result.duration,
+            seconds,
             extra={"audio_seconds": result.duration, "seconds": seconds},
-        )  # fmt: skip
+        )
     except (JobCanceled, InvalidTransition):
         # Canceled (or otherwise ended) while running: the store already holds its final status.
         # Or it was queued again (its lease lapsed, e.g. while Redis was away): then the next
         # run needs the upload.
         ended = _has_ended(store, job_id)
-        logger.info("job %s %s while running; this run's result is discarded", job_id,
-                    "ended" if ended else "was queued again")  # fmt: skip
+        logger.info(
+            "job %s %s while running; this run's result is discarded",
+            job_id,
+            "ended" if ended else "was queued again",
+        )
     except WhisperJobsError as e:
         logger.warning("job %s failed: %s: %s", job_id, e.code, e.message)
         _fail(store, job_id, e.code, e.message)

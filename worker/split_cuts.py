@@ -24,9 +24,10 @@ CHUNK_SECONDS = 30  # the batched pipeline's chunks: VAD's speech, merged up to 
 
 
 def plan_cuts(
-    audio: np.ndarray, part_seconds: float,
+    audio: np.ndarray,
+    part_seconds: float,
     silences: Callable[[np.ndarray], list[tuple[int, int]]] | None = None,
-) -> list[int]:  # fmt: skip
+) -> list[int]:
     """Sample positions to cut at: about every `part_seconds`, each in the middle of the silence
     (`silences(stretch)`: `(start, end)` sample ranges) nearest to where it would fall evenly,
     looked for within a fifth of a part (at most 10 s) of there; else at the quietest 20 ms

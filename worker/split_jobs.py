@@ -67,20 +67,27 @@ class SplitPolicy:
         """Long audio of known length, one track (split channels run whole)."""
         seconds = job.audio_seconds or 0.0
         return (
-            self.min_seconds > 0 and seconds > self.min_seconds and job.owner != PARTS_OWNER
-            and job.options.channels == "mix" and job.source_url is None
-        )  # fmt: skip
+            self.min_seconds > 0
+            and seconds > self.min_seconds
+            and job.owner != PARTS_OWNER
+            and job.options.channels == "mix"
+            and job.source_url is None
+        )
 
 
 class SplitRun:
     """One run of a long job: plan (or find) its parts, decode what it can, merge, end it."""
 
     def __init__(
-        self, job: Job, store: JobStore, uploads: Uploads, policy: SplitPolicy,
+        self,
+        job: Job,
+        store: JobStore,
+        uploads: Uploads,
+        policy: SplitPolicy,
         engine: PartsEngine,
         queue_part: Callable[[Job], QueuedMessage],
         run_part: Callable[[str, Callable[[], bool]], None],
-    ) -> None:  # fmt: skip
+    ) -> None:
         self.job, self.store, self.uploads, self.policy = job, store, uploads, policy
         self.engine, self.queue_part, self.run_part = engine, queue_part, run_part
 
@@ -178,9 +185,15 @@ class SplitRun:
             options = self.job.options.model_copy(
                 update={"language": plan.language, "batched": batched}
             )
-            child = Job(id=part.job_id, status=JobStatus.QUEUED, created_at=utcnow(),
-                        options=options, owner=PARTS_OWNER, audio_seconds=part.end - part.start,
-                        filename=self.job.filename)  # fmt: skip
+            child = Job(
+                id=part.job_id,
+                status=JobStatus.QUEUED,
+                created_at=utcnow(),
+                options=options,
+                owner=PARTS_OWNER,
+                audio_seconds=part.end - part.start,
+                filename=self.job.filename,
+            )
             self.store.create(child, None, self.queue_part(child))
 
     def _merge(self, part: Part, merged: list[Segment]) -> bool:
@@ -198,11 +211,15 @@ class SplitRun:
     def _result(self, plan: PartsPlan, merged: list[Segment]) -> TranscriptResult:
         options = self.job.options
         result = TranscriptResult(
-            model=options.model, task=options.task, language=plan.language,
+            model=options.model,
+            task=options.task,
+            language=plan.language,
             language_probability=round(plan.language_probability, 4),
-            duration=round(plan.parts[-1].end, 3), text="".join(s.text for s in merged).strip(),
-            segments=merged, batched=self._batched(),
-        )  # fmt: skip
+            duration=round(plan.parts[-1].end, 3),
+            text="".join(s.text for s in merged).strip(),
+            segments=merged,
+            batched=self._batched(),
+        )
         if options.language is None and plan.language_probabilities:
             from app.contract.jobs import LanguageProbability
 
@@ -255,5 +272,6 @@ class LongJobSplitter:
         return self.policy.applies(job)
 
     def run(self, job: Job) -> TranscriptResult | None:
-        return SplitRun(job, self.store, self.uploads, self.policy, self.engine,
-                        self.queue_part, self.run_part).run()  # fmt: skip
+        return SplitRun(
+            job, self.store, self.uploads, self.policy, self.engine, self.queue_part, self.run_part
+        ).run()

@@ -58,11 +58,13 @@ def runtime() -> tuple[JobStore, WhisperEngine, Uploads]:
     settings = get_settings()
     client = redis_client(settings)  # explicit timeouts: a frozen Redis is an error, not a hang
     store = JobStore(
-        client, settings.result_ttl_seconds, webhook_notifier(celery_app),
+        client,
+        settings.result_ttl_seconds,
+        webhook_notifier(celery_app),
         # A result is confirmed on this many replicas before the job's upload goes.
         min_replicas=settings.redis_min_replicas,
         replica_timeout_ms=settings.redis_replica_timeout_ms,
-    )  # fmt: skip
+    )
     engine = WhisperEngine(
         EngineConfig(
             models_dir=settings.models_dir,
@@ -134,10 +136,13 @@ def transcribe(self: Task[Any, Any], job_id: str) -> None:
         return transcription_message(celery_app, part.id, part.options.model, soft, hard)
 
     long_jobs = LongJobSplitter(
-        SplitPolicy(settings.split_min_seconds, settings.split_part_seconds), store, uploads,
-        engine, queue_part,
+        SplitPolicy(settings.split_min_seconds, settings.split_part_seconds),
+        store,
+        uploads,
+        engine,
+        queue_part,
         lambda part_id, stop: run_job(part_id, store, engine, uploads, policy, stop_if=stop),
-    )  # fmt: skip
+    )
     threads = settings.batch_jobs > 1
     guard = watchdog().watching(job_id, hard_limit) if threads and hard_limit else nullcontext()
     with job_context(job_id), guard:

@@ -68,8 +68,7 @@ class HardLimitWatchdog:
         with self._lock:
             self._jobs[job_id] = watched
             if self._thread is None:
-                self._thread = threading.Thread(target=self._watch, name="hard-limits",
-                                                daemon=True)  # fmt: skip
+                self._thread = threading.Thread(target=self._watch, name="hard-limits", daemon=True)
                 self._thread.start()
         try:
             yield
@@ -101,8 +100,12 @@ class HardLimitWatchdog:
                 self._stop(watched.thread)
                 return False
             others = [j for j in self._jobs if j != job_id]
-        logger.critical("job %s did not stop within %g s of its hard time limit; ending this "
-                        "worker process (its jobs run again)", job_id, self.grace)  # fmt: skip
+        logger.critical(
+            "job %s did not stop within %g s of its hard time limit; ending this "
+            "worker process (its jobs run again)",
+            job_id,
+            self.grace,
+        )
         try:
             self._before_exit(others)
         except Exception:  # the exit matters more than the refund

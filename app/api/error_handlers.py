@@ -40,9 +40,13 @@ _HTTP_CODES = {
 
 
 def error_response(
-    request: Request, status_code: int, code: str, message: str,
-    headers: dict[str, str] | None = None, param: str | None = None,
-) -> JSONResponse:  # fmt: skip
+    request: Request,
+    status_code: int,
+    code: str,
+    message: str,
+    headers: dict[str, str] | None = None,
+    param: str | None = None,
+) -> JSONResponse:
     status, content = shaped(request.url.path, status_code, code, message, param)
     return JSONResponse(status_code=status, content=content, headers=headers)
 
@@ -52,8 +56,9 @@ def _where(err: Any) -> str:
 
 
 def _describe(exc: RequestValidationError) -> str:
-    parts = [f"{_where(err) or 'request'}: {err.get('msg', 'invalid value')}" for err in
-             exc.errors()]  # fmt: skip
+    parts = [
+        f"{_where(err) or 'request'}: {err.get('msg', 'invalid value')}" for err in exc.errors()
+    ]
     return "Invalid request: " + "; ".join(parts) + "."
 
 
@@ -113,10 +118,12 @@ def install_error_handlers(app: FastAPI) -> None:
         if is_redis_unavailable(exc):
             logger.warning("Redis unavailable: %s", exc)
             return error_response(
-                request, 503, QueueUnavailable.code,
+                request,
+                503,
+                QueueUnavailable.code,
                 "The job store is unavailable; try again shortly.",
                 {"Retry-After": str(REDIS_RETRY_AFTER_SECONDS)},
-            )  # fmt: skip
+            )
         logger.error("unexpected Redis error", exc_info=exc)
         return error_response(request, 500, "internal_error", "The server hit an unexpected error.")
 
@@ -158,19 +165,24 @@ def document_errors(app: FastAPI) -> dict[str, Any]:
     the one shape errors really have."""
     if app.openapi_schema:
         return app.openapi_schema
-    schema = get_openapi(title=app.title, version=app.version, summary=app.summary,
-                         routes=app.routes)  # fmt: skip
+    schema = get_openapi(
+        title=app.title, version=app.version, summary=app.summary, routes=app.routes
+    )
     components = schema.setdefault("components", {}).setdefault("schemas", {})
     components["ErrorDetail"] = ErrorDetail.model_json_schema()
     components["ErrorResponse"] = {
-        "type": "object", "required": ["error"], "title": "ErrorResponse",
+        "type": "object",
+        "required": ["error"],
+        "title": "ErrorResponse",
         "properties": {"error": {"$ref": "#/components/schemas/ErrorDetail"}},
-    }  # fmt: skip
+    }
     components["OpenAIErrorDetail"] = OpenAIErrorDetail.model_json_schema()
     components["OpenAIErrorResponse"] = {
-        "type": "object", "required": ["error"], "title": "OpenAIErrorResponse",
+        "type": "object",
+        "required": ["error"],
+        "title": "OpenAIErrorResponse",
         "properties": {"error": {"$ref": "#/components/schemas/OpenAIErrorDetail"}},
-    }  # fmt: skip
+    }
     ours = {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorResponse"}}}
     openais = {"application/json": {"schema": {"$ref": "#/components/schemas/OpenAIErrorResponse"}}}
     for route, path in schema.get("paths", {}).items():

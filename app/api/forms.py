@@ -110,13 +110,27 @@ def _option_fields() -> dict[str, Any]:
 # Left out, `model` and `language` mean the deployment's default and detection; `temperature`
 # is a number or a comma-separated list in a form (`parse_temperature`).
 _AS_FORM: dict[str, tuple[Any, Any]] = {
-    "model": (str | None, Field(None, max_length=64, description="A model from `GET /v1/models`"
-                                "; absent: the server's default.")),
-    "language": (str | None, Field(None, max_length=16, description="ISO 639-1 code; absent: "
-                                   "detect.")),
-    "temperature": (str | None, Field(None, max_length=100, description="A number or a "
-                    "comma-separated fallback list (at most 10 values), 0 to 1.")),
-}  # fmt: skip
+    "model": (
+        str | None,
+        Field(
+            None,
+            max_length=64,
+            description="A model from `GET /v1/models`; absent: the server's default.",
+        ),
+    ),
+    "language": (
+        str | None,
+        Field(None, max_length=16, description="ISO 639-1 code; absent: detect."),
+    ),
+    "temperature": (
+        str | None,
+        Field(
+            None,
+            max_length=100,
+            description="A number or a comma-separated fallback list (at most 10 values), 0 to 1.",
+        ),
+    ),
+}
 
 if TYPE_CHECKING:
     _OptionsForm = BaseModel
@@ -130,9 +144,10 @@ class JobForm(_OptionsForm):
     typo such as `langauge=de` must not silently run with the defaults."""
 
     metadata: str | None = Field(
-        None, description="A JSON object (at most 16 KiB, nested at most 16 deep), echoed back "
+        None,
+        description="A JSON object (at most 16 KiB, nested at most 16 deep), echoed back "
         "on the job and in its webhook event.",
-    )  # fmt: skip
+    )
     webhook_url: str | None = Field(
         None,
         max_length=2048,

@@ -34,8 +34,12 @@ def _data(event: dict[str, Any]) -> str:
 
 
 def _error(code: str, message: str) -> str:
-    return _data({"type": "error", "error": {"message": message, "type": "server_error",
-                                             "param": None, "code": code}})  # fmt: skip
+    return _data(
+        {
+            "type": "error",
+            "error": {"message": message, "type": "server_error", "param": None, "code": code},
+        }
+    )
 
 
 async def openai_events(
@@ -54,21 +58,32 @@ async def openai_events(
                     if job is None or job.result is None:
                         yield _error("internal_error", f"Job {job_id} vanished as it ended.")
                         return
-                    yield _data({"type": "transcript.text.done", "text": job.result.text,
-                                 "usage": usage(job.result)})  # fmt: skip
+                    yield _data(
+                        {
+                            "type": "transcript.text.done",
+                            "text": job.result.text,
+                            "usage": usage(job.result),
+                        }
+                    )
                     return
                 elif kind in ("failed", "canceled"):
                     error = data["job"].get("error") or {}
                     yield _error(error.get("code", kind), error.get("message", f"Job {kind}."))
                     return
     except TimeoutError:
-        yield _error("sync_timeout", f"The transcription did not finish within {timeout:g} s; "
-                     f"it continues as job {job_id}: poll GET /v1/jobs/{job_id}.")  # fmt: skip
+        yield _error(
+            "sync_timeout",
+            f"The transcription did not finish within {timeout:g} s; "
+            f"it continues as job {job_id}: poll GET /v1/jobs/{job_id}.",
+        )
     except Exception as e:
         if not is_redis_unavailable(e):
             raise
         # Redis went away mid-stream (a failover): say so; the job itself goes on.
-        yield _error("queue_unavailable", "The job store became unavailable; the job continues "
-                     f"as job {job_id}: poll GET /v1/jobs/{job_id}.")  # fmt: skip
+        yield _error(
+            "queue_unavailable",
+            "The job store became unavailable; the job continues "
+            f"as job {job_id}: poll GET /v1/jobs/{job_id}.",
+        )
     finally:
         slot.release()

@@ -43,30 +43,39 @@ class RedisCollector(Collector):
 
     def collect(self) -> Iterable[Metric]:
         snapshot = self.store.inspect.stats()
-        jobs = GaugeMetricFamily(f"{PREFIX}_jobs", "Jobs not yet ended, by status and model.",
-                                 labels=["status", "model"])  # fmt: skip
+        jobs = GaugeMetricFamily(
+            f"{PREFIX}_jobs", "Jobs not yet ended, by status and model.", labels=["status", "model"]
+        )
         in_flight = snapshot.in_flight
         for status in (JobStatus.QUEUED, JobStatus.PROCESSING):
             for model in sorted({m for _, m in in_flight} | set(self.models)):
                 jobs.add_metric([status.value, model], in_flight.get((status.value, model), 0))
         yield jobs
-        submitted = CounterMetricFamily(f"{PREFIX}_jobs_submitted", "Jobs created, by model.",
-                                        labels=["model"])  # fmt: skip
+        submitted = CounterMetricFamily(
+            f"{PREFIX}_jobs_submitted", "Jobs created, by model.", labels=["model"]
+        )
         for model, n in sorted(snapshot.submitted.items()):
             submitted.add_metric([model], n)
         yield submitted
-        finished = CounterMetricFamily(f"{PREFIX}_jobs_finished", "Jobs that ended, by final "
-                                       "status and model.", labels=["status", "model"])  # fmt: skip
+        finished = CounterMetricFamily(
+            f"{PREFIX}_jobs_finished",
+            "Jobs that ended, by final status and model.",
+            labels=["status", "model"],
+        )
         for (status_name, model), n in sorted(snapshot.finished.items()):
             finished.add_metric([status_name, model], n)
         yield finished
-        depth = GaugeMetricFamily(f"{PREFIX}_queue_depth", "Messages waiting in each queue.",
-                                  labels=["queue"])  # fmt: skip
+        depth = GaugeMetricFamily(
+            f"{PREFIX}_queue_depth", "Messages waiting in each queue.", labels=["queue"]
+        )
         for queue, n in self.store.inspect.queue_depths(self.queues).items():
             depth.add_metric([queue], n)
         yield depth
-        webhooks = CounterMetricFamily(f"{PREFIX}_webhook_attempts", "Webhook delivery "
-                                       "attempts, by outcome.", labels=["outcome"])  # fmt: skip
+        webhooks = CounterMetricFamily(
+            f"{PREFIX}_webhook_attempts",
+            "Webhook delivery attempts, by outcome.",
+            labels=["outcome"],
+        )
         for outcome, n in sorted(snapshot.webhook_attempts.items()):
             webhooks.add_metric([outcome], n)
         yield webhooks

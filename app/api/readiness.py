@@ -39,10 +39,16 @@ class ReadinessMonitor:
     def __init__(self, settings: Settings) -> None:
         self.interval = settings.ready_refresh_seconds
         self.models = list(settings.models)
-        self.client: redis.Redis = redis_client(settings.model_copy(
-            update={"redis_max_connections": 2,
-                    "redis_socket_timeout_seconds": min(settings.redis_socket_timeout_seconds,
-                                                        self.interval)}))  # fmt: skip
+        self.client: redis.Redis = redis_client(
+            settings.model_copy(
+                update={
+                    "redis_max_connections": 2,
+                    "redis_socket_timeout_seconds": min(
+                        settings.redis_socket_timeout_seconds, self.interval
+                    ),
+                }
+            )
+        )
         self._state = Readiness()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="readiness", daemon=True)

@@ -51,8 +51,12 @@ def fingerprint(job: Job, content: str) -> str:
     """What makes two submissions "the same request" for Idempotency-Key: every field that
     changes the job (`content`: the file's sha256, or the audio URL)."""
     webhook = job.webhook.model_dump(include={"url", "include_result"}) if job.webhook else None
-    request = {"options": job.options.model_dump(mode="json"), "metadata": job.metadata,
-               "content": content, "webhook": webhook}  # fmt: skip
+    request = {
+        "options": job.options.model_dump(mode="json"),
+        "metadata": job.metadata,
+        "content": content,
+        "webhook": webhook,
+    }
     return hashlib.sha256(json.dumps(request, sort_keys=True).encode()).hexdigest()
 
 
@@ -124,9 +128,13 @@ async def check_caller_url(url: str, settings: Settings) -> None:
 
 
 def _record(
-    job: Job, settings: Settings, store: JobStore, producer: Celery,
-    idempotency_key: str | None, content: str,
-) -> Job:  # fmt: skip
+    job: Job,
+    settings: Settings,
+    store: JobStore,
+    producer: Celery,
+    idempotency_key: str | None,
+    content: str,
+) -> Job:
     idempotency = (idempotency_key, fingerprint(job, content)) if idempotency_key else None
     if parse_job(dump_job(job), job.id) is None:  # the reader's own parser, before it is stored
         raise InvalidRequest("The job's fields could not be stored as given.")

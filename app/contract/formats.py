@@ -29,8 +29,14 @@ MEDIA_TYPES: dict[str, str] = {
     "tsv": "text/tab-separated-values; charset=utf-8",
 }
 # Both JSON kinds download as `.json` (`verbose_json` is OpenAI's richer shape, still JSON).
-EXTENSIONS = {"json": "json", "verbose_json": "json", "text": "txt", "srt": "srt", "vtt": "vtt",
-              "tsv": "tsv"}  # fmt: skip
+EXTENSIONS = {
+    "json": "json",
+    "verbose_json": "json",
+    "text": "txt",
+    "srt": "srt",
+    "vtt": "vtt",
+    "tsv": "tsv",
+}
 
 
 def download_name(job: Job, fmt: str) -> str:
@@ -53,9 +59,10 @@ SUBTITLE_DEFAULTS = CueLimits(max_line_width=42, max_line_count=2, max_cue_secon
 
 
 def subtitle_limits(
-    max_line_width: int | None = None, max_line_count: int | None = None,
+    max_line_width: int | None = None,
+    max_line_count: int | None = None,
     max_cue_seconds: float | None = None,
-) -> CueLimits:  # fmt: skip
+) -> CueLimits:
     """The limits asked for, each one not given at its `SUBTITLE_DEFAULTS` value."""
     d = SUBTITLE_DEFAULTS
     return CueLimits(
@@ -93,12 +100,21 @@ def to_verbose_json(result: TranscriptResult) -> dict[str, Any]:
         "duration": result.duration,
         "text": result.text,
         "segments": [
-            {"id": s.id, "seek": s.seek, "start": s.start, "end": s.end, "text": s.text,
-             "tokens": s.tokens, "temperature": s.temperature, "avg_logprob": s.avg_logprob,
-             "compression_ratio": s.compression_ratio, "no_speech_prob": s.no_speech_prob}
+            {
+                "id": s.id,
+                "seek": s.seek,
+                "start": s.start,
+                "end": s.end,
+                "text": s.text,
+                "tokens": s.tokens,
+                "temperature": s.temperature,
+                "avg_logprob": s.avg_logprob,
+                "compression_ratio": s.compression_ratio,
+                "no_speech_prob": s.no_speech_prob,
+            }
             for s in result.segments
         ],
-    }  # fmt: skip
+    }
     words = [w for s in result.segments for w in (s.words or [])]
     if any(s.words is not None for s in result.segments):
         body["words"] = [{"word": w.word, "start": w.start, "end": w.end} for w in words]

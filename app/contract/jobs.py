@@ -82,8 +82,9 @@ DEFAULT_TEMPERATURES = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0)
 
 #: Options that are the service's own, not `WhisperModel.transcribe` keywords: the model, how the
 #: channels and batching are handled, and VAD's parameters (passed as its `vad_parameters`).
-SERVICE_OPTIONS = frozenset({"model", "channels", "batched", "vad_threshold", "vad_min_silence_ms",
-                             "vad_speech_pad_ms"})  # fmt: skip
+SERVICE_OPTIONS = frozenset(
+    {"model", "channels", "batched", "vad_threshold", "vad_min_silence_ms", "vad_speech_pad_ms"}
+)
 
 
 # The most hypotheses one 30-s window may cost when every fallback runs (`decoding_cost`): twice

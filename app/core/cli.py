@@ -73,17 +73,24 @@ def worker_argv(
     queues = ",".join([*(queue_for(m) for m in (models or settings.models)), MAINTENANCE_QUEUE])
     # Jobs decoded together share one process (and its loaded models): a pool of threads.
     pool, concurrency = (
-        ("threads", settings.batch_jobs) if settings.batch_jobs > 1
+        ("threads", settings.batch_jobs)
+        if settings.batch_jobs > 1
         else ("prefork", settings.worker_concurrency)
-    )  # fmt: skip
+    )
     return [
-        *celery_argv(settings, quiet), "worker",
-        "--queues", queues,
-        "--concurrency", str(concurrency),
-        "--pool", pool,
-        "--loglevel", "INFO",
-        "--hostname", "whisper@%h",
-    ]  # fmt: skip
+        *celery_argv(settings, quiet),
+        "worker",
+        "--queues",
+        queues,
+        "--concurrency",
+        str(concurrency),
+        "--pool",
+        pool,
+        "--loglevel",
+        "INFO",
+        "--hostname",
+        "whisper@%h",
+    ]
 
 
 def run_worker(settings: Settings, models: list[str] | None = None, quiet: bool = False) -> None:
@@ -102,10 +109,19 @@ def run_webhooks(settings: Settings, quiet: bool = False) -> None:
     Threads: deliveries wait on the network, not the CPU."""
     settings.require_redis_url()
     argv = [
-        *celery_argv(settings, quiet), "worker", "--queues", WEBHOOK_QUEUE,
-        "--pool", "threads", "--concurrency", "8",
-        "--loglevel", "INFO", "--hostname", "webhooks@%h",
-    ]  # fmt: skip
+        *celery_argv(settings, quiet),
+        "worker",
+        "--queues",
+        WEBHOOK_QUEUE,
+        "--pool",
+        "threads",
+        "--concurrency",
+        "8",
+        "--loglevel",
+        "INFO",
+        "--hostname",
+        "webhooks@%h",
+    ]
     os.execv(argv[0], argv)
 
 
@@ -113,9 +129,13 @@ def run_beat(settings: Settings, quiet: bool = False) -> None:
     settings.require_redis_url()
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     argv = [
-        *celery_argv(settings, quiet), "beat", "--loglevel", "INFO",
-        "--schedule", str(settings.data_dir / "celerybeat-schedule"),
-    ]  # fmt: skip
+        *celery_argv(settings, quiet),
+        "beat",
+        "--loglevel",
+        "INFO",
+        "--schedule",
+        str(settings.data_dir / "celerybeat-schedule"),
+    ]
     os.execv(argv[0], argv)
 
 

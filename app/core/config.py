@@ -67,24 +67,31 @@ class Settings(RedisSettings):
         default=8, ge=1, le=64, description="Batch size of the batched pipeline on long audio."
     )
     batch_jobs: int = Field(
-        default=1, ge=1, le=64,
+        default=1,
+        ge=1,
+        le=64,
         description="Jobs one worker process decodes together, their model calls merged into "
         "batches (a pool of that many threads); 1: one job at a time (a process pool).",
-    )  # fmt: skip
+    )
     batch_wait_ms: int = Field(
-        default=50, ge=0, le=1000,
+        default=50,
+        ge=0,
+        le=1000,
         description="How long a model call may wait for other jobs' calls to join its batch.",
-    )  # fmt: skip
+    )
     model_replicas: int = Field(
-        default=1, ge=1, le=16,
+        default=1,
+        ge=1,
+        le=16,
         description="Calls a loaded model runs at once (CTranslate2 inter_threads), each on "
         "WHISPER_JOBS_CPU_THREADS threads: with WHISPER_JOBS_BATCH_JOBS over 1.",
-    )  # fmt: skip
+    )
     split_min_seconds: float = Field(
-        default=0, ge=0,
+        default=0,
+        ge=0,
         description="Audio longer than this is cut at silences into parts that every free "
         "worker for its model decodes (0: never).",
-    )  # fmt: skip
+    )
     split_part_seconds: float = Field(
         default=150, ge=30, le=3600, description="About how long each part of a cut job is."
     )
@@ -253,13 +260,18 @@ class Settings(RedisSettings):
         "reachable, workers' heartbeats).",
     )
     max_streams_per_key: int = Field(
-        default=20, ge=1, le=10_000, description="Open event streams per API key and API "
-        "process (429 above).",
-    )  # fmt: skip
+        default=20,
+        ge=1,
+        le=10_000,
+        description="Open event streams per API key and API process (429 above).",
+    )
     dns_timeout_seconds: float = Field(
-        default=3.0, gt=0, le=60, description="How long the submit-time check of `audio_url` "
+        default=3.0,
+        gt=0,
+        le=60,
+        description="How long the submit-time check of `audio_url` "
         "and `webhook_url` waits for DNS (past it, the URL is checked when used).",
-    )  # fmt: skip
+    )
     allow_open: bool = Field(
         default=False,
         description="Let the API listen on a non-loopback address with no API keys (an open "

@@ -36,9 +36,14 @@ def valkey_binary() -> Path:
 
 class EmbeddedRedis:
     def __init__(
-        self, directory: Path, port: int | None = None, *, persistent: bool = True,
-        maxmemory: str = "1gb", extra_args: tuple[str, ...] = (),
-    ) -> None:  # fmt: skip
+        self,
+        directory: Path,
+        port: int | None = None,
+        *,
+        persistent: bool = True,
+        maxmemory: str = "1gb",
+        extra_args: tuple[str, ...] = (),
+    ) -> None:
         self.directory = directory
         self.port = port or free_port()
         self.persistent = persistent
@@ -54,18 +59,26 @@ class EmbeddedRedis:
         self.directory.mkdir(parents=True, exist_ok=True)
         args = [
             str(valkey_binary()),
-            "--bind", "127.0.0.1",
-            "--port", str(self.port),
-            "--dir", str(self.directory.resolve()),
-            "--save", "",
+            "--bind",
+            "127.0.0.1",
+            "--port",
+            str(self.port),
+            "--dir",
+            str(self.directory.resolve()),
+            "--save",
+            "",
             # Never evict: an evicted key is a lost job or a lost queue message. With a limit,
             # a full server refuses writes (503 for new submissions) instead of growing forever.
-            "--maxmemory", self.maxmemory,
-            "--maxmemory-policy", "noeviction",
-            "--appendonly", "yes" if self.persistent else "no",
-            "--appendfsync", "everysec",
+            "--maxmemory",
+            self.maxmemory,
+            "--maxmemory-policy",
+            "noeviction",
+            "--appendonly",
+            "yes" if self.persistent else "no",
+            "--appendfsync",
+            "everysec",
             *self.extra_args,
-        ]  # fmt: skip
+        ]
         # A session of its own, so a terminal's Ctrl-C does not stop it before its clients.
         log = self.directory / "valkey.log"
         with log.open("ab") as out:

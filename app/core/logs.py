@@ -21,8 +21,12 @@ TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 _job_id: ContextVar[str | None] = ContextVar("job_id", default=None)
 # What `LogRecord` carries on its own; anything else on a record came from `extra=`.
 # `color_message`: uvicorn's copy of a message with ANSI colours, for its own text formatter.
-_STANDARD = set(vars(logging.makeLogRecord({}))) | {"message", "asctime", "taskName",
-                                                    "color_message"}  # fmt: skip
+_STANDARD = set(vars(logging.makeLogRecord({}))) | {
+    "message",
+    "asctime",
+    "taskName",
+    "color_message",
+}
 
 
 @contextmanager
@@ -68,7 +72,7 @@ def logging_config(log_format: LogFormat = "text", level: str = "INFO") -> dict[
                 "formatter": "default",
                 "stream": "ext://sys.stderr",
             },
-        },  # fmt: skip
+        },
         "root": {"handlers": ["stderr"], "level": level},
         "filters": {
             "probes": {"()": f"{__name__}.ProbeFilter"},

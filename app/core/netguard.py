@@ -138,10 +138,9 @@ def split_url(url: str) -> tuple[str, str, int]:
 
 def addresses_of(infos: Sequence[tuple[Any, ...]]) -> list[IPAddress]:
     """getaddrinfo's answers -> distinct addresses (scope ids dropped), in their order."""
-    return list(dict.fromkeys(
-        ipaddress.ip_address(str(info[4][0]).split("%", 1)[0])
-        for info in infos
-    ))  # fmt: skip
+    return list(
+        dict.fromkeys(ipaddress.ip_address(str(info[4][0]).split("%", 1)[0]) for info in infos)
+    )
 
 
 def resolve(host: str, port: int) -> list[IPAddress]:

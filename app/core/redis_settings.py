@@ -23,9 +23,12 @@ class RedisSettings(BaseSettings):
         "starts an embedded Valkey server; `api` and `worker` refuse to start.",
     )
     redis_socket_timeout_seconds: float = Field(
-        default=5.0, gt=0, le=300, description="Timeout of one Redis command (and of a wait for "
+        default=5.0,
+        gt=0,
+        le=300,
+        description="Timeout of one Redis command (and of a wait for "
         "a pooled connection); beyond it the request gets `503 queue_unavailable`.",
-    )  # fmt: skip
+    )
     redis_connect_timeout_seconds: float = Field(
         default=2.0, gt=0, le=60, description="Timeout of connecting to Redis."
     )
@@ -33,21 +36,30 @@ class RedisSettings(BaseSettings):
         default=50, ge=2, le=10_000, description="Redis connections per process and client pool."
     )
     redis_sentinel_master: str | None = Field(
-        default=None, max_length=200, description="With a Sentinel URL "
+        default=None,
+        max_length=200,
+        description="With a Sentinel URL "
         "(`sentinel://h1:26379;sentinel://h2:26379`): the name Sentinel knows the primary by.",
-    )  # fmt: skip
+    )
     redis_sentinel_password: str | None = Field(
-        default=None, description="The Sentinels' own password, when they have one (the data "
+        default=None,
+        description="The Sentinels' own password, when they have one (the data "
         "nodes' goes in the URL: `sentinel://:PASSWORD@host:26379;…`).",
-    )  # fmt: skip
+    )
     redis_min_replicas: int = Field(
-        default=0, ge=0, le=16, description="Replicas that must hold a new job before its `202` "
+        default=0,
+        ge=0,
+        le=16,
+        description="Replicas that must hold a new job before its `202` "
         "(Redis `WAIT`); fewer within the timeout: `503 queue_unavailable`. 0: a single Redis.",
-    )  # fmt: skip
+    )
     redis_replica_timeout_ms: int = Field(
-        default=1000, ge=1, le=60_000, description="How long a submission waits for "
+        default=1000,
+        ge=1,
+        le=60_000,
+        description="How long a submission waits for "
         "`WHISPER_JOBS_REDIS_MIN_REPLICAS` to acknowledge it.",
-    )  # fmt: skip
+    )
     redis_maxmemory: str = Field(
         default="1gb",
         pattern=r"^[0-9]+(kb|mb|gb)?$",

@@ -68,9 +68,10 @@ class Supervisor:
     def start(self) -> None:
         if not self.settings.redis_url:
             self.embedded = EmbeddedRedis(
-                self.settings.data_dir / "redis", self.settings.embedded_redis_port or None,
+                self.settings.data_dir / "redis",
+                self.settings.embedded_redis_port or None,
                 maxmemory=self.settings.redis_maxmemory,
-            )  # fmt: skip
+            )
             self.env["WHISPER_JOBS_REDIS_URL"] = self.embedded.start()
         for name in ("beat", "webhooks", "worker", "api"):
             self.children.append(Child(name, name, self._popen(name)))
@@ -79,9 +80,11 @@ class Supervisor:
         now = time.monotonic()
         if not self.stopping:
             self.stopping, self.stop_requested_at = True, now
-            logger.info("received %s; stopping the API, the workers (a running job may finish), "
-                        "beat, then Redis. Ctrl-C again to stop at once",
-                        signal.Signals(signum).name)  # fmt: skip
+            logger.info(
+                "received %s; stopping the API, the workers (a running job may finish), "
+                "beat, then Redis. Ctrl-C again to stop at once",
+                signal.Signals(signum).name,
+            )
         elif now - self.stop_requested_at > SAME_SIGNAL_SECONDS and not self.hurry:
             # A second Ctrl-C (not the first one again, forwarded by a wrapper such as `uv run`).
             self.hurry = True
@@ -99,15 +102,18 @@ class Supervisor:
                 announced, next_look = self.announce_when_ready(), now + 1.0
             broken = self.tend(now)
             if broken is not None and broken.process.returncode == CONFIGURATION_ERROR:
-                logger.error("%s refused its configuration (above); stopping the service",
-                             broken.name)  # fmt: skip
+                logger.error(
+                    "%s refused its configuration (above); stopping the service", broken.name
+                )
                 code = 1
                 break
             if broken is not None:
                 logger.error(
                     "%s exited %d times within %.0f s; stopping the service (see its log above)",
-                    broken.name, MAX_RESTARTS, RESTART_WINDOW_SECONDS,
-                )  # fmt: skip
+                    broken.name,
+                    MAX_RESTARTS,
+                    RESTART_WINDOW_SECONDS,
+                )
                 code = 1
                 break
             time.sleep(0.2)
@@ -130,8 +136,13 @@ class Supervisor:
             return False
         if ready:
             access = "keyed (WHISPER_JOBS_API_KEYS)" if self.settings.api_keys else "OPEN (no keys)"
-            logger.info("whisper-jobs is ready: API %s, docs %s/docs, console %s/ - %s",
-                        url, url, url, access)  # fmt: skip
+            logger.info(
+                "whisper-jobs is ready: API %s, docs %s/docs, console %s/ - %s",
+                url,
+                url,
+                url,
+                access,
+            )
         return ready
 
     def tend(self, now: float) -> Child | None:
@@ -162,8 +173,11 @@ class Supervisor:
             # SIGTERM: Celery's warm shutdown (the running job may finish). If it does not in
             # time (or a second Ctrl-C hurries us), SIGQUIT: a cold shutdown that hands the job's
             # message back to the queue; then SIGKILL.
-            for sig, wait in ((signal.SIGTERM, self.settings.shutdown_timeout_seconds),
-                              (signal.SIGQUIT, 15.0), (signal.SIGKILL, 15.0)):  # fmt: skip
+            for sig, wait in (
+                (signal.SIGTERM, self.settings.shutdown_timeout_seconds),
+                (signal.SIGQUIT, 15.0),
+                (signal.SIGKILL, 15.0),
+            ):
                 if proc.poll() is not None:
                     break
                 if sig is not signal.SIGTERM and not self.hurry:
@@ -183,9 +197,12 @@ class Supervisor:
             if waited >= (min(seconds, HURRIED_SECONDS) if self.hurry else seconds):
                 return False
             if not said and waited >= 1.0 and not self.hurry:
-                logger.info("waiting up to %.0f s for %s to stop%s; Ctrl-C again to stop now",
-                            seconds, child.name, " (it may be finishing a job)"
-                            if child.name == "worker" else "")  # fmt: skip
+                logger.info(
+                    "waiting up to %.0f s for %s to stop%s; Ctrl-C again to stop now",
+                    seconds,
+                    child.name,
+                    " (it may be finishing a job)" if child.name == "worker" else "",
+                )
                 said = True
             time.sleep(0.05)
         return True

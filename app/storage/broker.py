@@ -116,8 +116,15 @@ def enqueue_transcription(
 ) -> None:
     # ignore_result: Celery would otherwise build a result backend (thread-local, with an import
     # each time) on every call; our results live in the job store.
-    _send(producer, TRANSCRIBE_TASK, args=[job_id], queue=queue_for(model), ignore_result=True,
-          soft_time_limit=soft_limit, time_limit=hard_limit)  # fmt: skip
+    _send(
+        producer,
+        TRANSCRIBE_TASK,
+        args=[job_id],
+        queue=queue_for(model),
+        ignore_result=True,
+        soft_time_limit=soft_limit,
+        time_limit=hard_limit,
+    )
 
 
 def transcription_message(
@@ -130,9 +137,14 @@ def transcription_message(
     task_id = str(uuid.uuid4())
     args: Any = [job_id]  # a list, as `send_task` sends it (its argsrepr is read back)
     message = producer.amqp.as_task_v2(
-        task_id, TRANSCRIBE_TASK, args=args, kwargs={}, ignore_result=True,
-        time_limit=hard_limit, soft_time_limit=soft_limit,
-    )  # fmt: skip
+        task_id,
+        TRANSCRIBE_TASK,
+        args=args,
+        kwargs={},
+        ignore_result=True,
+        time_limit=hard_limit,
+        soft_time_limit=soft_limit,
+    )
     content_type, content_encoding, body = dumps(message.body, serializer="json")
     properties = {**message.properties, "reply_to": producer.thread_oid}
     return redis_envelope(
@@ -143,8 +155,14 @@ def transcription_message(
 def enqueue_webhook(producer: Celery, job_id: str, countdown: float = 0.0) -> None:
     # Countdowns stay short (the caller keeps long waits in the store for the sweep), so Redis'
     # visibility timeout can never make a delivery run twice.
-    _send(producer, WEBHOOK_TASK, args=[job_id], queue=WEBHOOK_QUEUE, ignore_result=True,
-          countdown=countdown)  # fmt: skip
+    _send(
+        producer,
+        WEBHOOK_TASK,
+        args=[job_id],
+        queue=WEBHOOK_QUEUE,
+        ignore_result=True,
+        countdown=countdown,
+    )
 
 
 def _send(producer: Celery, name: str, **options: Any) -> None:

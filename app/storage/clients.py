@@ -105,8 +105,12 @@ REDIS_RETRY_AFTER_SECONDS = 5
 # error message carries after its own prefix ("Command # 1 (...) of pipeline caused error: ").
 # EXECABORT: Redis refused a command while a transaction was queued (how a full Redis answers
 # a MULTI, depending on when it noticed); our transactions' commands are fixed, so it is that.
-_REDIS_BUSY = (redis.exceptions.OutOfMemoryError, redis.exceptions.ReadOnlyError,
-               redis.exceptions.MasterDownError, redis.exceptions.ExecAbortError)  # fmt: skip
+_REDIS_BUSY = (
+    redis.exceptions.OutOfMemoryError,
+    redis.exceptions.ReadOnlyError,
+    redis.exceptions.MasterDownError,
+    redis.exceptions.ExecAbortError,
+)
 _REDIS_BUSY_REPLY = re.compile(r"(^|: )(OOM|READONLY|LOADING|MISCONF|MASTERDOWN|NOREPLICAS)\b")
 
 

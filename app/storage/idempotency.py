@@ -54,9 +54,12 @@ class IdempotentCreation:
         raise NotImplementedError
 
     def create(
-        self, job: Job, idempotency: tuple[str, str] | None = None,
-        message: QueuedMessage | None = None, caps: Caps | None = None,
-    ) -> Job:  # fmt: skip
+        self,
+        job: Job,
+        idempotency: tuple[str, str] | None = None,
+        message: QueuedMessage | None = None,
+        caps: Caps | None = None,
+    ) -> Job:
         """Store a new job; with `(key, fingerprint)`, a replay returns the original job (even
         when the caller is at its cap). With `caps`, a job over them is refused (`Overloaded`,
         `RateLimited`). With `message`, the job's queue message is pushed with it (not on a
@@ -97,9 +100,12 @@ class IdempotentCreation:
         return outcome, acked >= self.min_replicas
 
     def _create(
-        self, job: Job, idempotency: tuple[str, str] | None, message: QueuedMessage | None,
+        self,
+        job: Job,
+        idempotency: tuple[str, str] | None,
+        message: QueuedMessage | None,
         caps: Caps | None,
-    ) -> Job:  # fmt: skip
+    ) -> Job:
         outcome = create_job(self._creation, self.redis, job, message, idempotency, caps)
         if outcome.kind == "created":
             return job

@@ -101,27 +101,45 @@ def script_for(redis: Redis) -> Script:
 
 
 def create_job(
-    script: Script, redis: Redis, job: Job, message: QueuedMessage | None,
-    idempotency: tuple[str, str] | None, caps: Caps | None,
-) -> Outcome:  # fmt: skip
+    script: Script,
+    redis: Redis,
+    job: Job,
+    message: QueuedMessage | None,
+    idempotency: tuple[str, str] | None,
+    caps: Caps | None,
+) -> Outcome:
     """Run the script on `redis` (the store's client, or one pinned connection of it)."""
     owner, model = job.owner, job.options.model
     idem_key = idempotency_key_for(owner, idempotency[0]) if idempotency else key_for(job.id)
     keys = [
-        key_for(job.id), ACTIVE_KEY, owner_active_key(owner), owner_jobs_key(owner),
-        stats.SUBMITTED_KEY, stats.IN_FLIGHT_KEY,
-        message.queue if message else key_for(job.id), idem_key, owner_active_key(PARTS_OWNER),
-    ]  # fmt: skip
+        key_for(job.id),
+        ACTIVE_KEY,
+        owner_active_key(owner),
+        owner_jobs_key(owner),
+        stats.SUBMITTED_KEY,
+        stats.IN_FLIGHT_KEY,
+        message.queue if message else key_for(job.id),
+        idem_key,
+        owner_active_key(PARTS_OWNER),
+    ]
     idem_record = (
         json.dumps({"job_id": job.id, "fingerprint": idempotency[1]}) if idempotency else ""
     )
     args: list[str | int | float] = [
-        dump_job(job), job.id, job.created_at.timestamp(), model,
-        f"{job.status.value}|{model}", message.payload if message else "",
-        caps.per_owner if caps else "", caps.overall if caps else "",
-        idem_record, IDEMPOTENCY_TTL_SECONDS, "1" if owner != PARTS_OWNER else "0",
-        caps.stored_per_owner if caps else "", key_for(""),
-    ]  # fmt: skip
+        dump_job(job),
+        job.id,
+        job.created_at.timestamp(),
+        model,
+        f"{job.status.value}|{model}",
+        message.payload if message else "",
+        caps.per_owner if caps else "",
+        caps.overall if caps else "",
+        idem_record,
+        IDEMPOTENCY_TTL_SECONDS,
+        "1" if owner != PARTS_OWNER else "0",
+        caps.stored_per_owner if caps else "",
+        key_for(""),
+    ]
     kind, detail = script(keys=keys, args=args, client=redis)
     kind = kind.decode() if isinstance(kind, bytes) else str(kind)
     if kind == "replay":

@@ -93,8 +93,9 @@ class JobEvents:
 
     async def _live(self, pubsub: Any, job_id: str, last_id: int) -> AsyncIterator[JobEvent]:
         while True:
-            message = await pubsub.get_message(ignore_subscribe_messages=True,
-                                               timeout=self.keepalive)  # fmt: skip
+            message = await pubsub.get_message(
+                ignore_subscribe_messages=True, timeout=self.keepalive
+            )
             if message is None:
                 # Pub/sub does not keep what was published while the subscriber reconnected
                 # (a Redis failover): a quiet stream looks whether its job ended meanwhile.

@@ -33,9 +33,13 @@ class QueuedMessage:
 
 
 def redis_envelope(
-    queue: str, body: str, content_type: str, content_encoding: str,
-    headers: dict[str, Any], properties: dict[str, Any],
-) -> QueuedMessage:  # fmt: skip
+    queue: str,
+    body: str,
+    content_type: str,
+    content_encoding: str,
+    headers: dict[str, Any],
+    properties: dict[str, Any],
+) -> QueuedMessage:
     """What kombu's Redis transport pushes for a message published straight to `queue` (the
     default exchange, priority 0, persistent): its envelope, body in base64."""
     envelope = {

@@ -23,8 +23,7 @@ def parse_job(raw: Any, job_id: str) -> Job | None:
     try:
         return Job.model_validate_json(raw)
     except (ValueError, RecursionError) as e:
-        logger.error("job %s: its stored record cannot be read; skipped (%s)", job_id,
-                     str(e)[:200])  # fmt: skip
+        logger.error("job %s: its stored record cannot be read; skipped (%s)", job_id, str(e)[:200])
         return None
 
 

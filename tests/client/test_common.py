@@ -67,13 +67,24 @@ def test_success_passes_through() -> None:
 
 def test_form_fields_leave_out_none_and_spell_values_as_the_api_reads_them() -> None:
     fields = form_fields(
-        {"language": "de", "model": None, "word_timestamps": True, "vad_filter": False,
-         "temperature": (0.0, 0.2), "metadata": {"a": 1}, "beam_size": 3}
-    )  # fmt: skip
+        {
+            "language": "de",
+            "model": None,
+            "word_timestamps": True,
+            "vad_filter": False,
+            "temperature": (0.0, 0.2),
+            "metadata": {"a": 1},
+            "beam_size": 3,
+        }
+    )
     assert fields == {
-        "language": "de", "word_timestamps": "true", "vad_filter": "false",
-        "temperature": "0.0,0.2", "metadata": '{"a": 1}', "beam_size": "3",
-    }  # fmt: skip
+        "language": "de",
+        "word_timestamps": "true",
+        "vad_filter": "false",
+        "temperature": "0.0,0.2",
+        "metadata": '{"a": 1}',
+        "beam_size": "3",
+    }
 
 
 def decode(text: str, decoder: EventDecoder | None = None) -> list[tuple[str, dict]]:

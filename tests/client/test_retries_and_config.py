@@ -83,8 +83,9 @@ def test_a_submission_is_retried_with_one_idempotency_key_and_the_whole_file() -
         if n == 0:
             raise httpx.ConnectError("refused", request=request)
         if n == 1:
-            return httpx.Response(503, json={"error": {"code": "queue_unavailable",
-                                                       "message": "later"}})  # fmt: skip
+            return httpx.Response(
+                503, json={"error": {"code": "queue_unavailable", "message": "later"}}
+            )
         return accepted(request, n)
 
     script = Script(flaky)

@@ -35,9 +35,17 @@ def json_types(schema: dict[str, Any], schemas: dict[str, Any]) -> set[str]:
     return {"number"} if kind == "integer" and schema.get("format") == "float" else {kind}
 
 
-MODELS = [client.Job, client.JobOptions, client.TranscriptResult, client.Segment, client.Word,
-          client.LanguageProbability, client.JobError, client.WebhookState,
-          client.ModelInfo]  # fmt: skip
+MODELS = [
+    client.Job,
+    client.JobOptions,
+    client.TranscriptResult,
+    client.Segment,
+    client.Word,
+    client.LanguageProbability,
+    client.JobError,
+    client.WebhookState,
+    client.ModelInfo,
+]
 
 
 @pytest.mark.parametrize("model", MODELS, ids=lambda m: m.__name__)

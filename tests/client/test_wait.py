@@ -11,8 +11,9 @@ from whisper_jobs_client import Client, JobStatus, NotFoundError
 
 from app.contract.jobs import Job, JobOptions, utcnow
 
-JOB = Job(id="j1", status=JobStatus.COMPLETED, created_at=utcnow(), progress=1.0,
-          options=JobOptions())  # fmt: skip
+JOB = Job(
+    id="j1", status=JobStatus.COMPLETED, created_at=utcnow(), progress=1.0, options=JobOptions()
+)
 
 
 def scripted(stream: httpx.Response) -> tuple[httpx.MockTransport, Counter[str]]:

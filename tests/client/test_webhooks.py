@@ -25,8 +25,11 @@ def test_verifies_what_the_service_signs_and_returns_the_event() -> None:
 def test_agrees_with_the_reference_implementation() -> None:
     now = datetime.now(UTC)
     signature = Webhook(NEW).sign("msg_x", now, BODY)
-    headers = {"Webhook-Id": "msg_x", "Webhook-Timestamp": str(int(now.timestamp())),
-               "Webhook-Signature": signature}  # fmt: skip
+    headers = {
+        "Webhook-Id": "msg_x",
+        "Webhook-Timestamp": str(int(now.timestamp())),
+        "Webhook-Signature": signature,
+    }
     assert WebhookVerifier(NEW).verify(BODY, headers)["data"]["id"] == "j1"
 
 

@@ -43,14 +43,17 @@ def speak(voice: str, text: str, out: Path) -> None:
 def make_stereo(out: Path) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         left, right = Path(tmp) / "left.wav", Path(tmp) / "right.wav"
-        subprocess.run(["sox", str(HERE / "jfk.flac"), "-r", "16000", "-c", "1", "-b", "16",
-                        str(left)], check=True)  # fmt: skip
+        subprocess.run(
+            ["sox", str(HERE / "jfk.flac"), "-r", "16000", "-c", "1", "-b", "16", str(left)],
+            check=True,
+        )
         speak("en-us", RIGHT_CHANNEL, right)
         # pad the right channel to the left one's length, then merge the two as channels
         padded = Path(tmp) / "right-padded.wav"
         subprocess.run(["sox", str(right), str(padded), "pad", "0.5", "7"], check=True)
-        subprocess.run(["sox", "-M", str(left), str(padded), str(out), "trim", "0", "11"],
-                       check=True)  # fmt: skip
+        subprocess.run(
+            ["sox", "-M", str(left), str(padded), str(out), "trim", "0", "11"], check=True
+        )
 
 
 def write_corrupt(path: Path) -> None:
@@ -63,5 +66,21 @@ if __name__ == "__main__":
     for language, sentence in SENTENCES.items():
         speak(language, sentence, HERE / f"{language}.wav")
     make_stereo(HERE / "stereo.wav")
-    subprocess.run(["sox", "-D", "-n", "-r", "8000", "-c", "1", "-b", "16", str(HERE / "bomb.flac"),
-                    "trim", "0", "18000"], check=True)  # fmt: skip
+    subprocess.run(
+        [
+            "sox",
+            "-D",
+            "-n",
+            "-r",
+            "8000",
+            "-c",
+            "1",
+            "-b",
+            "16",
+            str(HERE / "bomb.flac"),
+            "trim",
+            "0",
+            "18000",
+        ],
+        check=True,
+    )

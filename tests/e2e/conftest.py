@@ -220,15 +220,21 @@ class Cluster(Service):
 def make_cluster(redis_url: str, root: Path, models_dir: Path, **env: str) -> Cluster:
     port = free_port()
     cluster = Cluster(
-        url=f"http://127.0.0.1:{port}", redis_url=redis_url, data_dir=root / "data",
-        logs=root, http=httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30),
-    )  # fmt: skip
+        url=f"http://127.0.0.1:{port}",
+        redis_url=redis_url,
+        data_dir=root / "data",
+        logs=root,
+        http=httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30),
+    )
     cluster.env = {
-        **os.environ, "WHISPER_JOBS_REDIS_URL": redis_url,
+        **os.environ,
+        "WHISPER_JOBS_REDIS_URL": redis_url,
         "WHISPER_JOBS_DATA_DIR": str(root / "data"),
-        "WHISPER_JOBS_MODEL_CACHE_DIR": str(models_dir), "WHISPER_JOBS_DEVICE": "cpu",
-        "PORT": str(port), **env,
-    }  # fmt: skip
+        "WHISPER_JOBS_MODEL_CACHE_DIR": str(models_dir),
+        "WHISPER_JOBS_DEVICE": "cpu",
+        "PORT": str(port),
+        **env,
+    }
     cluster.procs = {}
     for name in ("worker", "api"):
         cluster.start(name)

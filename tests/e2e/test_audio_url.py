@@ -58,9 +58,14 @@ def audio_server() -> Iterator[str]:
 def cluster(
     redis_server: EmbeddedRedis, models_dir: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Cluster]:
-    with cluster_on_db(redis_server, 5, tmp_path_factory.mktemp("audio-url"), models_dir,
-                       WHISPER_JOBS_ALLOWED_NETWORKS="127.0.0.1/32",
-                       WHISPER_JOBS_MAX_UPLOAD_BYTES=str(CAP)) as c:  # fmt: skip
+    with cluster_on_db(
+        redis_server,
+        5,
+        tmp_path_factory.mktemp("audio-url"),
+        models_dir,
+        WHISPER_JOBS_ALLOWED_NETWORKS="127.0.0.1/32",
+        WHISPER_JOBS_MAX_UPLOAD_BYTES=str(CAP),
+    ) as c:
         yield c
 
 
@@ -115,8 +120,11 @@ def test_refused_addresses_are_422_at_submit(cluster: Cluster, host: str) -> Non
 
 def test_exactly_one_of_file_and_url(cluster: Cluster, audio_server: str) -> None:
     with JFK.open("rb") as f:
-        both = cluster.http.post("/v1/jobs", data={"audio_url": f"{audio_server}/jfk.flac"},
-                                 files={"file": ("jfk.flac", f)})  # fmt: skip
+        both = cluster.http.post(
+            "/v1/jobs",
+            data={"audio_url": f"{audio_server}/jfk.flac"},
+            files={"file": ("jfk.flac", f)},
+        )
     assert both.status_code == 422 and both.json()["error"]["code"] == "invalid_request"
     neither = cluster.http.post("/v1/jobs", data={"language": "en"}, files={})
     assert neither.status_code == 422 and neither.json()["error"]["code"] == "invalid_request"

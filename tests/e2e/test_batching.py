@@ -25,13 +25,19 @@ def cluster(
     redis_server: EmbeddedRedis, models_dir: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Cluster]:
     with cluster_on_db(
-        redis_server, 10, tmp_path_factory.mktemp("batching"), models_dir,
-        WHISPER_JOBS_BATCH_JOBS="4", WHISPER_JOBS_MODEL_REPLICAS="2",
-        WHISPER_JOBS_CPU_THREADS="1", WHISPER_JOBS_BATCH_WAIT_MS="200",
+        redis_server,
+        10,
+        tmp_path_factory.mktemp("batching"),
+        models_dir,
+        WHISPER_JOBS_BATCH_JOBS="4",
+        WHISPER_JOBS_MODEL_REPLICAS="2",
+        WHISPER_JOBS_CPU_THREADS="1",
+        WHISPER_JOBS_BATCH_WAIT_MS="200",
         WHISPER_JOBS_MAX_ACTIVE_JOBS_PER_KEY="100",
         # The recovery of a killed worker's jobs: their leases lapse, the sweep re-queues them.
-        WHISPER_JOBS_JOB_LEASE_SECONDS=str(LEASE_SECONDS), WHISPER_JOBS_SWEEP_INTERVAL_SECONDS="2",
-    ) as c:  # fmt: skip
+        WHISPER_JOBS_JOB_LEASE_SECONDS=str(LEASE_SECONDS),
+        WHISPER_JOBS_SWEEP_INTERVAL_SECONDS="2",
+    ) as c:
         c.start("beat")
         yield c
 

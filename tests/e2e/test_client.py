@@ -43,8 +43,14 @@ def cluster(
     redis_server: EmbeddedRedis, models_dir: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Cluster]:
     root = tmp_path_factory.mktemp("client")
-    with cluster_on_db(redis_server, 8, root, models_dir, WHISPER_JOBS_API_KEYS=ENTRY,
-                       WHISPER_JOBS_LOG_FORMAT="json") as c:  # fmt: skip
+    with cluster_on_db(
+        redis_server,
+        8,
+        root,
+        models_dir,
+        WHISPER_JOBS_API_KEYS=ENTRY,
+        WHISPER_JOBS_LOG_FORMAT="json",
+    ) as c:
         yield c
 
 
@@ -148,17 +154,34 @@ def cli(cluster: Cluster, *args: str, cwd: Path = ROOT) -> subprocess.CompletedP
             k: v for k, v in env.items() if k not in ("WHISPER_JOBS_SERVER", "WHISPER_JOBS_API_KEY")
         }
     return subprocess.run(
-        [sys.executable, "-m", "app.core.cli", *args], cwd=cwd, env=env, capture_output=True,
-        text=True, timeout=300,
-    )  # fmt: skip
+        [sys.executable, "-m", "app.core.cli", *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
 
 
 def test_cli_submit_wait_writes_srt(cluster: Cluster, tmp_path: Path) -> None:
     out = tmp_path / "jfk.srt"
     # The server and key before the command, as people type them (and none in the environment).
-    run = cli(cluster, "--server", cluster.url, "--api-key", KEY, "submit", str(JFK), "--wait",
-              "--format", "srt", "-o", str(out),
-              "--language", "en")  # fmt: skip
+    run = cli(
+        cluster,
+        "--server",
+        cluster.url,
+        "--api-key",
+        KEY,
+        "submit",
+        str(JFK),
+        "--wait",
+        "--format",
+        "srt",
+        "-o",
+        str(out),
+        "--language",
+        "en",
+    )
     assert run.returncode == 0, run.stderr
     cues = list(srt.parse(out.read_text()))
     assert wer(JFK_TEXT, cue_text(cues)) <= 0.1
@@ -166,8 +189,15 @@ def test_cli_submit_wait_writes_srt(cluster: Cluster, tmp_path: Path) -> None:
 
 
 def test_cli_several_files_one_fails_exit_1(cluster: Cluster, tmp_path: Path) -> None:
-    run = cli(cluster, "submit", str(JFK), str(DATA / "corrupt.flac"), "--wait", "-o",
-              str(tmp_path / "out"))  # fmt: skip
+    run = cli(
+        cluster,
+        "submit",
+        str(JFK),
+        str(DATA / "corrupt.flac"),
+        "--wait",
+        "-o",
+        str(tmp_path / "out"),
+    )
     assert run.returncode == 1, run.stderr
     assert wer(JFK_TEXT, (tmp_path / "out" / "jfk.txt").read_text()) <= 0.1
     assert not (tmp_path / "out" / "corrupt.txt").exists()
@@ -182,8 +212,17 @@ def test_cli_submit_status_get_cancel_list(cluster: Cluster, client: Client) -> 
     client.wait(job_id, timeout=120)
     status = cli(cluster, "status", job_id)
     assert status.returncode == 0 and status.stdout.split()[:3] == [job_id, "completed", "100%"]
-    vtt = cli(cluster, "get", job_id, "--format", "vtt", "--max-line-width", "20",
-              "--max-cue-seconds", "4")  # fmt: skip
+    vtt = cli(
+        cluster,
+        "get",
+        job_id,
+        "--format",
+        "vtt",
+        "--max-line-width",
+        "20",
+        "--max-cue-seconds",
+        "4",
+    )
     captions = webvtt.from_buffer(io.StringIO(vtt.stdout))
     text = client.get(job_id).result.text  # type: ignore[union-attr]
     assert caption_text(captions) == " ".join(text.split())
@@ -209,9 +248,13 @@ def test_cli_usage_errors_exit_2(cluster: Cluster, tmp_path: Path) -> None:
 def test_cli_without_a_key_is_refused(cluster: Cluster) -> None:
     env = {k: v for k, v in os.environ.items() if k != "WHISPER_JOBS_API_KEY"}
     run = subprocess.run(
-        [sys.executable, "-m", "app.core.cli", "list", "--server", cluster.url], cwd=ROOT, env=env,
-        capture_output=True, text=True, timeout=60,
-    )  # fmt: skip
+        [sys.executable, "-m", "app.core.cli", "list", "--server", cluster.url],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert run.returncode == 1 and "unauthorized" in run.stderr
 
 
@@ -251,8 +294,9 @@ def test_json_logs_tag_lines_with_the_job_id(cluster: Cluster, client: Client) -
     assert {"job_id": job.id, "model": "base", "message": f"job {job.id} queued"}.items() <= next(
         e for e in api if e.get("job_id") == job.id
     ).items()
-    assert any(e["logger"] == "uvicorn.access" and f"/v1/jobs/{job.id}" in e["message"]
-               for e in api)  # fmt: skip
+    assert any(
+        e["logger"] == "uvicorn.access" and f"/v1/jobs/{job.id}" in e["message"] for e in api
+    )
     worker = [e for e in json_lines(cluster.logs / "worker.log") if e.get("job_id") == job.id]
     done = next(e for e in worker if e["message"].startswith(f"job {job.id} completed"))
     assert done["audio_seconds"] == 11.0 and done["level"] == "INFO"
@@ -262,16 +306,29 @@ def test_json_logs_tag_lines_with_the_job_id(cluster: Cluster, client: Client) -
 
 def test_cli_tells_how_to_pass_a_key_on_401(cluster: Cluster) -> None:
     env = {**os.environ, "WHISPER_JOBS_SERVER": cluster.url, "WHISPER_JOBS_API_KEY": "wj_wrong"}
-    run = subprocess.run([sys.executable, "-m", "app.core.cli", "list"], cwd=ROOT, env=env,
-                         capture_output=True, text=True, timeout=120)  # fmt: skip
+    run = subprocess.run(
+        [sys.executable, "-m", "app.core.cli", "list"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert run.returncode == 1
     assert "unauthorized" in run.stderr and "--api-key" in run.stderr
     assert "WHISPER_JOBS_API_KEY" in run.stderr
 
 
 def test_cli_submits_with_job_options(cluster: Cluster, client: Client) -> None:
-    flags = ["--metadata", '{"via": "cli"}', "--no-condition-on-previous-text", "--beam-size",
-             "2", "--prompt", "Kennedy."]  # fmt: skip
+    flags = [
+        "--metadata",
+        '{"via": "cli"}',
+        "--no-condition-on-previous-text",
+        "--beam-size",
+        "2",
+        "--prompt",
+        "Kennedy.",
+    ]
     run = cli(cluster, "submit", str(JFK), *flags)
     assert run.returncode == 0, run.stderr
     job = client.get(run.stdout.split("\t")[0])

@@ -21,8 +21,9 @@ UV = [shutil.which("uv") or sys.executable, *([] if shutil.which("uv") else ["-m
 
 
 def run(*argv: str | Path, cwd: Path = ROOT, env: dict[str, str] | None = None) -> str:
-    done = subprocess.run([str(a) for a in argv], cwd=cwd, env=env, capture_output=True,
-                          text=True, timeout=300)  # fmt: skip
+    done = subprocess.run(
+        [str(a) for a in argv], cwd=cwd, env=env, capture_output=True, text=True, timeout=300
+    )
     assert done.returncode == 0, f"{argv}\n{done.stdout}\n{done.stderr}"
     return done.stdout
 
@@ -89,13 +90,21 @@ def test_a_project_with_its_own_app_package_uses_client_and_cli(
         "print(job.id)\n"
     )
     job_id = run(client_venv / "bin" / "python", "-c", code, cwd=project, env=env).strip()
-    listed = run(client_venv / "bin" / "whisper-jobs", "list", "--status", "completed",
-                 cwd=project, env=env)  # fmt: skip
+    listed = run(
+        client_venv / "bin" / "whisper-jobs", "list", "--status", "completed", cwd=project, env=env
+    )
     assert job_id in listed
     status = run(client_venv / "bin" / "whisper-jobs", "status", job_id, cwd=project, env=env)
     assert status.split()[:2] == [job_id, "completed"]
-    waited = run(client_venv / "bin" / "whisper-jobs", "wait", job_id, "--format", "srt",
-                 cwd=project, env=env)  # fmt: skip
+    waited = run(
+        client_venv / "bin" / "whisper-jobs",
+        "wait",
+        job_id,
+        "--format",
+        "srt",
+        cwd=project,
+        env=env,
+    )
     assert waited.startswith(f"{job_id}  completed  100%") and "-->" in waited
     submitted = run(
         client_venv / "bin" / "whisper-jobs",

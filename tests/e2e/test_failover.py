@@ -66,23 +66,30 @@ def test_killing_the_primary_loses_no_accepted_job(
 ) -> None:
     with loopback_http_server(Receiver) as receiver:
         cluster = make_cluster(
-            topology.url, tmp_path, models_dir,
+            topology.url,
+            tmp_path,
+            models_dir,
             WHISPER_JOBS_REDIS_SENTINEL_MASTER=MASTER,
-            WHISPER_JOBS_REDIS_MIN_REPLICAS="1", WHISPER_JOBS_REDIS_REPLICA_TIMEOUT_MS="500",
+            WHISPER_JOBS_REDIS_MIN_REPLICAS="1",
+            WHISPER_JOBS_REDIS_REPLICA_TIMEOUT_MS="500",
             WHISPER_JOBS_REDIS_SOCKET_TIMEOUT_SECONDS="1",
             WHISPER_JOBS_REDIS_CONNECT_TIMEOUT_SECONDS="1",
-            WHISPER_JOBS_SWEEP_INTERVAL_SECONDS="3", WHISPER_JOBS_JOB_LEASE_SECONDS="10",
+            WHISPER_JOBS_SWEEP_INTERVAL_SECONDS="3",
+            WHISPER_JOBS_JOB_LEASE_SECONDS="10",
             WHISPER_JOBS_READY_REFRESH_SECONDS="0.5",
-            WHISPER_JOBS_ALLOWED_NETWORKS="127.0.0.1/32", WHISPER_JOBS_WEBHOOK_SECRET=SECRET,
-            WHISPER_JOBS_WEBHOOK_RETRY_SCHEDULE="1,1,2,5", WHISPER_JOBS_WEBHOOK_TIMEOUT_SECONDS="2",
-        )  # fmt: skip
+            WHISPER_JOBS_ALLOWED_NETWORKS="127.0.0.1/32",
+            WHISPER_JOBS_WEBHOOK_SECRET=SECRET,
+            WHISPER_JOBS_WEBHOOK_RETRY_SCHEDULE="1,1,2,5",
+            WHISPER_JOBS_WEBHOOK_TIMEOUT_SECONDS="2",
+        )
         try:
             cluster.start("beat")
             cluster.start("webhooks")
             # A long job the worker is decoding when the primary dies.
             # Greedy and unconditioned: Whisper's random fallback can loop on repeated speech.
-            running = cluster.submit(long_speech, model="base", temperature="0",
-                                     condition_on_previous_text="false")["id"]  # fmt: skip
+            running = cluster.submit(
+                long_speech, model="base", temperature="0", condition_on_previous_text="false"
+            )["id"]
             cluster.wait(running, until={"processing"}, timeout=60)
             _run(cluster, topology, receiver, running)
         finally:
@@ -101,8 +108,11 @@ def _run(cluster: Cluster, topology: SentinelTopology, receiver: str, running: s
         if after >= AFTER_FAILOVER or time.monotonic() > deadline:
             break
         with JFK.open("rb") as f:
-            form = {"model": "tiny.en", "webhook_url": f"{receiver}/hook/{n}"} if n % 2 else {
-                "model": "tiny.en"}  # fmt: skip
+            form = (
+                {"model": "tiny.en", "webhook_url": f"{receiver}/hook/{n}"}
+                if n % 2
+                else {"model": "tiny.en"}
+            )
             try:
                 response = cluster.http.post(
                     "/v1/jobs", files={"file": ("jfk.flac", f)}, data=form, timeout=30
@@ -154,8 +164,12 @@ def _run(cluster: Cluster, topology: SentinelTopology, receiver: str, running: s
         else:
             raise AssertionError(f"job {job_id} never ended\n{cluster.tail()}")
     for job_id, job in ends.items():
-        assert job["status"] == "completed", (job["status"], job["error"], job["attempts"],
-                                              cluster.tail())  # fmt: skip
+        assert job["status"] == "completed", (
+            job["status"],
+            job["error"],
+            job["attempts"],
+            cluster.tail(),
+        )
         expected = " ".join([JFK_TEXT] * 4) if job_id == running else JFK_TEXT
         assert wer(expected, job["result"]["text"]) <= 0.25, job["result"]["text"]
 

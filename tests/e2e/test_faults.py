@@ -24,10 +24,15 @@ from tests.transcripts import wer
 def cluster(
     redis_server: EmbeddedRedis, models_dir: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Cluster]:
-    with cluster_on_db(redis_server, 2, tmp_path_factory.mktemp("faults"), models_dir,
-                       WHISPER_JOBS_MAX_UPLOAD_BYTES=str(4 * 1024 * 1024),
-                       WHISPER_JOBS_MAX_ACTIVE_JOBS_PER_KEY="1000",
-                       WHISPER_JOBS_MAX_AUDIO_SECONDS="600") as c:  # fmt: skip
+    with cluster_on_db(
+        redis_server,
+        2,
+        tmp_path_factory.mktemp("faults"),
+        models_dir,
+        WHISPER_JOBS_MAX_UPLOAD_BYTES=str(4 * 1024 * 1024),
+        WHISPER_JOBS_MAX_ACTIVE_JOBS_PER_KEY="1000",
+        WHISPER_JOBS_MAX_AUDIO_SECONDS="600",
+    ) as c:
         yield c
 
 
@@ -60,8 +65,9 @@ def test_sigkill_of_the_worker_child_mid_job(cluster: Cluster, long_speech: Path
 def test_poison_job_fails_with_worker_lost_and_others_flow(cluster: Cluster, long_speech: Path):
     poison = cluster.submit(long_speech)["id"]
     for attempt in (1, 2, 3):  # a file that kills its worker every time
-        cluster.wait_for(poison, lambda j, a=attempt: j["attempts"] == a
-                         and processing_with_progress(j), 240)  # fmt: skip
+        cluster.wait_for(
+            poison, lambda j, a=attempt: j["attempts"] == a and processing_with_progress(j), 240
+        )
         cluster.worker_child().send_signal(signal.SIGKILL)
     job = cluster.wait_for(poison, lambda j: j["status"] == "failed", 120)
     assert job["error"]["code"] == "worker_lost"
@@ -139,9 +145,12 @@ def test_redis_restart_with_jobs_in_every_state(
     server = EmbeddedRedis(root / "valkey", persistent=True)
     server.start()
     cluster = make_cluster(
-        server.url, root, models_dir, WHISPER_JOBS_JOB_LEASE_SECONDS="6",
+        server.url,
+        root,
+        models_dir,
+        WHISPER_JOBS_JOB_LEASE_SECONDS="6",
         WHISPER_JOBS_SWEEP_INTERVAL_SECONDS="5",
-    )  # fmt: skip
+    )
     cluster.start("beat")
     try:
         done = cluster.submit(JFK)["id"]
@@ -153,8 +162,9 @@ def test_redis_restart_with_jobs_in_every_state(
         time.sleep(1)
         server.start()
         for job_id in (running, waiting):
-            job = cluster.wait_for(job_id, lambda j: j["status"] not in {"queued", "processing"},
-                                   300)  # fmt: skip
+            job = cluster.wait_for(
+                job_id, lambda j: j["status"] not in {"queued", "processing"}, 300
+            )
             assert job["status"] == "completed", job
         assert cluster.http.get(f"/v1/jobs/{done}").json() == completed  # intact
     finally:

@@ -56,8 +56,9 @@ def test_transcript_formats_over_http(service: Service) -> None:
     job = service.wait(service.submit(JFK, word_timestamps="true")["id"])
     assert job["status"] == "completed"
     url = f"/v1/jobs/{job['id']}/transcript"
-    response = service.http.get(url, params={"format": "srt", "max_line_width": "32",
-                                             "max_line_count": "1"})  # fmt: skip
+    response = service.http.get(
+        url, params={"format": "srt", "max_line_width": "32", "max_line_count": "1"}
+    )
     assert response.headers["content-type"].startswith("application/x-subrip")
     assert response.headers["content-disposition"] == 'inline; filename="jfk.srt"'
     cues = list(srt.parse(response.text))
@@ -90,8 +91,9 @@ def test_split_channels_end_to_end(service: Service, models_dir: Path) -> None:
     job = service.wait(service.submit(DATA / "stereo.wav", channels="split")["id"])
     assert job["status"] == "completed"
     left, right = decode_audio(str(DATA / "stereo.wav"), split_stereo=True)
-    by_channel = {ch: [s["text"] for s in job["result"]["segments"] if s["channel"] == ch]
-                  for ch in (0, 1)}  # fmt: skip
+    by_channel = {
+        ch: [s["text"] for s in job["result"]["segments"] if s["channel"] == ch] for ch in (0, 1)
+    }
     assert by_channel == {
         0: reference(models_dir, "base", left, label="stereo-left").texts,
         1: reference(models_dir, "base", right, label="stereo-right").texts,

@@ -51,16 +51,20 @@ def cluster(
     own_redis: EmbeddedRedis, models_dir: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Cluster]:
     c = make_cluster(
-        own_redis.url, tmp_path_factory.mktemp("hostile"), models_dir,
-        WHISPER_JOBS_API_KEYS=ENTRY, WHISPER_JOBS_MAX_STREAMS_PER_KEY=str(MAX_STREAMS),
+        own_redis.url,
+        tmp_path_factory.mktemp("hostile"),
+        models_dir,
+        WHISPER_JOBS_API_KEYS=ENTRY,
+        WHISPER_JOBS_MAX_STREAMS_PER_KEY=str(MAX_STREAMS),
         WHISPER_JOBS_REDIS_SOCKET_TIMEOUT_SECONDS="1",
         WHISPER_JOBS_REDIS_CONNECT_TIMEOUT_SECONDS="1",
-        WHISPER_JOBS_READY_REFRESH_SECONDS="0.5", WHISPER_JOBS_WEBHOOK_SECRET=SECRET,
+        WHISPER_JOBS_READY_REFRESH_SECONDS="0.5",
+        WHISPER_JOBS_WEBHOOK_SECRET=SECRET,
         WHISPER_JOBS_ALLOWED_NETWORKS="127.0.0.1/32",
         WHISPER_JOBS_WEBHOOK_RETRY_SCHEDULE=f"30,{LONGEST_RETRY:g}",
         WHISPER_JOBS_HEADER_TIMEOUT_SECONDS=str(PACE_SECONDS),
         WHISPER_JOBS_BODY_TIMEOUT_SECONDS=str(PACE_SECONDS),
-    )  # fmt: skip
+    )
     c.http.headers.update(AUTH)
     c.start("webhooks")
     try:
@@ -180,9 +184,11 @@ def test_a_slow_but_steady_upload_goes_through(cluster: Cluster) -> None:
 def test_hostile_fields_are_refused_and_ids_are_checked(cluster: Cluster) -> None:
     with JFK.open("rb") as f:
         content = f.read()
-    for form in ({"metadata": '{"a":' * 250 + "1" + "}" * 250},
-                 {"temperature": ",".join(["0"] * 499)},
-                 {"language": "x" * 5000}):  # fmt: skip
+    for form in (
+        {"metadata": '{"a":' * 250 + "1" + "}" * 250},
+        {"temperature": ",".join(["0"] * 499)},
+        {"language": "x" * 5000},
+    ):
         response = cluster.http.post("/v1/jobs", files={"file": ("a.flac", content)}, data=form)
         assert response.status_code == 422, response.text
         assert response.json()["error"]["code"] == "invalid_request"
@@ -250,8 +256,9 @@ def test_a_receivers_retry_after_cannot_break_the_schedule(cluster: Cluster) -> 
             assert response.status_code == 202, response.text
             ids[path] = response.json()["id"]
         for path, job_id in ids.items():
-            job = cluster.wait_for(job_id, lambda j: (j["webhook"] or {}).get("attempts", 0) >= 1,
-                                   timeout=60)  # fmt: skip
+            job = cluster.wait_for(
+                job_id, lambda j: (j["webhook"] or {}).get("attempts", 0) >= 1, timeout=60
+            )
             seen = datetime.now(UTC)  # the attempt was made before this
             hook = job["webhook"]
             assert hook["attempts"] == 1 and hook["last_status_code"] == 429, (path, hook)
@@ -281,9 +288,12 @@ def test_a_frozen_redis_gives_fast_503s_and_the_loop_stays_free(
         callers = [
             threading.Thread(target=call, args=("get", "GET", f"/v1/jobs/{job_id}")),
             threading.Thread(target=call, args=("list", "GET", "/v1/jobs")),
-            threading.Thread(target=call, args=("post", "POST", "/v1/jobs"), kwargs={
-                "files": {"file": ("s.wav", (DATA / "silence.wav").read_bytes())}}),
-        ]  # fmt: skip
+            threading.Thread(
+                target=call,
+                args=("post", "POST", "/v1/jobs"),
+                kwargs={"files": {"file": ("s.wav", (DATA / "silence.wav").read_bytes())}},
+            ),
+        ]
         for t in callers:
             t.start()
         # While those wait on the frozen Redis, the event loop still answers at once.

@@ -22,8 +22,7 @@ from tests.transcripts import reference, wer
 
 @pytest.fixture(scope="module")
 def client(service: Service) -> openai.OpenAI:
-    return openai.OpenAI(base_url=f"{service.url}/v1", api_key="unused-open-service",
-                         max_retries=0)  # fmt: skip
+    return openai.OpenAI(base_url=f"{service.url}/v1", api_key="unused-open-service", max_retries=0)
 
 
 def transcribe(client: openai.OpenAI, path: Path = JFK, **kwargs):
@@ -52,8 +51,9 @@ def test_streaming_delivers_deltas_then_the_text(client: openai.OpenAI, jfk_text
 
 def test_streaming_other_formats_is_a_bad_request(client: openai.OpenAI) -> None:
     with pytest.raises(openai.BadRequestError) as info, JFK.open("rb") as f:
-        client.audio.transcriptions.create(model="whisper-1", file=f, stream=True,
-                                           response_format="srt")  # fmt: skip
+        client.audio.transcriptions.create(
+            model="whisper-1", file=f, stream=True, response_format="srt"
+        )
     assert info.value.body["param"] == "stream"
 
 
@@ -97,8 +97,9 @@ def test_srt_and_vtt(client: openai.OpenAI, jfk_text: str) -> None:
 
 
 def test_verbose_json_with_words(client: openai.OpenAI, models_dir: Path) -> None:
-    result = transcribe(client, response_format="verbose_json",
-                        timestamp_granularities=["word", "segment"])  # fmt: skip
+    result = transcribe(
+        client, response_format="verbose_json", timestamp_granularities=["word", "segment"]
+    )
     assert result.language == "english" and result.duration == 11.0
     expected = reference(models_dir, "base", JFK, word_timestamps=True)
     assert result.text == expected.text
@@ -141,9 +142,14 @@ def api_without_worker(
     """An API with a key and no worker: jobs wait, and the sync timeout is 1 s."""
     root = tmp_path_factory.mktemp("sync-timeout")
     port = free_port()
-    env = {**os.environ, "WHISPER_JOBS_REDIS_URL": redis_server.url.rsplit("/", 1)[0] + "/7",
-           "WHISPER_JOBS_DATA_DIR": str(root / "data"), "PORT": str(port),
-           "WHISPER_JOBS_SYNC_TIMEOUT_SECONDS": "1", "WHISPER_JOBS_API_KEYS": ENTRY}  # fmt: skip
+    env = {
+        **os.environ,
+        "WHISPER_JOBS_REDIS_URL": redis_server.url.rsplit("/", 1)[0] + "/7",
+        "WHISPER_JOBS_DATA_DIR": str(root / "data"),
+        "PORT": str(port),
+        "WHISPER_JOBS_SYNC_TIMEOUT_SECONDS": "1",
+        "WHISPER_JOBS_API_KEYS": ENTRY,
+    }
     api = _start("api", env, root)
     url = f"http://127.0.0.1:{port}"
     for _ in range(300):
@@ -165,8 +171,9 @@ def test_timeout_is_504_with_the_job_id(api_without_worker: str) -> None:
     body = info.value.body
     assert body["code"] == "sync_timeout" and body["type"] == "server_error"
     job_id = body["message"].split("job ")[1].split(":")[0]
-    job = httpx.get(f"{api_without_worker}/v1/jobs/{job_id}",
-                    headers={"Authorization": f"Bearer {KEY}"}).json()  # fmt: skip
+    job = httpx.get(
+        f"{api_without_worker}/v1/jobs/{job_id}", headers={"Authorization": f"Bearer {KEY}"}
+    ).json()
     assert job["status"] == "queued"  # it carries on; the caller can poll it
 
 

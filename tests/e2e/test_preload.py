@@ -21,9 +21,13 @@ def cluster(
     redis_server: EmbeddedRedis, models_dir: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Cluster]:
     with cluster_on_db(
-        redis_server, 12, tmp_path_factory.mktemp("preload"), models_dir,
-        WHISPER_JOBS_WORKER_CONCURRENCY="2", WHISPER_JOBS_CPU_THREADS="1",
-    ) as c:  # fmt: skip
+        redis_server,
+        12,
+        tmp_path_factory.mktemp("preload"),
+        models_dir,
+        WHISPER_JOBS_WORKER_CONCURRENCY="2",
+        WHISPER_JOBS_CPU_THREADS="1",
+    ) as c:
         yield c
 
 

@@ -64,8 +64,9 @@ BY_DESIGN = {
 
 def conformance_test(operation: schemathesis.APIOperation, excluded: list) -> Callable[[], None]:
     @given(case=operation.as_strategy())
-    @settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck),
-              database=None)  # fmt: skip
+    @settings(
+        max_examples=25, deadline=None, suppress_health_check=list(HealthCheck), database=None
+    )
     def conforms(case: schemathesis.Case) -> None:
         if isinstance(case.body, dict):
             # A generated audio_url could name a real host: resolving it would send a DNS query

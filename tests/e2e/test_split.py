@@ -40,11 +40,17 @@ def cluster(
     redis_server: EmbeddedRedis, models_dir: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Cluster]:
     with cluster_on_db(
-        redis_server, 11, tmp_path_factory.mktemp("split"), models_dir,
-        WHISPER_JOBS_WORKER_CONCURRENCY="2", WHISPER_JOBS_CPU_THREADS="1",
-        WHISPER_JOBS_SPLIT_MIN_SECONDS="60", WHISPER_JOBS_SPLIT_PART_SECONDS="30",
-        WHISPER_JOBS_JOB_LEASE_SECONDS="6", WHISPER_JOBS_SWEEP_INTERVAL_SECONDS="2",
-    ) as c:  # fmt: skip
+        redis_server,
+        11,
+        tmp_path_factory.mktemp("split"),
+        models_dir,
+        WHISPER_JOBS_WORKER_CONCURRENCY="2",
+        WHISPER_JOBS_CPU_THREADS="1",
+        WHISPER_JOBS_SPLIT_MIN_SECONDS="60",
+        WHISPER_JOBS_SPLIT_PART_SECONDS="30",
+        WHISPER_JOBS_JOB_LEASE_SECONDS="6",
+        WHISPER_JOBS_SWEEP_INTERVAL_SECONDS="2",
+    ) as c:
         c.start("beat")
         yield c
 

@@ -112,12 +112,16 @@ def cluster(
     redis_server: EmbeddedRedis, models_dir: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Cluster]:
     with cluster_on_db(
-        redis_server, 6, tmp_path_factory.mktemp("webhooks"), models_dir,
+        redis_server,
+        6,
+        tmp_path_factory.mktemp("webhooks"),
+        models_dir,
         WHISPER_JOBS_ALLOWED_NETWORKS="127.0.0.1/32",
-        WHISPER_JOBS_WEBHOOK_SECRET=SECRET, WHISPER_JOBS_WEBHOOK_SECRETS_PREVIOUS=OLD_SECRET,
+        WHISPER_JOBS_WEBHOOK_SECRET=SECRET,
+        WHISPER_JOBS_WEBHOOK_SECRETS_PREVIOUS=OLD_SECRET,
         WHISPER_JOBS_WEBHOOK_RETRY_SCHEDULE=",".join(map(str, SCHEDULE)),
         WHISPER_JOBS_WEBHOOK_TIMEOUT_SECONDS="1",
-    ) as c:  # fmt: skip
+    ) as c:
         c.start("webhooks")
         yield c
 
@@ -150,8 +154,9 @@ def calls_for(path: str, job_id: str) -> list[dict]:
 
 
 def test_completed_event_is_signed_and_verifies(cluster: Cluster, receiver: str) -> None:
-    job_id = submit(cluster, JFK, f"{receiver}/ok", metadata='{"ticket": 9}',
-                    webhook_include_result="true")  # fmt: skip
+    job_id = submit(
+        cluster, JFK, f"{receiver}/ok", metadata='{"ticket": 9}', webhook_include_result="true"
+    )
     job = settled(cluster, job_id)
     assert job["webhook"]["delivered_at"] is not None and job["webhook"]["attempts"] == 1
     (call,) = calls_for("/ok", job_id)
@@ -163,8 +168,10 @@ def test_completed_event_is_signed_and_verifies(cluster: Cluster, receiver: str)
     assert headers["webhook-id"] == f"msg_{job_id}"
     data = event["data"]
     assert data["metadata"] == {"ticket": 9} and data["status"] == "completed"
-    assert data["links"] == {"self": f"/v1/jobs/{job_id}",
-                             "transcript": f"/v1/jobs/{job_id}/transcript"}  # fmt: skip
+    assert data["links"] == {
+        "self": f"/v1/jobs/{job_id}",
+        "transcript": f"/v1/jobs/{job_id}/transcript",
+    }
     assert data["result"]["text"] == JFK_TEXT.strip()
     with pytest.raises(Exception):  # noqa: B017 - any verification error will do
         Webhook("whsec_" + base64.b64encode(b"x" * 24).decode()).verify(call["body"], headers)
@@ -172,20 +179,24 @@ def test_completed_event_is_signed_and_verifies(cluster: Cluster, receiver: str)
     # redelivery on demand: the same event id again
     response = cluster.http.post(f"/v1/jobs/{job_id}/webhook/redeliver")
     assert response.status_code == 202
-    cluster.wait_for(job_id, lambda j: j["webhook"]["delivered_at"] is not None
-                     and len(calls_for("/ok", job_id)) == 2)  # fmt: skip
+    cluster.wait_for(
+        job_id,
+        lambda j: j["webhook"]["delivered_at"] is not None and len(calls_for("/ok", job_id)) == 2,
+    )
     assert {c["headers"]["webhook-id"] for c in calls_for("/ok", job_id)} == {f"msg_{job_id}"}
 
 
 def webhook_attempts(cluster: Cluster) -> Counter[str]:
     """`whisper_jobs_webhook_attempts_total` by outcome, from `GET /metrics`."""
     text = cluster.http.get("/metrics").text
-    return Counter({
-        s.labels["outcome"]: int(s.value)
-        for family in text_string_to_metric_families(text)
-        for s in family.samples
-        if s.name == "whisper_jobs_webhook_attempts_total"
-    })  # fmt: skip
+    return Counter(
+        {
+            s.labels["outcome"]: int(s.value)
+            for family in text_string_to_metric_families(text)
+            for s in family.samples
+            if s.name == "whisper_jobs_webhook_attempts_total"
+        }
+    )
 
 
 def test_failures_are_retried_with_one_event_id(cluster: Cluster, receiver: str) -> None:
@@ -238,8 +249,9 @@ def test_503_retry_after_is_honoured(cluster: Cluster, receiver: str) -> None:
 @pytest.mark.parametrize("host", ["127.0.0.2", "[::1]"])
 def test_refused_webhook_targets_are_422(cluster: Cluster, host: str) -> None:
     with JFK.open("rb") as f:
-        response = cluster.http.post("/v1/jobs", files={"file": ("jfk.flac", f)},
-                                     data={"webhook_url": f"http://{host}:9/ok"})  # fmt: skip
+        response = cluster.http.post(
+            "/v1/jobs", files={"file": ("jfk.flac", f)}, data={"webhook_url": f"http://{host}:9/ok"}
+        )
     assert response.status_code == 422
     assert response.json()["error"]["code"] == "url_not_allowed"
 

@@ -22,8 +22,12 @@ from worker.sweep import sweep, sweep_uploads
 
 
 def old_job(store: JobStore, minutes: int = 10) -> Job:
-    job = Job(id=new_job_id(), status=JobStatus.QUEUED,
-              created_at=utcnow() - timedelta(minutes=minutes), options=JobOptions())  # fmt: skip
+    job = Job(
+        id=new_job_id(),
+        status=JobStatus.QUEUED,
+        created_at=utcnow() - timedelta(minutes=minutes),
+        options=JobOptions(),
+    )
     store.create(job)
     return job
 
@@ -86,8 +90,9 @@ def test_a_job_past_its_deadline_stops_at_its_next_segment_with_timeout(
     """The soft limit where Celery cannot raise it (a pool of threads)."""
     job, audio = job_with_upload(store, tmp_path)
     transcriber = ScriptedTranscriber()
-    run_job(job.id, store, transcriber, Uploads(audio.parent),
-            RunPolicy(deadline=time.monotonic() - 1))  # fmt: skip
+    run_job(
+        job.id, store, transcriber, Uploads(audio.parent), RunPolicy(deadline=time.monotonic() - 1)
+    )
     failed = store.get(job.id)
     assert failed is not None and failed.status is JobStatus.FAILED
     assert failed.error is not None and failed.error.code == "timeout"

@@ -35,8 +35,13 @@ def test_the_first_plan_of_a_job_holds(store: JobStore) -> None:
 
 def test_which_jobs_are_split() -> None:
     policy = SplitPolicy(min_seconds=60, part_seconds=30)
-    job = Job(id=new_job_id(), status=JobStatus.PROCESSING, created_at=utcnow(),
-              options=JobOptions(), audio_seconds=61)  # fmt: skip
+    job = Job(
+        id=new_job_id(),
+        status=JobStatus.PROCESSING,
+        created_at=utcnow(),
+        options=JobOptions(),
+        audio_seconds=61,
+    )
     assert policy.applies(job)
     assert not policy.applies(job.model_copy(update={"audio_seconds": 59}))
     assert not policy.applies(job.model_copy(update={"owner": PARTS_OWNER}))  # a part itself
@@ -50,19 +55,27 @@ def engine(models_dir: Path) -> WhisperEngine:
     return WhisperEngine(EngineConfig(models_dir=models_dir, device="cpu"))
 
 
-def split_run(store: JobStore, engine: WhisperEngine, uploads: Uploads, audio: np.ndarray,
-              part_seconds: float) -> Job:  # fmt: skip
-    job = Job(id=new_job_id(), status=JobStatus.QUEUED, created_at=utcnow(),
-              options=JobOptions(temperature=(0.0,)),
-              audio_seconds=len(audio) / SR)  # fmt: skip
+def split_run(
+    store: JobStore, engine: WhisperEngine, uploads: Uploads, audio: np.ndarray, part_seconds: float
+) -> Job:
+    job = Job(
+        id=new_job_id(),
+        status=JobStatus.QUEUED,
+        created_at=utcnow(),
+        options=JobOptions(temperature=(0.0,)),
+        audio_seconds=len(audio) / SR,
+    )
     uploads.ensure()
     write_wav(uploads.path(job.id), audio)
     store.create(job)
     splitter = LongJobSplitter(
-        SplitPolicy(min_seconds=10, part_seconds=part_seconds), store, uploads,
-        engine, lambda part: QueuedMessage("test-parts", part.id),
+        SplitPolicy(min_seconds=10, part_seconds=part_seconds),
+        store,
+        uploads,
+        engine,
+        lambda part: QueuedMessage("test-parts", part.id),
         lambda part_id, stop: run_job(part_id, store, engine, uploads, stop_if=stop),
-    )  # fmt: skip
+    )
     run_job(job.id, store, engine, uploads, long_jobs=splitter)
     ended = store.get(job.id)
     assert ended is not None
@@ -103,9 +116,13 @@ def test_a_split_job_reads_as_one_run_of_the_whole_recording(
 
 @pytest.mark.model
 def test_a_cut_forced_mid_speech_loses_and_doubles_no_word(
-    store: JobStore, engine: WhisperEngine, models_dir: Path, tmp_path: Path,
-    jfk_x4: np.ndarray, monkeypatch: pytest.MonkeyPatch,
-) -> None:  # fmt: skip
+    store: JobStore,
+    engine: WhisperEngine,
+    models_dir: Path,
+    tmp_path: Path,
+    jfk_x4: np.ndarray,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     # Inside "ask not what your country can do for you" (about 4.5 s into each JFK), not in a
     # pause: where the cut would go if no quiet moment were near.
     monkeypatch.setattr(split_jobs, "plan_cuts", lambda *_: [int(15.6 * SR), int(26.6 * SR)])

@@ -20,14 +20,32 @@ from worker.decoding.engine import SegmentCallback
 from worker.runner import run_job
 
 RESULT = TranscriptResult(
-    model="base", language="en", language_probability=0.99, duration=4.0, text="one two",
+    model="base",
+    language="en",
+    language_probability=0.99,
+    duration=4.0,
+    text="one two",
     segments=[
-        Segment(id=0, start=0.0, end=2.0, text=" one", avg_logprob=-0.1, no_speech_prob=0.0,
-                compression_ratio=1.0),
-        Segment(id=1, start=2.0, end=4.0, text=" two", avg_logprob=-0.1, no_speech_prob=0.0,
-                compression_ratio=1.0),
+        Segment(
+            id=0,
+            start=0.0,
+            end=2.0,
+            text=" one",
+            avg_logprob=-0.1,
+            no_speech_prob=0.0,
+            compression_ratio=1.0,
+        ),
+        Segment(
+            id=1,
+            start=2.0,
+            end=4.0,
+            text=" two",
+            avg_logprob=-0.1,
+            no_speech_prob=0.0,
+            compression_ratio=1.0,
+        ),
     ],
-)  # fmt: skip
+)
 
 
 class ScriptedTranscriber:

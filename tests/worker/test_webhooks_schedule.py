@@ -19,8 +19,13 @@ SECRET = "whsec_" + base64.b64encode(b"s" * 32).decode()
 
 
 def job_with_webhook() -> Job:
-    return Job(id=new_job_id(), status=JobStatus.COMPLETED, created_at=utcnow(),
-               options=JobOptions(), webhook=WebhookState(url="https://example.org/h"))  # fmt: skip
+    return Job(
+        id=new_job_id(),
+        status=JobStatus.COMPLETED,
+        created_at=utcnow(),
+        options=JobOptions(),
+        webhook=WebhookState(url="https://example.org/h"),
+    )
 
 
 def test_backoff_follows_the_schedule_with_jitter_then_gives_up() -> None:

@@ -57,9 +57,14 @@ class SteppedPipeline(BatchedInferencePipeline):  # type: ignore[misc]
     """`BatchedInferencePipeline` whose chunks are decoded in steps sized by `StepSizer`."""
 
     def _batched_segments_generator(
-        self, features: Any, tokenizer: Any, chunks_metadata: list[dict[str, Any]],
-        batch_size: int, options: Any, log_progress: bool,  # noqa: ARG002
-    ) -> Iterator[Segment]:  # fmt: skip
+        self,
+        features: Any,
+        tokenizer: Any,
+        chunks_metadata: list[dict[str, Any]],
+        batch_size: int,
+        options: Any,
+        log_progress: bool,  # noqa: ARG002
+    ) -> Iterator[Segment]:
         sizer = StepSizer(most=batch_size)
         index, at = 0, 0
         while at < len(features):
@@ -83,9 +88,15 @@ def _segment(index: int, segment: dict[str, Any], options: Any) -> Segment:
     if options.word_timestamps:
         words = [Word(**word) for word in segment["words"]]
     return Segment(
-        seek=segment["seek"], id=index, text=segment["text"],
-        start=round(segment["start"], 3), end=round(segment["end"], 3), words=words,
-        tokens=segment["tokens"], avg_logprob=segment["avg_logprob"],
-        no_speech_prob=segment["no_speech_prob"], compression_ratio=segment["compression_ratio"],
+        seek=segment["seek"],
+        id=index,
+        text=segment["text"],
+        start=round(segment["start"], 3),
+        end=round(segment["end"], 3),
+        words=words,
+        tokens=segment["tokens"],
+        avg_logprob=segment["avg_logprob"],
+        no_speech_prob=segment["no_speech_prob"],
+        compression_ratio=segment["compression_ratio"],
         temperature=options.temperatures[0],
-    )  # fmt: skip
+    )

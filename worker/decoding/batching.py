@@ -96,9 +96,13 @@ class BatchingWhisper:
     """
 
     def __init__(
-        self, model: Any, max_rows: int, wait_seconds: float,
-        merged: frozenset[str] = CPU_MERGED, slots: int = 1,
-    ) -> None:  # fmt: skip
+        self,
+        model: Any,
+        max_rows: int,
+        wait_seconds: float,
+        merged: frozenset[str] = CPU_MERGED,
+        slots: int = 1,
+    ) -> None:
         self._model = model
         self.max_rows = max(1, max_rows)
         self.wait_seconds = wait_seconds
@@ -169,14 +173,19 @@ class BatchingWhisper:
         return self._gated("detect_language", (), int(features.shape[0]), (features,))
 
     def align(
-        self, features: Any, start_sequence: list[int], text_tokens: list[list[int]],
-        num_frames: int | list[int], median_filter_width: int = 7,
-    ) -> Any:  # fmt: skip
+        self,
+        features: Any,
+        start_sequence: list[int],
+        text_tokens: list[list[int]],
+        num_frames: int | list[int],
+        median_filter_width: int = 7,
+    ) -> Any:
         rows = len(text_tokens)
         frames = num_frames if isinstance(num_frames, list) else [num_frames] * rows
         key = (tuple(start_sequence), median_filter_width)
-        return self._gated("align", key, rows, (features, start_sequence, text_tokens, frames,
-                                                 median_filter_width))  # fmt: skip
+        return self._gated(
+            "align", key, rows, (features, start_sequence, text_tokens, frames, median_filter_width)
+        )
 
     @staticmethod
     def _merge_generate(calls: list[tuple[Any, ...]]) -> tuple[tuple[Any, ...], dict[str, Any]]:
@@ -288,8 +297,12 @@ class BatchingWhisper:
                 batch[0].error = e
                 return
             # One caller's rows may be what failed: each alone, so the others still get theirs.
-            logger.warning("a merged %s call of %d callers failed; making it per caller",
-                           method, len(batch), exc_info=True)  # fmt: skip
+            logger.warning(
+                "a merged %s call of %d callers failed; making it per caller",
+                method,
+                len(batch),
+                exc_info=True,
+            )
             for c in batch:
                 try:
                     self._call(method, spec, [c])

@@ -111,8 +111,9 @@ class WhisperEngine:
 
         try:
             path = resolve_model(name, self.config.models_dir)
-            logger.info("loading model %s from %s on %s/%s", name, path, self.device,
-                        self.compute_type)  # fmt: skip
+            logger.info(
+                "loading model %s from %s on %s/%s", name, path, self.device, self.compute_type
+            )
             model = WhisperModel(
                 path,
                 device=self.device,
@@ -129,10 +130,12 @@ class WhisperEngine:
             # The jobs of this process share the model; their calls on it are merged. On a GPU
             # the encoder's are too (on a CPU its cost grows with the rows anyway).
             model.model = BatchingWhisper(
-                model.model, self.config.batch_jobs, self.config.batch_wait_seconds,
+                model.model,
+                self.config.batch_jobs,
+                self.config.batch_wait_seconds,
                 merged=GPU_MERGED if self.device == "cuda" else CPU_MERGED,
                 slots=self.config.model_replicas,
-            )  # fmt: skip
+            )
         return model
 
     def preload(self, name: str) -> None:
@@ -154,9 +157,15 @@ class WhisperEngine:
         duration = round(len(tracks[0]) / SAMPLE_RATE, 3)
         batched = self.use_batched(options, duration)
         result = TranscriptResult(
-            model=options.model, task=options.task, language=options.language,
-            language_probability=0.0, duration=duration, text="", segments=[], batched=batched,
-        )  # fmt: skip
+            model=options.model,
+            task=options.task,
+            language=options.language,
+            language_probability=0.0,
+            duration=duration,
+            text="",
+            segments=[],
+            batched=batched,
+        )
         # Whisper hallucinates text on silence; a silent track is not run through the model.
         speech = [(ch, audio) for ch, audio in enumerate(tracks) if not is_silent(audio)]
         if not speech:
@@ -176,9 +185,15 @@ class WhisperEngine:
             return Detected(language, float(probability), [(lang, float(p)) for lang, p in ranked])
 
     def _decode(
-        self, model: Any, speech: list[tuple[int, Any]], tracks: int, options: JobOptions,
-        result: TranscriptResult, on_segment: SegmentCallback, batched: bool,
-    ) -> None:  # fmt: skip
+        self,
+        model: Any,
+        speech: list[tuple[int, Any]],
+        tracks: int,
+        options: JobOptions,
+        result: TranscriptResult,
+        on_segment: SegmentCallback,
+        batched: bool,
+    ) -> None:
         duration = result.duration
         kwargs = decode_options(options)
         for ch, audio in speech:
@@ -195,8 +210,9 @@ class WhisperEngine:
             for seg in segment_iter:
                 if seg.start >= duration:
                     continue  # hallucinated past the end of the audio: not speech
-                segment = to_segment(len(result.segments), seg, duration, channel,
-                                     words=options.word_timestamps)  # fmt: skip
+                segment = to_segment(
+                    len(result.segments), seg, duration, channel, words=options.word_timestamps
+                )
                 result.segments.append(segment)
                 on_segment(segment, (ch + min(seg.end / duration, 1.0)) / tracks)
         if options.channels == "split":
@@ -251,11 +267,14 @@ def _detects_on_first_window(
     faster-whisper detects on the same 30 s but with one more feature frame, and encodes again
     for the transcription; its own batched pipeline detects as done here."""
     return (
-        isinstance(model.model, BatchingWhisper) and options.language is None
-        and model.model.is_multilingual and not options.multilingual
-        and not options.vad_filter and not batched
+        isinstance(model.model, BatchingWhisper)
+        and options.language is None
+        and model.model.is_multilingual
+        and not options.multilingual
+        and not options.vad_filter
+        and not batched
         and duration <= model.feature_extractor.chunk_length
-    )  # fmt: skip
+    )
 
 
 def detect_on_first_window(model: Any, audio: Any) -> Detected:

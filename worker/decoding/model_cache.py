@@ -37,9 +37,12 @@ class ModelCache(Generic[T]):
     """
 
     def __init__(
-        self, load: Callable[[str], T], max_loaded: int = 2, idle_seconds: float | None = None,
+        self,
+        load: Callable[[str], T],
+        max_loaded: int = 2,
+        idle_seconds: float | None = None,
         clock: Callable[[], float] = time.monotonic,
-    ) -> None:  # fmt: skip
+    ) -> None:
         self._load = load
         self._max_loaded = max_loaded
         self.idle_seconds = idle_seconds
@@ -89,10 +92,11 @@ class ModelCache(Generic[T]):
         with self._lock:
             now = self._clock()
             idle = [
-                name for name in self._models
+                name
+                for name in self._models
                 if not self._in_use.get(name)
                 and now - self._last_used.get(name, now) >= self.idle_seconds
-            ]  # fmt: skip
+            ]
             for name in idle:
                 del self._models[name]
         if idle:

@@ -15,10 +15,14 @@ def to_segment(
     word_list = None
     if words and seg.words is not None:
         word_list = [
-            Word(start=round(w.start, 3), end=round(min(w.end, duration), 3), word=w.word,
-                 probability=round(w.probability, 4))
+            Word(
+                start=round(w.start, 3),
+                end=round(min(w.end, duration), 3),
+                word=w.word,
+                probability=round(w.probability, 4),
+            )
             for w in seg.words
-        ]  # fmt: skip
+        ]
     return Segment(
         id=index,
         seek=int(seg.seek),

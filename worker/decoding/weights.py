@@ -46,8 +46,7 @@ def _verify(path: Path, expected: str, markers: Path | None = None) -> None:
     since (same size and modification time) is not hashed again: every worker process resolves
     the model, and hashing 140 MB each time costs seconds."""
     stat, where = path.stat(), str(path.resolve())
-    stamp = {"path": where, "size": stat.st_size, "mtime_ns": stat.st_mtime_ns,
-             "sha256": expected}  # fmt: skip
+    stamp = {"path": where, "size": stat.st_size, "mtime_ns": stat.st_mtime_ns, "sha256": expected}
     marker = None
     if markers is not None:
         marker = markers / f".{hashlib.sha256(where.encode()).hexdigest()[:16]}.verified"
@@ -122,8 +121,12 @@ def prepare_models(names: list[str], cache_dir: Path) -> dict[str, str]:
         if name in BUNDLED:
             started = time.monotonic()
             ready[name] = resolve_model(name, cache_dir)
-            logger.info("model %s ready at %s (sha256 verified, %.1f s)", name, ready[name],
-                        time.monotonic() - started)  # fmt: skip
+            logger.info(
+                "model %s ready at %s (sha256 verified, %.1f s)",
+                name,
+                ready[name],
+                time.monotonic() - started,
+            )
     return ready
 
 

@@ -44,17 +44,19 @@ async def index(request: Request) -> Response:
     if wants_html(request):
         return FileResponse(STATIC / "index.html", headers=SECURITY_HEADERS)
     settings = request.app.state.settings
-    return JSONResponse({
-        "service": "whisper-jobs",
-        "version": request.app.version,
-        "console": "/",
-        "docs": "/docs",
-        "openapi": "/openapi.json",
-        "health": "/healthz",
-        "ready": "/readyz",
-        "metrics": "/metrics",
-        "keys_required": bool(settings.api_keys),
-    })  # fmt: skip
+    return JSONResponse(
+        {
+            "service": "whisper-jobs",
+            "version": request.app.version,
+            "console": "/",
+            "docs": "/docs",
+            "openapi": "/openapi.json",
+            "health": "/healthz",
+            "ready": "/readyz",
+            "metrics": "/metrics",
+            "keys_required": bool(settings.api_keys),
+        }
+    )
 
 
 class _Secured:

@@ -45,10 +45,13 @@ async def sse_events(job_id: str, events: JobEvents, slot: StreamSlot) -> AsyncI
 
 @router.get(
     "/{job_id}/events",
-    responses={**NOT_FOUND, 200: {"content": {"text/event-stream": {}}},
-               429: {"description": "Too many open streams for this key (`rate_limited`)"}},
+    responses={
+        **NOT_FOUND,
+        200: {"content": {"text/event-stream": {}}},
+        429: {"description": "Too many open streams for this key (`rate_limited`)"},
+    },
     response_class=StreamingResponse,
-)  # fmt: skip
+)
 def stream_job_events(
     request: Request, job_id: str, store: StoreDep, events: EventsDep, caller: CallerDep
 ) -> StreamingResponse:

@@ -38,13 +38,15 @@ NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"description": "No such job 
         401: {"description": "No or an unknown API key (`unauthorized`)"},
         413: {"description": "Upload over the size limit (`payload_too_large`)"},
         415: {"description": "Not audio, or no audio stream (`unsupported_media`)"},
-        422: {"description": "Invalid option (`invalid_request`), unknown model "
-              "(`model_not_available`), English-only model (`model_not_multilingual`), "
-              "`audio_too_long`, `idempotency_key_reused`"},
+        422: {
+            "description": "Invalid option (`invalid_request`), unknown model "
+            "(`model_not_available`), English-only model (`model_not_multilingual`), "
+            "`audio_too_long`, `idempotency_key_reused`"
+        },
         429: {"description": "Too many unfinished jobs for this key (`rate_limited`)"},
         503: {"description": "`overloaded`, or the queue is unreachable (`queue_unavailable`)"},
     },
-)  # fmt: skip
+)
 async def create_job(
     request: Request,
     response: Response,
@@ -139,11 +141,20 @@ def get_job(job_id: str, store: StoreDep, caller: CallerDep) -> Job:
     responses={
         **NOT_FOUND,
         409: {"description": "The job has not completed (`job_not_completed`)"},
-        200: {"description": "The transcript in the asked format", "content": {
-            t: {} for t in ("text/plain", "application/x-subrip", "text/vtt",
-                            "text/tab-separated-values")}},
+        200: {
+            "description": "The transcript in the asked format",
+            "content": {
+                t: {}
+                for t in (
+                    "text/plain",
+                    "application/x-subrip",
+                    "text/vtt",
+                    "text/tab-separated-values",
+                )
+            },
+        },
     },
-)  # fmt: skip
+)
 def get_transcript(
     job_id: str,
     store: StoreDep,
@@ -201,9 +212,11 @@ def delete_job(job_id: str, store: StoreDep, settings: SettingsDep, caller: Call
     "/{job_id}/webhook/redeliver",
     status_code=status.HTTP_202_ACCEPTED,
     response_model=Job,
-    responses={**NOT_FOUND, 409: {"description": "Not ended, or no webhook (`job_not_completed`, "
-                                  "`no_webhook`)"}},
-)  # fmt: skip
+    responses={
+        **NOT_FOUND,
+        409: {"description": "Not ended, or no webhook (`job_not_completed`, `no_webhook`)"},
+    },
+)
 def redeliver_webhook(
     job_id: str, store: StoreDep, producer: ProducerDep, caller: CallerDep
 ) -> Job:

@@ -28,13 +28,17 @@ async def list_models(settings: SettingsDep) -> ModelList:
     `whisper-1`, an alias of the default model."""
     models = [model_info(name, settings.model) for name in settings.models]
     default = model_info(settings.model, settings.model)
-    alias = default.model_copy(update={"id": OPENAI_ALIAS, "alias_of": settings.model,
-                                       "default": False})  # fmt: skip
+    alias = default.model_copy(
+        update={"id": OPENAI_ALIAS, "alias_of": settings.model, "default": False}
+    )
     return ModelList(data=[*models, alias])
 
 
-@router.get("/{model_id}", response_model=ModelInfo, responses={404: {"description": "No such "
-            "model (`model_not_found`)"}})  # fmt: skip
+@router.get(
+    "/{model_id}",
+    response_model=ModelInfo,
+    responses={404: {"description": "No such model (`model_not_found`)"}},
+)
 async def get_model(model_id: str, settings: SettingsDep) -> ModelInfo:
     """One model, as OpenAI's `GET /v1/models/{model}` answers."""
     for model in (await list_models(settings)).data:

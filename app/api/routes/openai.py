@@ -58,8 +58,9 @@ class OpenAIRequest:
     ) -> None:
         self.file, self.model, self.prompt, self.stream = file, model, prompt, stream
         if stream and response_format not in ("json", "text"):
-            raise InvalidRequest("stream=true works with response_format json or text.",
-                                 param="stream")  # fmt: skip
+            raise InvalidRequest(
+                "stream=true works with response_format json or text.", param="stream"
+            )
         self.response_format, self.temperature = response_format, temperature
         self.granularities = timestamp_granularities or ["segment"]
         if timestamp_granularities and response_format != "verbose_json":
@@ -92,10 +93,13 @@ async def run_sync_job(
         }
     )
     job = Job(
-        id=new_job_id(), status=JobStatus.QUEUED, created_at=utcnow(),
-        options=job_options(form, settings), filename=bounded_filename(request.file.filename),
+        id=new_job_id(),
+        status=JobStatus.QUEUED,
+        created_at=utcnow(),
+        options=job_options(form, settings),
+        filename=bounded_filename(request.file.filename),
         owner=caller,
-    )  # fmt: skip
+    )
     # A wait holds a pub/sub connection, streamed or not: both count against the key's cap,
     # taken before the job exists.
     streams: StreamLimiter = http.app.state.streams

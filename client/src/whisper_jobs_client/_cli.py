@@ -62,11 +62,19 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     submit.add_argument("files", nargs="*", type=Path, metavar="FILE")
     submit.add_argument("--url", action="append", default=[], help="an audio URL (repeatable)")
     add_job_options(submit)
-    submit.add_argument("--format", choices=sorted(EXTENSIONS), default="text",
-                        help="transcript format written with --wait (default: text)")  # fmt: skip
-    submit.add_argument("-o", "--output", type=Path,
-                        help="with --wait: the output file (one input), or directory; '-': stdout "
-                        "(default: FILE's name with the format's extension, here)")  # fmt: skip
+    submit.add_argument(
+        "--format",
+        choices=sorted(EXTENSIONS),
+        default="text",
+        help="transcript format written with --wait (default: text)",
+    )
+    submit.add_argument(
+        "-o",
+        "--output",
+        type=Path,
+        help="with --wait: the output file (one input), or directory; '-': stdout "
+        "(default: FILE's name with the format's extension, here)",
+    )
     submit.add_argument("--wait", action="store_true", help="follow the jobs and write results")
     submit.add_argument("--timeout", type=float, help="with --wait: give up after seconds")
     status = sub.add_parser("status", parents=[common], help="show a job")
@@ -78,8 +86,11 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     wait = sub.add_parser("wait", parents=[common, cues], help="follow a job to its end")
     wait.add_argument("job_id")
     wait.add_argument("--timeout", type=float, help="give up after seconds (the job goes on)")
-    wait.add_argument("--format", choices=sorted(EXTENSIONS),
-                      help="then print (or -o: save) its transcript in this format")  # fmt: skip
+    wait.add_argument(
+        "--format",
+        choices=sorted(EXTENSIONS),
+        help="then print (or -o: save) its transcript in this format",
+    )
     wait.add_argument("-o", "--output", type=Path, help="with --format: write to this file")
     cancel = sub.add_parser("cancel", parents=[common], help="cancel jobs (or delete finished)")
     cancel.add_argument("job_ids", nargs="+", metavar="job_id")
@@ -115,16 +126,28 @@ JOB_OPTIONS: list[tuple[str, str, Any, str]] = [
     ("--best-of", "best_of", int, "candidates when sampling, 1-10 (default 5)"),
     ("--patience", "patience", float, "beam search patience, > 0 (default 1.0)"),
     ("--temperature", "temperature", str, "a number or a comma-separated fallback list, 0-1"),
-    ("--condition-on-previous-text", "condition_on_previous_text", bool,
-     "feed the previous window's text as a prompt (default on)"),
+    (
+        "--condition-on-previous-text",
+        "condition_on_previous_text",
+        bool,
+        "feed the previous window's text as a prompt (default on)",
+    ),
     ("--prompt", "initial_prompt", str, "vocabulary and style hint (initial_prompt)"),
     ("--hotwords", "hotwords", str, "words to favour"),
     ("--no-speech-threshold", "no_speech_threshold", float, "silence threshold, 0-1"),
     ("--log-prob-threshold", "log_prob_threshold", float, "fallback threshold, <= 0"),
-    ("--compression-ratio-threshold", "compression_ratio_threshold", float,
-     "fallback threshold on repetitive text, > 0"),
-    ("--hallucination-silence-threshold", "hallucination_silence_threshold", float,
-     "seconds; skip silences where text was hallucinated (turns word timestamps on)"),
+    (
+        "--compression-ratio-threshold",
+        "compression_ratio_threshold",
+        float,
+        "fallback threshold on repetitive text, > 0",
+    ),
+    (
+        "--hallucination-silence-threshold",
+        "hallucination_silence_threshold",
+        float,
+        "seconds; skip silences where text was hallucinated (turns word timestamps on)",
+    ),
     ("--vad", "vad_filter", bool, "skip non-speech with Silero VAD"),
     ("--vad-threshold", "vad_threshold", float, "VAD speech probability threshold (needs --vad)"),
     ("--vad-min-silence-ms", "vad_min_silence_ms", int, "VAD minimum silence (needs --vad)"),
@@ -134,15 +157,20 @@ JOB_OPTIONS: list[tuple[str, str, Any, str]] = [
     ("--metadata", "metadata", str, "a JSON object echoed back on the job and its webhook"),
     ("--webhook-url", "webhook_url", str, "called (signed) when the job ends"),
     ("--webhook-include-result", "webhook_include_result", bool, "put the result in the event"),
-]  # fmt: skip
+]
 
 
 def add_job_options(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("job options (default: the server's)")
     for flag, field, kind, help_text in JOB_OPTIONS:
         if kind is bool:
-            group.add_argument(flag, dest=field, action=argparse.BooleanOptionalAction,
-                               default=None, help=help_text)  # fmt: skip
+            group.add_argument(
+                flag,
+                dest=field,
+                action=argparse.BooleanOptionalAction,
+                default=None,
+                help=help_text,
+            )
         elif isinstance(kind, list):
             group.add_argument(flag, dest=field, choices=kind, help=help_text)
         else:
@@ -192,9 +220,14 @@ def write(body: str | dict[str, Any], output: Path | None) -> None:
 def progress_columns() -> tuple[Any, ...]:
     """A spinner while Whisper decodes a 30-s window (progress moves per window), the state
     (submitting, queued #n, processing), the bar and the time since it began."""
-    return (SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
-            TaskProgressColumn(), TextColumn("{task.fields[state]}"),
-            TimeElapsedColumn())  # fmt: skip
+    return (
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TaskProgressColumn(),
+        TextColumn("{task.fields[state]}"),
+        TimeElapsedColumn(),
+    )
 
 
 def wait_for(client: Client, args: argparse.Namespace) -> int:
@@ -222,10 +255,16 @@ def show(job: Job) -> int:
 def show_list(jobs: list[Job]) -> None:
     """A table on a terminal; tab-separated lines (one per job) for pipes and scripts."""
     rows = [
-        (job.id, job.status.value, f"{job.progress:.0%}", job.options.model,
-         job.filename or job.source_url or "", job.created_at.strftime("%Y-%m-%d %H:%M:%S"))
+        (
+            job.id,
+            job.status.value,
+            f"{job.progress:.0%}",
+            job.options.model,
+            job.filename or job.source_url or "",
+            job.created_at.strftime("%Y-%m-%d %H:%M:%S"),
+        )
         for job in jobs
-    ]  # fmt: skip
+    ]
     if not sys.stdout.isatty():
         sys.stdout.writelines("\t".join(row) + "\n" for row in rows)
         return

@@ -40,8 +40,10 @@ DEFAULT_SERVER = "http://127.0.0.1:8000"
 def server_and_key(url: str | None, api_key: str | None) -> tuple[str, str | None]:
     """Arguments win; else `WHISPER_JOBS_SERVER` / `WHISPER_JOBS_API_KEY`, as `OpenAI()` reads
     its own variables; else the local default server and no key."""
-    return (url or os.environ.get(SERVER_ENV) or DEFAULT_SERVER,
-            api_key if api_key is not None else os.environ.get(KEY_ENV) or None)  # fmt: skip
+    return (
+        url or os.environ.get(SERVER_ENV) or DEFAULT_SERVER,
+        api_key if api_key is not None else os.environ.get(KEY_ENV) or None,
+    )
 
 
 def is_url(value: object) -> bool:

@@ -145,5 +145,11 @@ class Job(_Model):
 
 
 #: Transcript formats and the extension each is saved with (both JSON kinds: `.json`).
-EXTENSIONS = {"json": "json", "verbose_json": "json", "text": "txt", "srt": "srt", "vtt": "vtt",
-              "tsv": "tsv"}  # fmt: skip
+EXTENSIONS = {
+    "json": "json",
+    "verbose_json": "json",
+    "text": "txt",
+    "srt": "srt",
+    "vtt": "vtt",
+    "tsv": "tsv",
+}

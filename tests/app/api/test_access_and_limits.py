@@ -37,8 +37,9 @@ def test_keys_are_required_on_v1_but_not_on_probes(keyed: TestClient) -> None:
     assert response.headers["www-authenticate"] == "Bearer"
     assert_error(keyed.get("/v1/models", headers=as_("wj_not-a-key")), 401, "unauthorized")
     assert_error(keyed.get("/v1/models", headers={"Authorization": ALICE}), 401, "unauthorized")
-    assert_error(keyed.get("/v1/jobs/x", headers={"Authorization": f"Basic {ALICE}"}),
-                 401, "unauthorized")  # fmt: skip
+    assert_error(
+        keyed.get("/v1/jobs/x", headers={"Authorization": f"Basic {ALICE}"}), 401, "unauthorized"
+    )
     assert keyed.get("/v1/models", headers=as_(ALICE)).status_code == 200
     assert keyed.get("/healthz").status_code == 200
     assert keyed.get("/readyz").status_code == 503  # no worker, but no key needed either
@@ -46,13 +47,18 @@ def test_keys_are_required_on_v1_but_not_on_probes(keyed: TestClient) -> None:
 
 def test_a_job_is_invisible_to_other_keys(keyed: TestClient) -> None:
     job = keyed.post(
-        "/v1/jobs", files={"file": ("jfk.flac", (DATA / "jfk.flac").read_bytes())},
+        "/v1/jobs",
+        files={"file": ("jfk.flac", (DATA / "jfk.flac").read_bytes())},
         headers=as_(ALICE),
-    ).json()  # fmt: skip
+    ).json()
     assert job["owner"] == "alice"
     url = f"/v1/jobs/{job['id']}"
-    for method, path in (("GET", url), ("GET", f"{url}/transcript"), ("GET", f"{url}/events"),
-                         ("DELETE", url)):  # fmt: skip
+    for method, path in (
+        ("GET", url),
+        ("GET", f"{url}/transcript"),
+        ("GET", f"{url}/events"),
+        ("DELETE", url),
+    ):
         assert_error(keyed.request(method, path, headers=as_(BOB)), 404, "not_found")
     assert keyed.get(url, headers=as_(ALICE)).json()["status"] == "queued"
     assert [j["id"] for j in keyed.get("/v1/jobs", headers=as_(ALICE)).json()["data"]] == [
@@ -124,17 +130,20 @@ def test_chunked_oversize_upload_is_cut_off_at_the_cap(settings: Settings, redis
     boundary = "b0und4ry"
 
     def body():
-        yield (f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="a.wav"'
-               "\r\nContent-Type: audio/wav\r\n\r\n").encode()  # fmt: skip
+        yield (
+            f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="a.wav"'
+            "\r\nContent-Type: audio/wav\r\n\r\n"
+        ).encode()
         for _ in range(100):
             yield b"\0" * 10_000
         yield f"\r\n--{boundary}--\r\n".encode()
 
     with client_for(settings, max_upload_bytes=50_000) as c:
         response = c.post(
-            "/v1/jobs", content=body(),
+            "/v1/jobs",
+            content=body(),
             headers={"Content-Type": f"multipart/form-data; boundary={boundary}"},
-        )  # fmt: skip
+        )
     assert "content-length" not in response.request.headers  # really chunked
     assert_error(response, 413, "payload_too_large")
     assert list(settings.uploads.directory.iterdir()) == []

@@ -26,10 +26,14 @@ def topology(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SentinelTopol
 
 @pytest.fixture
 def ha_settings(topology: SentinelTopology, settings: Settings) -> Settings:
-    return settings.model_copy(update={
-        "redis_url": topology.url, "redis_sentinel_master": MASTER,
-        "redis_min_replicas": 1, "redis_replica_timeout_ms": 300,
-    })  # fmt: skip
+    return settings.model_copy(
+        update={
+            "redis_url": topology.url,
+            "redis_sentinel_master": MASTER,
+            "redis_min_replicas": 1,
+            "redis_replica_timeout_ms": 300,
+        }
+    )
 
 
 def statuses(client: TestClient) -> dict[str, str]:

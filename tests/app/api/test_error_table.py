@@ -21,13 +21,22 @@ from app.api.error_handlers import STATUS, status_for
 from app.contract import errors
 
 DOMAIN_ERRORS = [
-    cls for _, cls in inspect.getmembers(errors, inspect.isclass)
+    cls
+    for _, cls in inspect.getmembers(errors, inspect.isclass)
     if issubclass(cls, errors.WhisperJobsError) and cls is not errors.JobFailed
-]  # fmt: skip
-EXPECTED_CLASS = {400: InvalidRequestError, 401: AuthenticationError, 404: NotFoundError,
-                  409: ConflictError, 413: InvalidRequestError, 415: InvalidRequestError,
-                  422: InvalidRequestError, 429: RateLimitError, 503: ServiceUnavailableError,
-                  504: ServiceUnavailableError}  # fmt: skip
+]
+EXPECTED_CLASS = {
+    400: InvalidRequestError,
+    401: AuthenticationError,
+    404: NotFoundError,
+    409: ConflictError,
+    413: InvalidRequestError,
+    415: InvalidRequestError,
+    422: InvalidRequestError,
+    429: RateLimitError,
+    503: ServiceUnavailableError,
+    504: ServiceUnavailableError,
+}
 
 
 def test_every_domain_error_has_a_status() -> None:

@@ -98,9 +98,15 @@ def test_every_field_has_a_cap(client: TestClient, form: dict[str, str]) -> None
 
 @pytest.mark.parametrize(
     "path",
-    ["/v1/jobs/{id}:result", "/v1/jobs/{id}:segments", "/v1/jobs/ABC", "/v1/jobs/..%2F..%2Fx",
-     "/v1/jobs/{id}:result/transcript", "/v1/jobs/{id}:lease/events"],
-)  # fmt: skip
+    [
+        "/v1/jobs/{id}:result",
+        "/v1/jobs/{id}:segments",
+        "/v1/jobs/ABC",
+        "/v1/jobs/..%2F..%2Fx",
+        "/v1/jobs/{id}:result/transcript",
+        "/v1/jobs/{id}:lease/events",
+    ],
+)
 def test_ids_outside_the_format_are_not_found(
     client: TestClient, redis_client: redis.Redis, path: str
 ) -> None:
@@ -167,9 +173,11 @@ def test_the_fingerprint_covers_the_webhook(settings: Settings) -> None:
 
 
 def test_a_key_whose_creation_failed_can_be_retried(
-    client: TestClient, settings: Settings, redis_client: redis.Redis,
+    client: TestClient,
+    settings: Settings,
+    redis_client: redis.Redis,
     monkeypatch: pytest.MonkeyPatch,
-) -> None:  # fmt: skip
+) -> None:
     real = JobStore._create
 
     def lost(*_: object, **__: object) -> None:  # the connection drops mid-transaction
@@ -191,20 +199,29 @@ def test_a_key_whose_creation_failed_can_be_retried(
 @pytest.fixture
 def redis_gone(settings: Settings) -> Iterator[TestClient]:
     """The API pointed at a port where no Redis listens."""
-    gone = settings.model_copy(update={
-        "redis_url": f"redis://127.0.0.1:{free_port()}/0",
-        "redis_connect_timeout_seconds": 0.5, "redis_socket_timeout_seconds": 0.5,
-    })  # fmt: skip
+    gone = settings.model_copy(
+        update={
+            "redis_url": f"redis://127.0.0.1:{free_port()}/0",
+            "redis_connect_timeout_seconds": 0.5,
+            "redis_socket_timeout_seconds": 0.5,
+        }
+    )
     with TestClient(create_app(gone)) as c:
         yield c
 
 
 @pytest.mark.parametrize(
     ("method", "path"),
-    [("GET", "/v1/jobs"), ("GET", "/v1/jobs/" + "a" * 32), ("DELETE", "/v1/jobs/" + "a" * 32),
-     ("GET", "/v1/jobs/" + "a" * 32 + "/transcript"), ("GET", "/v1/jobs/" + "a" * 32 + "/events"),
-     ("POST", "/v1/jobs"), ("GET", "/metrics")],
-)  # fmt: skip
+    [
+        ("GET", "/v1/jobs"),
+        ("GET", "/v1/jobs/" + "a" * 32),
+        ("DELETE", "/v1/jobs/" + "a" * 32),
+        ("GET", "/v1/jobs/" + "a" * 32 + "/transcript"),
+        ("GET", "/v1/jobs/" + "a" * 32 + "/events"),
+        ("POST", "/v1/jobs"),
+        ("GET", "/metrics"),
+    ],
+)
 def test_redis_away_is_503_queue_unavailable(
     redis_gone: TestClient, method: str, path: str
 ) -> None:

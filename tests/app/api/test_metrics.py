@@ -30,8 +30,13 @@ def test_a_queued_job_shows_in_the_gauges_and_counters(client: TestClient) -> No
     assert value(after, "whisper_jobs_jobs", status="queued", model="base") == 1
     assert value(after, "whisper_jobs_queue_depth", queue="transcribe.base") == 1
     assert value(after, "whisper_jobs_jobs_submitted_total", model="base") == 1
-    latency = value(after, "whisper_jobs_http_request_duration_seconds_count",
-                    method="POST", route="/v1/jobs", status="202")  # fmt: skip
+    latency = value(
+        after,
+        "whisper_jobs_http_request_duration_seconds_count",
+        method="POST",
+        route="/v1/jobs",
+        status="202",
+    )
     assert latency == 1
 
     assert client.delete(f"/v1/jobs/{job['id']}").status_code == 204
@@ -39,8 +44,13 @@ def test_a_queued_job_shows_in_the_gauges_and_counters(client: TestClient) -> No
     assert value(canceled, "whisper_jobs_jobs", status="queued", model="base") == 0
     assert value(canceled, "whisper_jobs_jobs_finished_total", status="canceled", model="base") == 1
     # The route template, not the id, is the label.
-    deletes = value(canceled, "whisper_jobs_http_request_duration_seconds_count",
-                    method="DELETE", route="/v1/jobs/{job_id}", status="204")  # fmt: skip
+    deletes = value(
+        canceled,
+        "whisper_jobs_http_request_duration_seconds_count",
+        method="DELETE",
+        route="/v1/jobs/{job_id}",
+        status="204",
+    )
     assert deletes == 1
 
 
@@ -48,5 +58,13 @@ def test_unmatched_paths_share_one_label(client: TestClient) -> None:
     client.get("/no/such/path")
     client.get("/another")
     found = samples(client)
-    assert value(found, "whisper_jobs_http_request_duration_seconds_count",
-                 method="GET", route="unmatched", status="404") == 2  # fmt: skip
+    assert (
+        value(
+            found,
+            "whisper_jobs_http_request_duration_seconds_count",
+            method="GET",
+            route="unmatched",
+            status="404",
+        )
+        == 2
+    )

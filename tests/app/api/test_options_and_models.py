@@ -7,13 +7,28 @@ from tests.app.api.test_jobs_routes import assert_error, submit
 
 def test_all_options_are_accepted_and_echoed(client: TestClient) -> None:
     response = submit(
-        client, task="translate", language="DE", multilingual="false", beam_size="2",
-        best_of="3", patience="1.5", temperature="0,0.4", condition_on_previous_text="false",
-        hotwords="Kennedy", no_speech_threshold="0.5", log_prob_threshold="-2",
-        compression_ratio_threshold="2.2", hallucination_silence_threshold="1.5",
-        vad_filter="true", vad_threshold="0.3", vad_min_silence_ms="400", vad_speech_pad_ms="100",
-        channels="split", batched="true", initial_prompt="Hello.",
-    )  # fmt: skip
+        client,
+        task="translate",
+        language="DE",
+        multilingual="false",
+        beam_size="2",
+        best_of="3",
+        patience="1.5",
+        temperature="0,0.4",
+        condition_on_previous_text="false",
+        hotwords="Kennedy",
+        no_speech_threshold="0.5",
+        log_prob_threshold="-2",
+        compression_ratio_threshold="2.2",
+        hallucination_silence_threshold="1.5",
+        vad_filter="true",
+        vad_threshold="0.3",
+        vad_min_silence_ms="400",
+        vad_speech_pad_ms="100",
+        channels="split",
+        batched="true",
+        initial_prompt="Hello.",
+    )
     assert response.status_code == 202, response.text
     options = response.json()["options"]
     assert options["language"] == "de"
@@ -60,17 +75,28 @@ def test_models_listing(client: TestClient) -> None:
     assert models["base"]["multilingual"] is True and models["base"]["default"] is True
     assert "de" in models["base"]["languages"] and len(models["base"]["languages"]) == 100
     assert models["tiny.en"] == {
-        "id": "tiny.en", "object": "model", "created": 1663718400, "owned_by": "whisper-jobs",
-        "multilingual": False, "languages": ["en"], "source": "bundled", "default": False,
+        "id": "tiny.en",
+        "object": "model",
+        "created": 1663718400,
+        "owned_by": "whisper-jobs",
+        "multilingual": False,
+        "languages": ["en"],
+        "source": "bundled",
+        "default": False,
         "alias_of": None,
-    }  # fmt: skip
+    }
     assert models["whisper-1"]["alias_of"] == "base" and models["whisper-1"]["multilingual"]
     assert client.get("/v1/models/whisper-1").json() == models["whisper-1"]
     missing = client.get("/v1/models/gpt-4")
     assert missing.status_code == 404
-    assert missing.json() == {"error": {"message": "The model 'gpt-4' does not exist.",
-                                        "type": "invalid_request_error", "param": None,
-                                        "code": "model_not_found"}}  # fmt: skip
+    assert missing.json() == {
+        "error": {
+            "message": "The model 'gpt-4' does not exist.",
+            "type": "invalid_request_error",
+            "param": None,
+            "code": "model_not_found",
+        }
+    }
 
 
 def test_unknown_job_events_is_404(client: TestClient) -> None:

@@ -28,19 +28,38 @@ def words_of(text: str, start: float, step: float) -> list[Word]:
 
 def result(with_words: bool) -> TranscriptResult:
     seg = Segment(
-        id=0, seek=0, start=0.0, end=7.0, text=TEXT, tokens=[1, 2, 3], temperature=0.0,
-        avg_logprob=-0.2, no_speech_prob=0.01, compression_ratio=1.3,
+        id=0,
+        seek=0,
+        start=0.0,
+        end=7.0,
+        text=TEXT,
+        tokens=[1, 2, 3],
+        temperature=0.0,
+        avg_logprob=-0.2,
+        no_speech_prob=0.01,
+        compression_ratio=1.3,
         words=words_of(TEXT, 0.0, 0.5) if with_words else None,
-    )  # fmt: skip
+    )
     short = Segment(
-        id=1, seek=700, start=7.5, end=9.25, text=" ask what\tyou can do.", avg_logprob=-0.1,
-        no_speech_prob=0.0, compression_ratio=1.1,
+        id=1,
+        seek=700,
+        start=7.5,
+        end=9.25,
+        text=" ask what\tyou can do.",
+        avg_logprob=-0.1,
+        no_speech_prob=0.0,
+        compression_ratio=1.1,
         words=words_of(" ask what you can do.", 7.5, 0.35) if with_words else None,
-    )  # fmt: skip
+    )
     return TranscriptResult(
-        model="base", task="transcribe", language="en", language_probability=0.95,
-        duration=9.25, text=(TEXT + " ask what you can do.").strip(), segments=[seg, short],
-    )  # fmt: skip
+        model="base",
+        task="transcribe",
+        language="en",
+        language_probability=0.95,
+        duration=9.25,
+        text=(TEXT + " ask what you can do.").strip(),
+        segments=[seg, short],
+    )
 
 
 def test_srt_parses_and_keeps_segments_whole_without_limits() -> None:
@@ -98,9 +117,17 @@ def test_verbose_json_has_openai_keys_exactly() -> None:
     assert list(body) == ["task", "language", "duration", "text", "segments", "words"]
     assert body["language"] == "english"
     assert list(body["segments"][0]) == [
-        "id", "seek", "start", "end", "text", "tokens", "temperature", "avg_logprob",
-        "compression_ratio", "no_speech_prob",
-    ]  # fmt: skip
+        "id",
+        "seek",
+        "start",
+        "end",
+        "text",
+        "tokens",
+        "temperature",
+        "avg_logprob",
+        "compression_ratio",
+        "no_speech_prob",
+    ]
     assert list(body["words"][0]) == ["word", "start", "end"]
     assert "words" not in to_verbose_json(result(False))
 

@@ -30,12 +30,16 @@ def test_jobs_decoded_together_run_in_one_process_of_that_many_threads() -> None
 @pytest.mark.parametrize(
     ("env", "message"),
     [
-        ({"WHISPER_JOBS_BATCH_JOBS": "4", "WHISPER_JOBS_WORKER_CONCURRENCY": "2"},
-         "WHISPER_JOBS_BATCH_JOBS over 1 runs one worker process"),
-        ({"WHISPER_JOBS_MODEL_REPLICAS": "2"},
-         "WHISPER_JOBS_MODEL_REPLICAS over 1 needs WHISPER_JOBS_BATCH_JOBS over 1."),
+        (
+            {"WHISPER_JOBS_BATCH_JOBS": "4", "WHISPER_JOBS_WORKER_CONCURRENCY": "2"},
+            "WHISPER_JOBS_BATCH_JOBS over 1 runs one worker process",
+        ),
+        (
+            {"WHISPER_JOBS_MODEL_REPLICAS": "2"},
+            "WHISPER_JOBS_MODEL_REPLICAS over 1 needs WHISPER_JOBS_BATCH_JOBS over 1.",
+        ),
     ],
-)  # fmt: skip
+)
 def test_worker_refuses_settings_that_cannot_decode_jobs_together(
     monkeypatch: pytest.MonkeyPatch, capsys, env: dict[str, str], message: str
 ) -> None:
@@ -98,11 +102,26 @@ def test_cli_flags_become_form_fields() -> None:
 
     parser = argparse.ArgumentParser()
     add_job_options(parser)
-    args = parser.parse_args(["--vad", "--no-condition-on-previous-text", "--prompt", "Hi.",
-                              "--metadata", '{"a": 1}', "--beam-size", "3"])  # fmt: skip
+    args = parser.parse_args(
+        [
+            "--vad",
+            "--no-condition-on-previous-text",
+            "--prompt",
+            "Hi.",
+            "--metadata",
+            '{"a": 1}',
+            "--beam-size",
+            "3",
+        ]
+    )
     given = {k: v for k, v in job_options(args).items() if v is not None}
-    assert given == {"vad_filter": True, "condition_on_previous_text": False,
-                     "initial_prompt": "Hi.", "metadata": '{"a": 1}', "beam_size": 3}  # fmt: skip
+    assert given == {
+        "vad_filter": True,
+        "condition_on_previous_text": False,
+        "initial_prompt": "Hi.",
+        "metadata": '{"a": 1}',
+        "beam_size": 3,
+    }
 
 
 def test_bash_completion_knows_subcommands_and_flags(capsys) -> None:

@@ -67,10 +67,18 @@ def test_the_api_refuses_to_start_open_on_every_interface() -> None:
     import subprocess
     import sys
 
-    env = {"PATH": "/usr/bin:/bin", "WHISPER_JOBS_REDIS_URL": "redis://127.0.0.1:1/0",
-           "WHISPER_JOBS_API_HOST": "0.0.0.0"}  # fmt: skip
-    run = subprocess.run([sys.executable, "-m", "app.core.cli", "api"], env=env,
-                         capture_output=True, text=True, timeout=60)  # fmt: skip
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "WHISPER_JOBS_REDIS_URL": "redis://127.0.0.1:1/0",
+        "WHISPER_JOBS_API_HOST": "0.0.0.0",
+    }
+    run = subprocess.run(
+        [sys.executable, "-m", "app.core.cli", "api"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert run.returncode == 78  # EX_CONFIG: compose and systemd need not restart it
     assert "refusing to listen on 0.0.0.0 with no API keys" in run.stderr
     assert "Traceback" not in run.stderr

@@ -41,8 +41,13 @@ def test_refusal_reasons(address: str, reason: str | None) -> None:
 def test_only_http_and_https_without_credentials() -> None:
     assert split_url("https://example.org/a.mp3") == ("https", "example.org", 443)
     assert split_url("http://example.org:8080/a") == ("http", "example.org", 8080)
-    for bad in ("ftp://example.org/a", "file:///etc/passwd", "http:///nohost",
-                "http://user:pw@example.org/", "http://example.org:99999/"):  # fmt: skip
+    for bad in (
+        "ftp://example.org/a",
+        "file:///etc/passwd",
+        "http:///nohost",
+        "http://user:pw@example.org/",
+        "http://example.org:99999/",
+    ):
         with pytest.raises(InvalidRequest):
             split_url(bad)
 

@@ -12,8 +12,11 @@ def test_a_sentinel_list_with_the_data_nodes_password_and_database() -> None:
     url = "sentinel://:p%40ss@10.0.0.1:26380/2;sentinel://10.0.0.2;sentinel://s3.internal:26381"
     assert parse_sentinel_url(url, "primary") == SentinelTarget(
         sentinels=(("10.0.0.1", 26380), ("10.0.0.2", 26379), ("s3.internal", 26381)),
-        master="primary", db=2, username=None, password="p@ss",
-    )  # fmt: skip
+        master="primary",
+        db=2,
+        username=None,
+        password="p@ss",
+    )
 
 
 @pytest.mark.parametrize(
@@ -45,8 +48,9 @@ def test_a_sentinel_url_without_the_primarys_name_does_not_start() -> None:
 def test_the_broker_gets_the_same_url_and_the_primarys_name() -> None:
     settings = Settings(
         redis_url="sentinel://:pw@127.0.0.1:26379;sentinel://127.0.0.1:26380",
-        redis_sentinel_master="primary", redis_sentinel_password="sentinel-secret",
-    )  # fmt: skip
+        redis_sentinel_master="primary",
+        redis_sentinel_password="sentinel-secret",
+    )
     config = celery_config(settings)
     assert config["broker_url"] == settings.redis_url  # kombu reads `sentinel://` lists itself
     options = config["broker_transport_options"]
@@ -57,6 +61,7 @@ def test_the_broker_gets_the_same_url_and_the_primarys_name() -> None:
 
 def test_waiting_for_replicas_must_end_before_the_socket_times_out() -> None:
     with pytest.raises(ValidationError, match="REPLICA_TIMEOUT_MS must be below"):
-        Settings(redis_min_replicas=1, redis_replica_timeout_ms=5000,
-                 redis_socket_timeout_seconds=5)  # fmt: skip
+        Settings(
+            redis_min_replicas=1, redis_replica_timeout_ms=5000, redis_socket_timeout_seconds=5
+        )
     Settings(redis_min_replicas=1, redis_replica_timeout_ms=4000, redis_socket_timeout_seconds=5)

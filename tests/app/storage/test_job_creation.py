@@ -19,8 +19,13 @@ from app.storage.store import JobStore
 
 
 def new_job(owner: str = "alice") -> Job:
-    return Job(id=new_job_id(), status=JobStatus.QUEUED, created_at=utcnow(),
-               options=JobOptions(), owner=owner)  # fmt: skip
+    return Job(
+        id=new_job_id(),
+        status=JobStatus.QUEUED,
+        created_at=utcnow(),
+        options=JobOptions(),
+        owner=owner,
+    )
 
 
 def test_a_submission_is_one_round_trip(

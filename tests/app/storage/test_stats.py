@@ -67,8 +67,11 @@ def test_jobs_in_flight_move_with_every_transition(store: JobStore) -> None:
     assert in_flight() == {("queued", "base"): 2, ("queued", "tiny.en"): 1}
     store.mark_processing(a.id)
     store.mark_processing(a.id)  # a redelivery: still one
-    assert in_flight() == {("queued", "base"): 1, ("processing", "base"): 1,
-                           ("queued", "tiny.en"): 1}  # fmt: skip
+    assert in_flight() == {
+        ("queued", "base"): 1,
+        ("processing", "base"): 1,
+        ("queued", "tiny.en"): 1,
+    }
     store.requeue(a.id)
     store.mark_canceled(b.id)
     store.mark_processing(c.id)

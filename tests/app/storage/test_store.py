@@ -32,10 +32,17 @@ RESULT = TranscriptResult(
     duration=2.0,
     text="hi",
     segments=[
-        Segment(id=0, start=0.0, end=2.0, text=" hi", avg_logprob=-0.1,
-                no_speech_prob=0.0, compression_ratio=1.0)
+        Segment(
+            id=0,
+            start=0.0,
+            end=2.0,
+            text=" hi",
+            avg_logprob=-0.1,
+            no_speech_prob=0.0,
+            compression_ratio=1.0,
+        )
     ],
-)  # fmt: skip
+)
 
 
 def test_create_and_get_round_trip(store: JobStore) -> None:
@@ -161,8 +168,11 @@ def test_pinned_runs_transactions_and_commands_on_one_connection(redis_client) -
 
     with pinned(redis_client) as one:
         ids = {one.client_id() for _ in range(3)}
-        watch_update(one, "whisper-jobs:test:pinned", lambda raw: (None, lambda p: p.set(
-            "whisper-jobs:test:pinned", "1")))  # fmt: skip
+        watch_update(
+            one,
+            "whisper-jobs:test:pinned",
+            lambda raw: (None, lambda p: p.set("whisper-jobs:test:pinned", "1")),
+        )
         with one.pipeline(transaction=True) as pipe:
             pipe.client_id()
             (in_pipeline,) = pipe.execute()

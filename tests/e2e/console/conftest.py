@@ -44,9 +44,12 @@ def cluster(
     redis_server: EmbeddedRedis, models_dir: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Cluster]:
     with cluster_on_db(
-        redis_server, 9, tmp_path_factory.mktemp("console"), models_dir,
+        redis_server,
+        9,
+        tmp_path_factory.mktemp("console"),
+        models_dir,
         WHISPER_JOBS_API_KEYS=f"{KEY_ENTRY},{OTHER_ENTRY}",
-    ) as c:  # fmt: skip
+    ) as c:
         c.http.headers["Authorization"] = f"Bearer {KEY}"
         yield c
 

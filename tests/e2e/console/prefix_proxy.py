@@ -30,8 +30,9 @@ def prefix_proxy(upstream: str, prefix: str) -> Iterator[str]:
             length = int(self.headers.get("Content-Length") or 0)
             body = self.rfile.read(length) if length else None
             headers = {k: v for k, v in self.headers.items() if k.lower() not in HOP_BY_HOP}
-            answer = client.request(self.command, self.path[len(prefix):], content=body,
-                                    headers=headers)  # fmt: skip
+            answer = client.request(
+                self.command, self.path[len(prefix) :], content=body, headers=headers
+            )
             self.send_response(answer.status_code)
             for k, v in answer.headers.items():
                 if k.lower() not in HOP_BY_HOP | {"content-encoding"}:

@@ -32,8 +32,9 @@ def three_minutes(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
     work = tmp_path_factory.mktemp("three-minutes")
     story = work / "story.wav"
-    subprocess.run(["espeak-ng", "-s", "165", "-w", str(story), "-f",
-                    str(DATA / "story.txt")], check=True)  # fmt: skip
+    subprocess.run(
+        ["espeak-ng", "-s", "165", "-w", str(story), "-f", str(DATA / "story.txt")], check=True
+    )
     speech, jfk = decode_audio(str(story)), decode_audio(str(JFK))
     pause = np.zeros(8000, dtype=np.float32)
     quarter = len(speech) // 4

@@ -39,8 +39,14 @@ def test_the_readme_table_lists_every_option() -> None:
 
 
 def test_options_reach_faster_whisper_unchanged() -> None:
-    options = JobOptions(beam_size=2, temperature=(0.0, 0.5), vad_filter=True, vad_threshold=0.3,
-                         initial_prompt="Hi.", channels="split")  # fmt: skip
+    options = JobOptions(
+        beam_size=2,
+        temperature=(0.0, 0.5),
+        vad_filter=True,
+        vad_threshold=0.3,
+        initial_prompt="Hi.",
+        channels="split",
+    )
     kwargs = decode_options(options)
     assert kwargs["beam_size"] == 2 and kwargs["temperature"] == [0.0, 0.5]
     assert kwargs["vad_filter"] is True and kwargs["vad_parameters"] == {"threshold": 0.3}

@@ -26,17 +26,26 @@ JOBS = [
     (DATA / "de.wav", JobOptions(temperature=GREEDY), {}),
     (DATA / "fr.wav", JobOptions(temperature=GREEDY), {}),
     (DATA / "fr.wav", JobOptions(temperature=GREEDY, task="translate"), {"task": "translate"}),
-    (JFK, JobOptions(temperature=GREEDY, language="en", word_timestamps=True),
-     {"language": "en", "word_timestamps": True}),
-]  # fmt: skip
+    (
+        JFK,
+        JobOptions(temperature=GREEDY, language="en", word_timestamps=True),
+        {"language": "en", "word_timestamps": True},
+    ),
+]
 
 
 @pytest.fixture(scope="module")
 def engine(models_dir: Path) -> WhisperEngine:
-    return WhisperEngine(EngineConfig(
-        models_dir=models_dir, device="cpu", cpu_threads=1, model_replicas=2,
-        batch_jobs=len(JOBS), batch_wait_seconds=0.5,
-    ))  # fmt: skip
+    return WhisperEngine(
+        EngineConfig(
+            models_dir=models_dir,
+            device="cpu",
+            cpu_threads=1,
+            model_replicas=2,
+            batch_jobs=len(JOBS),
+            batch_wait_seconds=0.5,
+        )
+    )
 
 
 def together(engine: WhisperEngine, jobs: list[tuple[Path, JobOptions]]) -> list[TranscriptResult]:
@@ -104,10 +113,16 @@ def test_a_canceled_job_leaves_the_others_decoding(engine: WhisperEngine, models
 def test_what_a_gpu_merges_as_well_keeps_each_jobs_result(models_dir: Path) -> None:
     """On a GPU the encoder's and language detection's calls are merged too (no GPU here: the
     same code on the CPU, where it is merely slower), each job getting its own rows back."""
-    engine = WhisperEngine(EngineConfig(
-        models_dir=models_dir, device="cpu", cpu_threads=1, model_replicas=1,
-        batch_jobs=3, batch_wait_seconds=0.5,
-    ))  # fmt: skip
+    engine = WhisperEngine(
+        EngineConfig(
+            models_dir=models_dir,
+            device="cpu",
+            cpu_threads=1,
+            model_replicas=1,
+            batch_jobs=3,
+            batch_wait_seconds=0.5,
+        )
+    )
     gate = engine.models.get("base").model
     gate.merged = GPU_MERGED
     files = [JFK, DATA / "de.wav", DATA / "fr.wav"]

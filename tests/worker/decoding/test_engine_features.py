@@ -119,21 +119,42 @@ def test_word_timestamps_are_monotonic_and_inside_their_segment(engine: WhisperE
 
 def test_decoding_options_reach_the_model(engine: WhisperEngine, models_dir: Path) -> None:
     options = JobOptions(
-        language="en", beam_size=1, best_of=1, temperature=(0.0,), patience=1.0,
-        condition_on_previous_text=False, initial_prompt="Kennedy inaugural address.",
-        hotwords="Americans", vad_filter=True, vad_threshold=0.4, vad_min_silence_ms=500,
-        vad_speech_pad_ms=200, no_speech_threshold=0.5, log_prob_threshold=-1.5,
+        language="en",
+        beam_size=1,
+        best_of=1,
+        temperature=(0.0,),
+        patience=1.0,
+        condition_on_previous_text=False,
+        initial_prompt="Kennedy inaugural address.",
+        hotwords="Americans",
+        vad_filter=True,
+        vad_threshold=0.4,
+        vad_min_silence_ms=500,
+        vad_speech_pad_ms=200,
+        no_speech_threshold=0.5,
+        log_prob_threshold=-1.5,
         compression_ratio_threshold=2.0,
-    )  # fmt: skip
+    )
     result = engine.transcribe(JFK, options, quiet)
     # Every option in faster-whisper's own names: our result equals its result with them.
     expected = reference(
-        models_dir, "base", JFK, language="en", beam_size=1, best_of=1, temperature=[0.0],
-        patience=1.0, condition_on_previous_text=False,
-        initial_prompt="Kennedy inaugural address.", hotwords="Americans", vad_filter=True,
+        models_dir,
+        "base",
+        JFK,
+        language="en",
+        beam_size=1,
+        best_of=1,
+        temperature=[0.0],
+        patience=1.0,
+        condition_on_previous_text=False,
+        initial_prompt="Kennedy inaugural address.",
+        hotwords="Americans",
+        vad_filter=True,
         vad_parameters={"threshold": 0.4, "min_silence_duration_ms": 500, "speech_pad_ms": 200},
-        no_speech_threshold=0.5, log_prob_threshold=-1.5, compression_ratio_threshold=2.0,
-    )  # fmt: skip
+        no_speech_threshold=0.5,
+        log_prob_threshold=-1.5,
+        compression_ratio_threshold=2.0,
+    )
     assert [s.text for s in result.segments] == expected.texts
     assert [(s.start, s.end) for s in result.segments] == expected.spans_within(result.duration)
     assert wer(JFK_TEXT, result.text) <= 0.1

@@ -20,10 +20,18 @@ def segment(words: list[str], step: float = 0.5, gap_after: int = -1) -> Segment
         timed.append(Word(start=at, end=at + step * 0.8, word=w, probability=0.9))
         at += step + (2.0 if i == gap_after else 0.0)
     return Segment(
-        id=1, seek=0, start=0.0, end=timed[-1].end + 0.1, text="".join(words),
-        tokens=list(range(len(words))), avg_logprob=-0.2,
-        compression_ratio=1.2, no_speech_prob=0.01, words=timed, temperature=0.0,
-    )  # fmt: skip
+        id=1,
+        seek=0,
+        start=0.0,
+        end=timed[-1].end + 0.1,
+        text="".join(words),
+        tokens=list(range(len(words))),
+        avg_logprob=-0.2,
+        compression_ratio=1.2,
+        no_speech_prob=0.01,
+        words=timed,
+        temperature=0.0,
+    )
 
 
 def test_a_chunk_is_cut_after_each_sentence_keeping_text_words_and_tokens() -> None:
