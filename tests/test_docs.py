@@ -1,16 +1,41 @@
-"""The README documents every setting, and starts with installing the client (for callers),
-then the server's two commands."""
+"""The README is a front page (installing the client, then the server's two commands, then
+where to read on) and docs/ holds the reference: every link resolves, every setting is in the
+generated configuration reference, and the examples run."""
 
 import re
 from pathlib import Path
 
 from app.core.config import Settings
 
-README = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+ROOT = Path(__file__).resolve().parents[1]
+README = (ROOT / "README.md").read_text()
+DOCS = ROOT / "docs"
 
 
-def test_every_setting_is_in_the_readme() -> None:
-    missing = [n for n in Settings.model_fields if f"`WHISPER_JOBS_{n.upper()}`" not in README]
+def test_the_readme_is_a_front_page_with_a_contents_list_of_docs() -> None:
+    assert len(README.splitlines()) <= 250
+    listed = set(re.findall(r"\]\((docs/[a-z-]+\.md)\)", README))
+    assert listed == {f"docs/{p.name}" for p in DOCS.glob("*.md")}
+
+
+def test_every_relative_link_resolves() -> None:
+    broken = []
+    for page in [ROOT / "README.md", *sorted(DOCS.glob("*.md"))]:
+        for target in re.findall(r"\]\(([^)#]+)(?:#[^)]*)?\)", page.read_text()):
+            if (
+                not target.startswith(("http://", "https://"))
+                and not (page.parent / target).exists()
+            ):
+                broken.append(f"{page.relative_to(ROOT)} -> {target}")
+    assert broken == []
+
+
+def test_the_configuration_reference_is_generated_and_has_every_setting() -> None:
+    from app.core.config_reference import render
+
+    written = (DOCS / "configuration.md").read_text()
+    assert written == render(), "stale: python -m app.core.config_reference > docs/configuration.md"
+    missing = [n for n in Settings.model_fields if f"`WHISPER_JOBS_{n.upper()}`" not in written]
     assert missing == []
 
 
@@ -21,7 +46,7 @@ def test_the_client_then_the_two_commands_come_first() -> None:
 
 
 def test_the_webhook_receiver_example_runs(capsys) -> None:
-    """The README's receiver, run as written (with a real secret in place of `whsec_...`)."""
+    """docs/webhooks.md's receiver, run as written (with a real secret for `whsec_...`)."""
     import base64
     import json
     import re
@@ -31,7 +56,7 @@ def test_the_webhook_receiver_example_runs(capsys) -> None:
 
     from app.contract.webhook_events import signed_headers
 
-    blocks = re.findall(r"```python\n(.*?)```", README, re.S)
+    blocks = re.findall(r"```python\n(.*?)```", (DOCS / "webhooks.md").read_text(), re.S)
     (code,) = [b for b in blocks if "WebhookVerifier" in b]
     secret = "whsec_" + base64.b64encode(b"k" * 32).decode()
     namespace: dict = {}
@@ -50,11 +75,11 @@ def test_every_image_the_readme_shows_is_committed() -> None:
     images = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", README)
     assert "docs/console.png" in images
     for image in images:
-        assert (Path(__file__).resolve().parents[1] / image).is_file(), image
+        assert (ROOT / image).is_file(), image
 
 
 def test_env_example_is_generated_from_the_settings() -> None:
     from app.core.env_example import render
 
-    written = (Path(__file__).resolve().parents[1] / ".env.example").read_text()
+    written = (ROOT / ".env.example").read_text()
     assert written == render(), "stale: run `python -m app.core.env_example > .env.example`"

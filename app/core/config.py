@@ -24,7 +24,7 @@ MIN_WEBHOOK_SECRET_BYTES = 24
 
 
 class Settings(RedisSettings):
-    """Every setting of the service. The README's configuration table mirrors this class."""
+    """Every setting of the service; docs/configuration.md is generated from this class."""
 
     # An empty variable is an unset one: docker-compose.yml forwards every setting as
     # `${NAME:-}`, so one not given in `.env` or the shell must keep its default.
@@ -56,12 +56,21 @@ class Settings(RedisSettings):
         default=2, ge=1, description="Models a worker process keeps loaded (LRU evicted)."
     )
     model_idle_seconds: float = Field(
-        default=0, ge=0, description="Unload a model no job used for this long (0: keep it)."
+        default=0,
+        ge=0,
+        description=(
+            "Unload a model no job used for this long (0: keep it loaded); the next job loads it "
+            "again."
+        ),
     )
     preload_model: bool = Field(
         default=True,
-        description="Load the default model in each worker process as it starts, not on its "
-        "first job.",
+        description=(
+            "Load the default model (`WHISPER_JOBS_MODEL`) in each worker process as it starts, "
+            "in the background, where the worker consumes its queue; a job that arrives meanwhile"
+            " waits for that load rather than starting another. `false`: on the first job that "
+            "needs it."
+        ),
     )
     batch_size: int = Field(
         default=8, ge=1, le=64, description="Batch size of the batched pipeline on long audio."
@@ -70,27 +79,39 @@ class Settings(RedisSettings):
         default=1,
         ge=1,
         le=64,
-        description="Jobs one worker process decodes together, their model calls merged into "
-        "batches (a pool of that many threads); 1: one job at a time (a process pool).",
+        description=(
+            "Jobs one worker process decodes together, their model calls merged into batches (a "
+            "pool of that many threads; see docs/decoding.md). `1`: one job at a time in a "
+            "process pool. Compose: 8 on a CPU, 1 on a GPU (measured there: little gain, "
+            "transcripts moved; see docs/decoding.md)."
+        ),
     )
     batch_wait_ms: int = Field(
         default=50,
         ge=0,
         le=1000,
-        description="How long a model call may wait for other jobs' calls to join its batch.",
+        description=(
+            "How long (0–1000 ms) a model call waits for other jobs' calls to join its batch; a "
+            "lone job never waits."
+        ),
     )
     model_replicas: int = Field(
         default=1,
         ge=1,
         le=16,
-        description="Calls a loaded model runs at once (CTranslate2 inter_threads), each on "
-        "WHISPER_JOBS_CPU_THREADS threads: with WHISPER_JOBS_BATCH_JOBS over 1.",
+        description=(
+            "Calls a loaded model runs at once (CTranslate2 `inter_threads`), each on "
+            "`WHISPER_JOBS_CPU_THREADS` threads; needs `WHISPER_JOBS_BATCH_JOBS` over 1 (e.g. 2 "
+            "replicas of 1 thread on 2 cores)."
+        ),
     )
     split_min_seconds: float = Field(
         default=0,
         ge=0,
-        description="Audio longer than this is cut at silences into parts that every free "
-        "worker for its model decodes (0: never).",
+        description=(
+            "Audio longer than this is cut at silences into parts that every free worker for its "
+            "model decodes (see docs/decoding.md); `0`: never."
+        ),
     )
     split_part_seconds: float = Field(
         default=150, ge=30, le=3600, description="About how long each part of a cut job is."
@@ -115,7 +136,10 @@ class Settings(RedisSettings):
     sync_timeout_seconds: float = Field(
         default=600.0,
         gt=0,
-        description="How long the OpenAI-compatible endpoints wait for their job (504 after).",
+        description=(
+            "How long `POST /v1/audio/transcriptions` / `translations` wait for their job before "
+            "`504 sync_timeout` (the job continues)."
+        ),
     )
     webhook_secret: str | None = Field(
         default=None,
@@ -163,20 +187,31 @@ class Settings(RedisSettings):
         default=2 * 1024**3, gt=0, description="Largest accepted upload (413 above)."
     )
     max_audio_seconds: float = Field(
-        default=4 * 3600, gt=0, description="Longest accepted audio (`audio_too_long` above)."
+        default=4 * 3600,
+        gt=0,
+        description=(
+            "Longest audio: checked from the container at submit, and while decoding "
+            "(`audio_too_long`)."
+        ),
     )
     header_timeout_seconds: float = Field(
         default=30.0,
         gt=0,
         le=3600,
-        description="A request's line and headers must arrive within this (408 and closed after).",
+        description=(
+            "A request's line and headers must arrive within this: after it, `408 "
+            "request_timeout` and the connection closed."
+        ),
     )
     body_timeout_seconds: float = Field(
         default=30.0,
         gt=0,
         le=3600,
-        description="A request body must arrive within this, plus a second per "
-        "`BODY_MIN_BYTES_PER_SECOND` bytes received (`408 request_timeout` after).",
+        description=(
+            "A request body must arrive within this, plus a second per "
+            "`WHISPER_JOBS_BODY_MIN_BYTES_PER_SECOND` bytes received (`408 request_timeout` "
+            "after): a steady upload at that pace or faster is never cut off."
+        ),
     )
     body_min_bytes_per_second: int = Field(
         default=1024,
@@ -222,14 +257,24 @@ class Settings(RedisSettings):
         "lease expired (its worker vanished).",
     )
     sweep_interval_seconds: float = Field(
-        default=60.0, gt=0, description="How often the recovery sweep looks for stuck jobs."
+        default=60.0,
+        gt=0,
+        description=(
+            "How often the recovery sweep runs (and how old a job must be to be called stuck)."
+        ),
     )
     worker_concurrency: int = Field(
         default=1, ge=1, description="Celery worker processes per `whisper-jobs worker`."
     )
     api_host: str = Field(default="127.0.0.1", description="Address the API binds to.")
     api_workers: int = Field(
-        default=1, ge=1, le=64, description="uvicorn worker processes of `whisper-jobs api`."
+        default=1,
+        ge=1,
+        le=64,
+        description=(
+            "uvicorn worker processes of `whisper-jobs api` (2 doubled submissions/s on 2 cores, "
+            "see BENCHMARKS.md)."
+        ),
     )
     api_port: int = Field(
         default=8000, ge=0, le=65535, description="API port (the plain `PORT` variable overrides)."
@@ -242,7 +287,11 @@ class Settings(RedisSettings):
     )
     log_format: LogFormat = Field(
         default="text",
-        description="`text`, or `json`: one JSON object per line, with `job_id` where it applies.",
+        description=(
+            "`text`, or `json`: one JSON object per line (`time`, `level`, `logger`, `message`, "
+            "`job_id` where the line is about a job, and any extra fields), in the API, workers "
+            "and beat alike."
+        ),
     )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
         default="INFO", description="The lowest level logged."
@@ -263,7 +312,10 @@ class Settings(RedisSettings):
         default=20,
         ge=1,
         le=10_000,
-        description="Open event streams per API key and API process (429 above).",
+        description=(
+            "Held waits (event streams, OpenAI-style streamed and synchronous transcriptions) per"
+            " key and API process (429 above)."
+        ),
     )
     dns_timeout_seconds: float = Field(
         default=3.0,

@@ -27,7 +27,7 @@ def env_names() -> list[str]:
     return [PREFIX + name.upper() for name in Settings.model_fields]
 
 
-def _spelled(value: Any) -> str:
+def spelled(value: Any) -> str:
     """A default as the variable would spell it."""
     if value is None:
         return ""
@@ -36,7 +36,7 @@ def _spelled(value: Any) -> str:
     if isinstance(value, Enum):
         return str(value.value)
     if isinstance(value, list | tuple):
-        return ",".join(_spelled(v) for v in value)
+        return ",".join(spelled(v) for v in value)
     if isinstance(value, Path):
         return str(value)
     if isinstance(value, dict):
@@ -50,7 +50,7 @@ def render() -> str:
         text = " ".join((field.description or "").split())
         lines = textwrap.wrap(text, width=96) or [""]
         comment = "\n".join(f"# {line}".rstrip() for line in lines)
-        blocks.append(f"{comment}\n# {PREFIX}{name.upper()}={_spelled(field.default)}\n")
+        blocks.append(f"{comment}\n# {PREFIX}{name.upper()}={spelled(field.default)}\n")
     return "\n".join(blocks)
 
 

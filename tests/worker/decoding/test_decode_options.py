@@ -1,5 +1,5 @@
 """Decoding options are declared once (`JobOptions`): the form of `POST /v1/jobs` is built from
-them, the engine passes them to faster-whisper under their own names, and the README's table
+them, the engine passes them to faster-whisper under their own names, and docs/http-api.md's table
 lists each one. (No model is loaded: only faster-whisper's signature is read.)"""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from app.api.forms import JobForm
 from app.contract.jobs import SERVICE_OPTIONS, JobOptions
 from worker.decoding.engine import decode_options
 
-README = (Path(__file__).resolve().parents[3] / "README.md").read_text()
+HTTP_API = (Path(__file__).resolve().parents[3] / "docs" / "http-api.md").read_text()
 
 
 def test_every_option_is_a_transcribe_keyword_or_the_services_own() -> None:
@@ -33,7 +33,7 @@ def test_the_form_is_built_from_the_options() -> None:
 
 
 def test_the_readme_table_lists_every_option() -> None:
-    table = README.split("Decoding options (form fields")[1].split("\n\n")[1]
+    table = HTTP_API.split("Decoding options (form fields")[1].split("\n\n")[1]
     missing = [name for name in JobOptions.model_fields if f"`{name}`" not in table]
     assert missing == []
 
