@@ -14,7 +14,7 @@ from app.api.keycheck import KeyCheck
 from app.api.limits import BodyLimits, BodyRules
 from app.api.prometheus import Metrics, RequestLatency
 from app.api.readiness import ReadinessMonitor
-from app.api.routes import console, docs, events, health, jobs, metrics, models, openai
+from app.api.routes import console, docs, events, formats, health, jobs, metrics, models, openai
 from app.api.streams import StreamLimiter
 from app.core.auth import KeyRing
 from app.core.config import Settings, get_settings
@@ -87,6 +87,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(jobs.router)
     app.include_router(events.router)
     app.include_router(models.router)
+    app.include_router(formats.router)
     app.include_router(openai.router)
     app.include_router(metrics.router)
     app.include_router(console.router)

@@ -11,39 +11,24 @@ from __future__ import annotations
 
 import re
 import textwrap
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from app.contract.jobs import Job, Segment, TranscriptResult, Word
 from app.contract.languages import LANGUAGE_NAMES
 
-Format = Literal["json", "verbose_json", "text", "srt", "vtt", "tsv"]
-
-MEDIA_TYPES: dict[str, str] = {
-    "json": "application/json",
-    "verbose_json": "application/json",
-    "text": "text/plain; charset=utf-8",
-    "srt": "application/x-subrip; charset=utf-8",
-    "vtt": "text/vtt; charset=utf-8",
-    "tsv": "text/tab-separated-values; charset=utf-8",
-}
-# Both JSON kinds download as `.json` (`verbose_json` is OpenAI's richer shape, still JSON).
-EXTENSIONS = {
-    "json": "json",
-    "verbose_json": "json",
-    "text": "txt",
-    "srt": "srt",
-    "vtt": "vtt",
-    "tsv": "tsv",
-}
+# The registry of output formats is at the end of this module (`FORMATS`): a new format is one
+# entry there, which the API (validation, media type, OpenAPI), the console (`GET /v1/formats`)
+# and the client's check all read.
 
 
 def download_name(job: Job, fmt: str) -> str:
     """`<upload's stem>.<extension>` with only safe characters (the job id without a name)."""
     stem = Path(job.filename or job.id).stem
     safe = re.sub(r"[^A-Za-z0-9._-]+", "_", stem).strip("._") or job.id
-    return f"{safe}.{EXTENSIONS[fmt]}"
+    return f"{safe}.{FORMATS[fmt].extension}"
 
 
 @dataclass(frozen=True)
@@ -199,15 +184,73 @@ def to_vtt(result: TranscriptResult, limits: CueLimits) -> str:
     return "\n".join(blocks)
 
 
-def render(result: TranscriptResult, fmt: Format, limits: CueLimits) -> str | dict[str, Any]:
-    if fmt == "json":
-        return result.model_dump(mode="json")
-    if fmt == "verbose_json":
-        return to_verbose_json(result)
-    if fmt == "srt":
-        return to_srt(result, limits)
-    if fmt == "vtt":
-        return to_vtt(result, limits)
-    if fmt == "tsv":
-        return to_tsv(result)
-    return to_text(result)
+@dataclass(frozen=True)
+class OutputFormat:
+    name: str
+    media_type: str
+    extension: str  # of a download; both JSON kinds are `.json`
+    render: Callable[[TranscriptResult, CueLimits], str | dict[str, Any]]
+    subtitles: bool = False  # takes the cue limits
+    description: str = ""
+
+
+FORMATS: dict[str, OutputFormat] = {
+    f.name: f
+    for f in (
+        OutputFormat(
+            "json",
+            "application/json",
+            "json",
+            lambda r, _: r.model_dump(mode="json"),
+            description="Our result: language, segments, words.",
+        ),
+        OutputFormat(
+            "verbose_json",
+            "application/json",
+            "json",
+            lambda r, _: to_verbose_json(r),
+            description="OpenAI's verbose_json shape.",
+        ),
+        OutputFormat(
+            "text",
+            "text/plain; charset=utf-8",
+            "txt",
+            lambda r, _: to_text(r),
+            description="The text alone.",
+        ),
+        OutputFormat(
+            "srt",
+            "application/x-subrip; charset=utf-8",
+            "srt",
+            to_srt,
+            subtitles=True,
+            description="SubRip subtitles.",
+        ),
+        OutputFormat(
+            "vtt",
+            "text/vtt; charset=utf-8",
+            "vtt",
+            to_vtt,
+            subtitles=True,
+            description="WebVTT subtitles.",
+        ),
+        OutputFormat(
+            "tsv",
+            "text/tab-separated-values; charset=utf-8",
+            "tsv",
+            lambda r, _: to_tsv(r),
+            description="start, end (ms) and text per segment.",
+        ),
+    )
+}
+
+
+def check_format(name: str) -> str:
+    """`name` if it is a registered format (for validation: ValueError names the choices)."""
+    if name not in FORMATS:
+        raise ValueError(f"unknown format {name!r}; one of {', '.join(FORMATS)}")
+    return name
+
+
+def render(result: TranscriptResult, fmt: str, limits: CueLimits) -> str | dict[str, Any]:
+    return FORMATS[fmt].render(result, limits)

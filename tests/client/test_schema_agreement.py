@@ -11,7 +11,7 @@ import whisper_jobs_client as client
 from pydantic import BaseModel
 
 from app.api.main import create_app
-from app.contract.formats import EXTENSIONS
+from app.contract.formats import FORMATS
 from app.core.config import Settings
 
 
@@ -66,4 +66,4 @@ def test_statuses_and_formats_agree(schemas: dict[str, Any]) -> None:
     assert [s.value for s in client.JobStatus] == schemas["JobStatus"]["enum"]
     from whisper_jobs_client._models import EXTENSIONS as CLIENT_EXTENSIONS
 
-    assert CLIENT_EXTENSIONS == EXTENSIONS
+    assert {f.name: f.extension for f in FORMATS.values()} == CLIENT_EXTENSIONS

@@ -56,6 +56,9 @@ export async function json(path, options) {
 
 export const serviceIndex = () => json("./", { headers: { Accept: "application/json" } });
 export const models = () => json("v1/models");
+// The transcript formats the service renders (its registry), asked once per page.
+let formatList;
+export const formats = () => (formatList ??= json("v1/formats").then((body) => body.data));
 export const job = (id) => json(`v1/jobs/${encodeURIComponent(id)}`);
 export const remove = (id) => json(`v1/jobs/${encodeURIComponent(id)}`, { method: "DELETE" });
 

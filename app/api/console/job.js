@@ -8,8 +8,6 @@ import { bars } from "./charts.js";
 import { Transcript } from "./player.js";
 import { TERMINAL, jobLabel, statusBadge } from "./jobs.js";
 
-const FORMATS = ["json", "verbose_json", "text", "srt", "vtt", "tsv"];
-
 function term(label, value) {
   return [h("dt", {}, label), h("dd", {}, value)];
 }
@@ -72,9 +70,9 @@ function cueLimits() {
 
 function downloads(job) {
   const limits = cueLimits();
-  const save = async (format) => {
+  const save = async (format, subtitles) => {
     try {
-      const asked = format === "srt" || format === "vtt" ? limits.values() : {};
+      const asked = subtitles ? limits.values() : {};
       const { blob, name } = await api.transcript(job.id, format, asked);
       const url = URL.createObjectURL(blob);
       const a = h("a", { href: url, download: name, hidden: true });
@@ -94,9 +92,13 @@ function downloads(job) {
       toast("The browser did not allow copying.");
     }
   };
-  return h("div", { class: "downloads", role: "group", "aria-label": "Download the transcript" },
-    FORMATS.map((f) => h("button", { type: "button", dataset: { format: f }, onclick: () => save(f) }, f)),
+  const group = h("div", { class: "downloads", role: "group", "aria-label": "Download the transcript" },
     h("button", { type: "button", onclick: copy }, "Copy text"), limits.box);
+  api.formats().then((list) => group.prepend(...list.map((f) => h("button", {
+    type: "button", title: f.description, dataset: { format: f.name },
+    onclick: () => save(f.name, f.subtitles),
+  }, f.name))), (e) => toast(`The formats could not be read (${e.code}): ${e.message}`));
+  return group;
 }
 
 export function jobView(main, id, session, onUnauthorized) {

@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, File, Form, Header, Query, Request, Response, UploadFile, status
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, Field
+from pydantic import AfterValidator, BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 from app.api.deps import CallerDep, ProducerDep, SettingsDep, StoreDep
@@ -19,7 +19,7 @@ from app.api.forms import (
 )
 from app.api.submit import check_caller_url, submit, submit_url
 from app.contract.errors import InvalidRequest, JobNotCompleted, JobNotFound, NoWebhook
-from app.contract.formats import MEDIA_TYPES, Format, download_name, render, subtitle_limits
+from app.contract.formats import FORMATS, check_format, download_name, render, subtitle_limits
 from app.contract.jobs import Job, JobStatus, WebhookState, new_job_id, utcnow
 from app.storage.broker import enqueue_webhook
 
@@ -143,15 +143,7 @@ def get_job(job_id: str, store: StoreDep, caller: CallerDep) -> Job:
         409: {"description": "The job has not completed (`job_not_completed`)"},
         200: {
             "description": "The transcript in the asked format",
-            "content": {
-                t: {}
-                for t in (
-                    "text/plain",
-                    "application/x-subrip",
-                    "text/vtt",
-                    "text/tab-separated-values",
-                )
-            },
+            "content": {f.media_type.split(";")[0]: {} for f in FORMATS.values()},
         },
     },
 )
@@ -159,7 +151,11 @@ def get_transcript(
     job_id: str,
     store: StoreDep,
     caller: CallerDep,
-    format: Annotated[Format, Query(description="Output format.")] = "json",  # noqa: A002
+    format: Annotated[  # noqa: A002
+        str,
+        AfterValidator(check_format),
+        Query(description="Output format.", json_schema_extra={"enum": list(FORMATS)}),
+    ] = "json",
     max_line_width: Annotated[
         int | None, Query(ge=1, le=1000, description="Subtitle characters a line (default 42).")
     ] = None,
@@ -181,7 +177,7 @@ def get_transcript(
     headers = {"Content-Disposition": f'inline; filename="{download_name(job, format)}"'}
     if isinstance(body, dict):
         return JSONResponse(body, headers=headers)
-    return Response(body, media_type=MEDIA_TYPES[format], headers=headers)
+    return Response(body, media_type=FORMATS[format].media_type, headers=headers)
 
 
 @router.delete("/{job_id}", status_code=status.HTTP_204_NO_CONTENT, responses=NOT_FOUND)

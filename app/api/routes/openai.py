@@ -22,7 +22,7 @@ from app.api.openai_stream import openai_events, usage
 from app.api.streams import CLIENT_CLOSED_REQUEST, StreamLimiter, until_hung_up
 from app.api.submit import submit
 from app.contract.errors import InvalidRequest, JobFailed
-from app.contract.formats import MEDIA_TYPES, SUBTITLE_DEFAULTS, download_name, render
+from app.contract.formats import FORMATS, SUBTITLE_DEFAULTS, download_name, render
 from app.contract.jobs import Job, JobError, JobStatus, new_job_id, utcnow
 from app.core.config import Settings
 from app.storage.job_events import JobEvents
@@ -143,7 +143,7 @@ def _rendered(job: Job, fmt: ResponseFormat) -> Response:
     body = render(job.result, fmt, SUBTITLE_DEFAULTS)
     if isinstance(body, dict):
         return JSONResponse({**body, "usage": usage(job.result)}, headers=headers)
-    return Response(body, media_type=MEDIA_TYPES[fmt], headers=headers)
+    return Response(body, media_type=FORMATS[fmt].media_type, headers=headers)
 
 
 RESPONSES: dict[int | str, dict[str, Any]] = {
