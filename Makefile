@@ -19,6 +19,7 @@ lint: setup
 	$(UV) run --no-sync hadolint docker/*.Dockerfile
 
 format: setup
+	$(UV) run --no-sync python client/scripts/unasync.py  # the sync client, from the async one
 	$(UV) run --no-sync ruff check --fix .
 	$(UV) run --no-sync ruff format .
 

@@ -1,4 +1,5 @@
-"""`AsyncClient`: `sync.Client` on asyncio, method for method."""
+"""`AsyncClient`: the asyncio client. The blocking `Client` (`_client.py`) is written from this
+file by `client/scripts/unasync.py`: edit this one, then run that."""
 
 from __future__ import annotations
 

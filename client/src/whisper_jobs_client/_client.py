@@ -1,4 +1,5 @@
-"""The blocking client: `Client(url, api_key)`; `aio.AsyncClient` is the same on asyncio."""
+"""`Client`: the blocking client, written from `_async_client.py` (`AsyncClient`, the same on
+asyncio) by `client/scripts/unasync.py`: edit that file, not this one."""
 
 from __future__ import annotations
 
@@ -165,6 +166,7 @@ class Client:
         the event stream; polls if the stream is not available."""
         deadline = Deadline(timeout)
         try:
+            # closing: leaving at the final event closes the stream now, not at garbage collection
             with closing(self.events(job_id, timeout=timeout)) as events:
                 for event in events:
                     if on_event is not None:
