@@ -1,17 +1,18 @@
-"""Job creation, with admission and `Idempotency-Key`: a part of `JobStore` (its base class),
-kept apart for size. One Lua script (`app.storage.job_creation`) answers a replay, admits the
-job against the caps and writes it with its indexes, counters, queue message and the key's
-record (`idempotency:{owner}:{key}` -> the job id and the request's fingerprint): a replay finds
-either all or nothing. With `min_replicas`, creation and Redis' `WAIT` for it run on one
-connection (`durably`): a job is accepted only once that many replicas hold it.
+"""Job creation, with admission and `Idempotency-Key`: a component of `JobStore`
+(`store.creation`; `store.create` is its door). One Lua script (`app.storage.job_creation`)
+answers a replay, admits the job against the caps and writes it with its indexes, counters,
+queue message and the key's record (`idempotency:{owner}:{key}` -> the job id and the request's
+fingerprint): a replay finds either all or nothing. With `min_replicas`, creation and Redis'
+`WAIT` for it run on one connection (the host's `durably`): a job is accepted only once that
+many replicas hold it. What it needs of the store is named by `CreationHost`; it calls nothing
+else back.
 """
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Callable
 from contextlib import suppress
-from typing import TYPE_CHECKING, Self, TypeVar
+from typing import TYPE_CHECKING, Protocol, Self, TypeVar
 
 from app.contract.errors import (
     IdempotencyKeyReused,
@@ -26,7 +27,6 @@ from app.storage.clients import is_redis_unavailable
 from app.storage.job_creation import Caps, create_job
 from app.storage.keys import idempotency_key_for
 from app.storage.kombu_layout import QueuedMessage
-from app.storage.transactions import pinned
 
 if TYPE_CHECKING:
     from redis import Redis
@@ -39,19 +39,25 @@ RETRY_AFTER_SECONDS = 10
 T = TypeVar("T")
 
 
-class IdempotentCreation:
+class CreationHost(Protocol):
+    """What creation needs of the store: its client, its replica rule, a read and a failure
+    mark, and `durably` (a write on one connection followed by `WAIT`)."""
+
     redis: Redis
-    # Replicas that must acknowledge a new job before `create` returns (Redis `WAIT`).
-    min_replicas: int = 0
-    replica_timeout_ms: int = 1000
+    min_replicas: int
+    replica_timeout_ms: int
 
-    _creation: Script  # the creation script, registered on `redis` (`job_creation`)
+    def get(self, job_id: str, *, with_result: bool = True) -> Job | None: ...
 
-    def get(self, job_id: str, *, with_result: bool = True) -> Job | None:
-        raise NotImplementedError
+    def mark_failed(self, job_id: str, code: str, message: str) -> Job: ...
 
-    def mark_failed(self, job_id: str, code: str, message: str) -> Job:
-        raise NotImplementedError
+    def durably(self, write: Callable[[Self], T]) -> tuple[T, bool]: ...
+
+
+class JobCreation:
+    def __init__(self, host: CreationHost, script: Script) -> None:
+        self.host = host
+        self.script = script  # the creation script, registered on the host's client
 
     def create(
         self,
@@ -65,48 +71,38 @@ class IdempotentCreation:
         `RateLimited`). With `message`, the job's queue message is pushed with it (not on a
         replay). With `min_replicas`, a job that fewer replicas acknowledged in time is refused
         (`QueueUnavailable`; it is marked failed and its idempotency key freed)."""
+        host = self.host
         try:
-            created, durable = self.durably(
-                lambda store: store._create(job, idempotency, message, caps)
+            created, durable = host.durably(
+                lambda pinned: self._create(pinned, job, idempotency, message, caps)
             )
         except Exception as e:
-            if self.min_replicas == 0 or not is_redis_unavailable(e):
+            if host.min_replicas == 0 or not is_redis_unavailable(e):
                 raise
             # The write may have landed before the connection failed (WAIT's answer lost):
             # refuse it the same way, as far as Redis lets us now.
             created, durable = job, False
         if not durable and created is job:
             refusal = (
-                f"The job could not be confirmed on the {self.min_replicas} replica(s) required "
-                f"within {self.replica_timeout_ms} ms, so it was not accepted; try again shortly."
+                f"The job could not be confirmed on the {host.min_replicas} replica(s) required "
+                f"within {host.replica_timeout_ms} ms, so it was not accepted; try again shortly."
             )
             with suppress(Exception):  # Redis may still be away: the sweep then finds no audio
-                self.mark_failed(job.id, QueueUnavailable.code, refusal)
+                host.mark_failed(job.id, QueueUnavailable.code, refusal)
                 if idempotency is not None:
-                    self.forget_idempotency(job.owner, idempotency[0])
+                    self.forget(job.owner, idempotency[0])
             raise QueueUnavailable(refusal)
         return created
 
-    def durably(self, write: Callable[[Self], T]) -> tuple[T, bool]:
-        """`write(store)` on one connection, then Redis' `WAIT` for `min_replicas` on it: (the
-        write's outcome, whether that many replicas hold it). Without `min_replicas`: True."""
-        if self.min_replicas == 0:
-            return write(self), True
-        with pinned(self.redis) as connection:
-            store = copy.copy(self)
-            store.redis = connection
-            outcome = write(store)
-            acked = int(connection.wait(self.min_replicas, self.replica_timeout_ms))
-        return outcome, acked >= self.min_replicas
-
     def _create(
         self,
+        host: CreationHost,
         job: Job,
         idempotency: tuple[str, str] | None,
         message: QueuedMessage | None,
         caps: Caps | None,
     ) -> Job:
-        outcome = create_job(self._creation, self.redis, job, message, idempotency, caps)
+        outcome = create_job(self.script, host.redis, job, message, idempotency, caps)
         if outcome.kind == "created":
             return job
         if outcome.kind == "exists":
@@ -132,13 +128,13 @@ class IdempotentCreation:
             raise IdempotencyKeyReused(
                 "This Idempotency-Key was used for a different request in the last 24 h."
             )
-        original = self.get(outcome.earlier["job_id"])
+        original = host.get(outcome.earlier["job_id"])
         if original is None:  # the original expired or was deleted: a new job is due
-            self.redis.delete(idempotency_key_for(job.owner, key))
-            return self._create(job, idempotency, message, caps)
+            host.redis.delete(idempotency_key_for(job.owner, key))
+            return self._create(host, job, idempotency, message, caps)
         return original
 
-    def forget_idempotency(self, owner: str, key: str) -> None:
+    def forget(self, owner: str, key: str) -> None:
         """A submission that failed after its record was written (it could not be queued): the
         key is freed, so retrying the same request makes a new job instead of replaying that."""
-        self.redis.delete(idempotency_key_for(owner, key))
+        self.host.redis.delete(idempotency_key_for(owner, key))

@@ -2,7 +2,7 @@
 earlier request with the same `Idempotency-Key` created (a replay is answered before any cap),
 admission against the caps on unfinished jobs, then the record, the sets of unfinished jobs, the
 owner's index and the counters, the job's queue message and its `Idempotency-Key` record.
-(A part of `JobStore`, kept apart for size: `IdempotentCreation` calls it.)
+(`app.storage.idempotency.JobCreation`, the store's creation component, calls it.)
 
 May not: choose the caps (the API's settings do) or build the message (`app.storage.broker`).
 """

@@ -9,8 +9,9 @@ expire before they end.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Self, TypeVar
 
 from app.contract.errors import InvalidTransition, JobNotFound
 from app.contract.jobs import (
@@ -23,7 +24,7 @@ from app.contract.jobs import (
     utcnow,
 )
 from app.storage import stats
-from app.storage.idempotency import IdempotentCreation
+from app.storage.idempotency import JobCreation
 from app.storage.inspection import Inspection
 from app.storage.job_creation import script_for
 from app.storage.job_parts import PARTS_OWNER, JobParts, parts_key_for
@@ -41,15 +42,17 @@ from app.storage.keys import (
     webhook_claim_key_for,
 )
 from app.storage.records import dump_job, is_job_id, owner_in, parse_job, text_of
-from app.storage.transactions import Write, watch_update
+from app.storage.transactions import Write, pinned, watch_update
 from app.storage.webhook_deliveries import WebhookDeliveries
 
 if TYPE_CHECKING:
     from redis import Redis
     from redis.client import Pipeline
 
+T = TypeVar("T")
 
-class JobStore(IdempotentCreation):
+
+class JobStore:
     def __init__(
         self,
         redis: Redis,
@@ -60,7 +63,6 @@ class JobStore(IdempotentCreation):
         replica_timeout_ms: int = 1000,
     ) -> None:
         self.redis = redis
-        self._creation = script_for(redis)
         self.min_replicas, self.replica_timeout_ms = min_replicas, replica_timeout_ms
         self.result_ttl_seconds = result_ttl_seconds
         # Called after a job reached its final status (e.g. to send its webhook at once).
@@ -68,6 +70,20 @@ class JobStore(IdempotentCreation):
         self.inspect = Inspection(redis)
         self.webhooks = WebhookDeliveries(redis)
         self.parts = JobParts(redis, result_ttl_seconds)
+        self.creation = JobCreation(self, script_for(redis))
+        self.create = self.creation.create  # the door of every new job
+
+    def durably(self, write: Callable[[Self], T]) -> tuple[T, bool]:
+        """`write(store)` on one connection, then Redis' `WAIT` for `min_replicas` on it: (the
+        write's outcome, whether that many replicas hold it). Without `min_replicas`: True."""
+        if self.min_replicas == 0:
+            return write(self), True
+        with pinned(self.redis) as connection:
+            store = copy.copy(self)
+            store.redis = connection
+            outcome = write(store)
+            acked = int(connection.wait(self.min_replicas, self.replica_timeout_ms))
+        return outcome, acked >= self.min_replicas
 
     def ping(self) -> bool:
         return bool(self.redis.ping())

@@ -236,9 +236,14 @@ def make_cluster(redis_url: str, root: Path, models_dir: Path, **env: str) -> Cl
         **env,
     }
     cluster.procs = {}
-    for name in ("worker", "api"):
-        cluster.start(name)
-    cluster.wait_ready()
+    try:
+        for name in ("worker", "api"):
+            cluster.start(name)
+        cluster.wait_ready()
+    except BaseException:  # a cluster that never got ready leaves no process behind
+        cluster.stop_all()
+        cluster.http.close()
+        raise
     return cluster
 
 

@@ -9,6 +9,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -285,7 +286,9 @@ def test_metrics_count_a_completed_job(cluster: Cluster, client: Client) -> None
 def json_lines(path: Path) -> list[dict]:
     """The log lines. Celery itself prints a few plain lines outside logging (its warning about
     running as root, before logging is set up; "Warm shutdown"); everything else is JSON."""
-    return [json.loads(line) for line in path.read_text().splitlines() if line.startswith("{")]
+    text = path.read_text()
+    lines = text.split("\n")[:-1]  # a last line without its newline is still being written
+    return [json.loads(line) for line in lines if line.startswith("{")]
 
 
 def test_json_logs_tag_lines_with_the_job_id(cluster: Cluster, client: Client) -> None:
@@ -297,8 +300,15 @@ def test_json_logs_tag_lines_with_the_job_id(cluster: Cluster, client: Client) -
     assert any(
         e["logger"] == "uvicorn.access" and f"/v1/jobs/{job.id}" in e["message"] for e in api
     )
-    worker = [e for e in json_lines(cluster.logs / "worker.log") if e.get("job_id") == job.id]
-    done = next(e for e in worker if e["message"].startswith(f"job {job.id} completed"))
+    deadline = time.monotonic() + 60  # the worker logs the end just after it writes it
+    while True:
+        worker = [e for e in json_lines(cluster.logs / "worker.log") if e.get("job_id") == job.id]
+        ended = [e for e in worker if e["message"].startswith(f"job {job.id} completed")]
+        if ended or time.monotonic() > deadline:
+            break
+        time.sleep(0.1)
+    assert ended, worker
+    done = ended[0]
     assert done["audio_seconds"] == 11.0 and done["level"] == "INFO"
     # Library lines logged while the job runs carry its id too (they run inside job_context).
     assert any(e["logger"] == "faster_whisper" for e in worker), worker
