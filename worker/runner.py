@@ -95,67 +95,23 @@ def run_job(
     long_jobs: LongJobs | None = None,
     stop_if: Callable[[], bool] | None = None,
 ) -> None:
-    """`fetch(url, path)` downloads a job's `audio_url` (the upload's place) before it runs;
-    `long_jobs` runs those it applies to in parts; `stop_if()` true stops the job at its next
-    segment, as a cancel does."""
+    """Claim the job, decode it, save the result (or the failure). `fetch(url, path)` downloads
+    a job's `audio_url` (the upload's place) before it runs; `long_jobs` runs those it applies to
+    in parts; `stop_if()` true stops the job at its next segment, as a cancel does."""
     policy = policy or RunPolicy()
-    if _decoded_elsewhere(store, job_id, policy.lease_seconds):
-        logger.info("part %s is being decoded elsewhere; skipping", job_id)
+    job = _claim(job_id, store, uploads, policy)
+    if job is None:
         return
-    try:
-        job = store.mark_processing(job_id)
-    except (JobNotFound, InvalidTransition):
-        logger.info("job %s is gone, ended or running elsewhere; skipping", job_id)
-        if _has_ended(store, job_id):  # a run elsewhere still needs the audio
-            uploads.remove(job_id)
-        return
-    if job.attempts > policy.max_attempts:
-        message = f"The job stopped its worker {policy.max_attempts} times; it is not retried."
-        logger.error("job %s: %s", job_id, message)
-        _fail(store, job_id, WORKER_LOST, message)
-        uploads.remove(job_id)
-        return
-
-    def on_segment(segment: Segment, progress: float) -> None:
-        if not store.record_segment(job_id, segment, progress) or (stop_if and stop_if()):
-            raise JobCanceled(f"Job {job_id} was canceled.")
-        if policy.deadline is not None and time.monotonic() > policy.deadline:
-            raise TimeLimitReached(job_id)
-
     # False whenever another run may still need the upload: a teardown mid-job, a Redis outage,
     # a re-queue while running, a result no replica confirmed (the sweep removes it later).
     ended = True
     try:
         with Heartbeat(store, job_id, policy.lease_seconds):
-            if job.source_url is not None and fetch is not None:
-                fetch(job.source_url, uploads.path(job_id))
-            if long_jobs is not None and long_jobs.applies(job):
-                merged = long_jobs.run(job)
-                if merged is None:
-                    logger.info("job %s ended while its parts ran", job_id)
-                    return
-                result = merged
-            else:
-                result = engine.transcribe(uploads.path(job_id), job.options, on_segment)
-        done, durable = _retrying(
-            lambda: store.durably(lambda s: s.mark_completed(job_id, result)),
-            policy.store_retry_seconds,
-        )
-        if not durable:
-            # No replica confirmed the result: a failover now could lose it and run the job
-            # again, which needs the audio. The sweep removes the upload once it is safe.
-            logger.warning(
-                "job %s completed, but no replica confirmed it yet; its upload stays", job_id
-            )
-            ended = False
-        seconds = (done.completed_at - job.started_at).total_seconds()  # type: ignore[operator]
-        logger.info(
-            "job %s completed: %.1f s of audio in %.1f s",
-            job_id,
-            result.duration,
-            seconds,
-            extra={"audio_seconds": result.duration, "seconds": seconds},
-        )
+            result = _decode(job, store, engine, uploads, policy, fetch, long_jobs, stop_if)
+        if result is None:
+            logger.info("job %s ended while its parts ran", job_id)
+            return
+        ended = _save(job, result, store, policy)
     except (JobCanceled, InvalidTransition):
         # Canceled (or otherwise ended) while running: the store already holds its final status.
         # Or it was queued again (its lease lapsed, e.g. while Redis was away): then the next
@@ -189,6 +145,78 @@ def run_job(
     finally:
         if ended:
             uploads.remove(job_id)
+
+
+def _claim(job_id: str, store: JobStore, uploads: Uploads, policy: RunPolicy) -> Job | None:
+    """The job marked processing (one more attempt), or None when this run must not decode it:
+    a part decoded elsewhere, a job gone, ended or running elsewhere, or one that has stopped
+    its worker too often (failed here with `worker_lost`)."""
+    if _decoded_elsewhere(store, job_id, policy.lease_seconds):
+        logger.info("part %s is being decoded elsewhere; skipping", job_id)
+        return None
+    try:
+        job = store.mark_processing(job_id)
+    except (JobNotFound, InvalidTransition):
+        logger.info("job %s is gone, ended or running elsewhere; skipping", job_id)
+        if _has_ended(store, job_id):  # a run elsewhere still needs the audio
+            uploads.remove(job_id)
+        return None
+    if job.attempts > policy.max_attempts:
+        message = f"The job stopped its worker {policy.max_attempts} times; it is not retried."
+        logger.error("job %s: %s", job_id, message)
+        _fail(store, job_id, WORKER_LOST, message)
+        uploads.remove(job_id)
+        return None
+    return job
+
+
+def _decode(
+    job: Job,
+    store: JobStore,
+    engine: Transcriber,
+    uploads: Uploads,
+    policy: RunPolicy,
+    fetch: Callable[[str, Path], object] | None,
+    long_jobs: LongJobs | None,
+    stop_if: Callable[[], bool] | None,
+) -> TranscriptResult | None:
+    """The job's result (None: a long job that ended while its parts ran). Each segment is
+    recorded as it comes; a cancel, `stop_if()` or the deadline stops it at the next one."""
+    job_id = job.id
+
+    def on_segment(segment: Segment, progress: float) -> None:
+        if not store.record_segment(job_id, segment, progress) or (stop_if and stop_if()):
+            raise JobCanceled(f"Job {job_id} was canceled.")
+        if policy.deadline is not None and time.monotonic() > policy.deadline:
+            raise TimeLimitReached(job_id)
+
+    if job.source_url is not None and fetch is not None:
+        fetch(job.source_url, uploads.path(job_id))
+    if long_jobs is not None and long_jobs.applies(job):
+        return long_jobs.run(job)
+    return engine.transcribe(uploads.path(job_id), job.options, on_segment)
+
+
+def _save(job: Job, result: TranscriptResult, store: JobStore, policy: RunPolicy) -> bool:
+    """Mark the job completed, retrying while the store is away; True when its upload may go
+    (False: no replica confirmed the result, and a failover could make the job run again)."""
+    done, durable = _retrying(
+        lambda: store.durably(lambda s: s.mark_completed(job.id, result)),
+        policy.store_retry_seconds,
+    )
+    if not durable:
+        # A failover now could lose the result and run the job again, which needs the audio.
+        # The sweep removes the upload once it is safe.
+        logger.warning("job %s completed, no replica confirmed it yet; its upload stays", job.id)
+    seconds = (done.completed_at - job.started_at).total_seconds()  # type: ignore[operator]
+    logger.info(
+        "job %s completed: %.1f s of audio in %.1f s",
+        job.id,
+        result.duration,
+        seconds,
+        extra={"audio_seconds": result.duration, "seconds": seconds},
+    )
+    return durable
 
 
 def _decoded_elsewhere(store: JobStore, job_id: str, lease_seconds: int) -> bool:

@@ -52,6 +52,25 @@ SHORT_RETRY_SECONDS = 60.0
 WAIT_TURN_SECONDS = 2.0
 
 
+def engine_config(settings: Settings) -> EngineConfig:
+    """The one place settings become the engine's configuration (`worker.decoding` reads no
+    settings of its own)."""
+    return EngineConfig(
+        models_dir=settings.models_dir,
+        device=settings.device,
+        compute_type=settings.compute_type,
+        cpu_threads=settings.cpu_threads,
+        max_loaded_models=settings.max_loaded_models,
+        model_idle_seconds=settings.model_idle_seconds or None,
+        batch_size=settings.batch_size,
+        batch_min_seconds=settings.batch_min_seconds,
+        max_audio_seconds=settings.max_audio_seconds,
+        batch_jobs=settings.batch_jobs,
+        batch_wait_seconds=settings.batch_wait_ms / 1000,
+        model_replicas=settings.model_replicas,
+    )
+
+
 @cache
 def runtime() -> tuple[JobStore, WhisperEngine, Uploads]:
     """One store and one engine per worker process (the engine keeps its models loaded)."""
@@ -65,22 +84,7 @@ def runtime() -> tuple[JobStore, WhisperEngine, Uploads]:
         min_replicas=settings.redis_min_replicas,
         replica_timeout_ms=settings.redis_replica_timeout_ms,
     )
-    engine = WhisperEngine(
-        EngineConfig(
-            models_dir=settings.models_dir,
-            device=settings.device,
-            compute_type=settings.compute_type,
-            cpu_threads=settings.cpu_threads,
-            max_loaded_models=settings.max_loaded_models,
-            model_idle_seconds=settings.model_idle_seconds or None,
-            batch_size=settings.batch_size,
-            batch_min_seconds=settings.batch_min_seconds,
-            max_audio_seconds=settings.max_audio_seconds,
-            batch_jobs=settings.batch_jobs,
-            batch_wait_seconds=settings.batch_wait_ms / 1000,
-            model_replicas=settings.model_replicas,
-        )
-    )
+    engine = WhisperEngine(engine_config(settings))
     engine.models.start_reaper()  # with WHISPER_JOBS_MODEL_IDLE_SECONDS: unloads idle models
     return store, engine, settings.uploads
 

@@ -1,4 +1,4 @@
-"""Model name -> local CTranslate2 model directory, and a per-process cache of loaded models.
+"""Model name -> local CTranslate2 model directory (loaded models are `model_cache`'s job).
 
 - A path to an existing directory is used as it is.
 - `base` and `tiny.en` come from packages that carry real weights (no model hub at run time):
