@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from typing import Annotated, Any
 
 from fastapi import APIRouter, File, Form, Header, Query, Request, Response, UploadFile, status
@@ -9,7 +10,7 @@ from fastapi.responses import JSONResponse
 from pydantic import AfterValidator, BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
-from app.api.deps import CallerDep, ProducerDep, SettingsDep, StoreDep
+from app.api.deps import CallerDep, EventsDep, ProducerDep, SettingsDep, StoreDep
 from app.api.forms import (
     JobForm,
     bounded_filename,
@@ -17,11 +18,22 @@ from app.api.forms import (
     job_options,
     parse_metadata,
 )
+from app.api.streams import CLIENT_CLOSED_REQUEST, StreamLimiter, until_hung_up
 from app.api.submit import check_caller_url, submit, submit_url
-from app.contract.errors import InvalidRequest, JobNotCompleted, JobNotFound, NoWebhook
+from app.contract.errors import (
+    InvalidRequest,
+    JobNotCompleted,
+    JobNotFound,
+    NoWebhook,
+    SyncTimeout,
+)
 from app.contract.formats import FORMATS, check_format, download_name, render, subtitle_limits
 from app.contract.jobs import Job, JobStatus, WebhookState, new_job_id, utcnow
 from app.storage.broker import enqueue_webhook
+from app.storage.job_events import JobEvents
+
+# The longest long poll (`GET /v1/jobs/{id}?wait=`): below common proxies' 60-100 s idle cuts.
+MAX_LONG_POLL_SECONDS = 60
 
 router = APIRouter(prefix="/v1/jobs", tags=["jobs"])
 
@@ -130,10 +142,51 @@ def list_jobs(
     return JobList(data=jobs[:limit], has_more=len(jobs) > limit)
 
 
-@router.get("/{job_id}", response_model=Job, responses=NOT_FOUND)
-def get_job(job_id: str, store: StoreDep, caller: CallerDep) -> Job:
-    """The job, with its result once completed."""
-    return store.get_owned(job_id, caller)
+@router.get(
+    "/{job_id}",
+    response_model=Job,
+    responses={
+        **NOT_FOUND,
+        429: {"description": "The key holds its share of waits already (`rate_limited`)"},
+    },
+)
+async def get_job(
+    job_id: str,
+    store: StoreDep,
+    caller: CallerDep,
+    events: EventsDep,
+    request: Request,
+    wait: Annotated[
+        float | None,
+        Query(
+            gt=0,
+            le=MAX_LONG_POLL_SECONDS,
+            description="Long poll: answer as soon as the job ends, or after this many seconds "
+            "(at most 60) with its state then. A held wait counts against the key's share.",
+        ),
+    ] = None,
+) -> Response | Job:
+    """The job, with its result once completed. With `wait`, the answer waits for the job's
+    end (a long poll: one request instead of many polls)."""
+    job = await run_in_threadpool(store.get_owned, job_id, caller)
+    if wait is None or job.status.is_terminal:
+        return job
+    streams: StreamLimiter = request.app.state.streams
+    slot = streams.acquire(caller)
+    try:
+        ended = await until_hung_up(request, _ended_within(events, job_id, wait))
+    finally:
+        slot.release()
+    if ended is None:
+        return Response(status_code=CLIENT_CLOSED_REQUEST)  # the caller left; nothing to say
+    return await run_in_threadpool(store.get_owned, job_id, caller)
+
+
+async def _ended_within(events: JobEvents, job_id: str, seconds: float) -> bool:
+    """Waits for the job's end, at most `seconds` (then it is simply not over yet): True."""
+    with contextlib.suppress(SyncTimeout):
+        await events.wait_until_ended(job_id, seconds)
+    return True
 
 
 @router.get(

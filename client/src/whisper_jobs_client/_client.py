@@ -13,6 +13,7 @@ import httpx
 
 from whisper_jobs_client._common import (
     DEFAULT_TIMEOUT,
+    LONG_POLL,
     POLL_INTERVAL,
     POLL_INTERVAL_MAX,
     AudioSource,
@@ -128,8 +129,13 @@ class Client:
             raise JobFailedError(job)
         return job
 
-    def get(self, job_id: str) -> Job:
-        return parse_job(self._request("GET", f"/v1/jobs/{job_id}"))
+    def get(self, job_id: str, *, wait: float | None = None) -> Job:
+        """The job. With `wait` (seconds, at most 60), a long poll: the server answers as soon
+        as the job ends, or after `wait` with the job as it is then."""
+        if wait is None:
+            return parse_job(self._request("GET", f"/v1/jobs/{job_id}"))
+        params, read = {"wait": f"{wait:g}"}, httpx.Timeout(wait + 30, connect=10.0)
+        return parse_job(self._request("GET", f"/v1/jobs/{job_id}", params=params, timeout=read))
 
     def events(self, job_id: str, *, timeout: float | None = None) -> Generator[Event, None, None]:
         """The job's event stream, up to its final event (or the server closing the stream);
@@ -184,7 +190,10 @@ class Client:
     def _poll(self, job_id: str, deadline: Deadline, on_event: EventCallback | None) -> Job:
         interval, reported = POLL_INTERVAL, -1.0
         while True:
-            job = self.get(job_id)
+            # A long poll: the job's end comes back at once; progress at least every LONG_POLL s.
+            remaining = deadline.remaining()
+            wait = LONG_POLL if remaining is None else min(LONG_POLL, remaining)
+            job = self.get(job_id, wait=wait) if wait > 0 else self.get(job_id)
             if on_event is not None and job.progress != reported:
                 reported = job.progress
                 on_event(progress_event(job))

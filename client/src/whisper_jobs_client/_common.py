@@ -31,6 +31,8 @@ TERMINAL_EVENTS = frozenset(status.value for status in JobStatus if status.is_te
 #: The server sends a keep-alive comment every 15 s; a read that waits twice that is a dead link.
 STREAM_READ_TIMEOUT = 30.0
 POLL_INTERVAL = 0.5
+# Seconds one long poll (`GET /v1/jobs/{id}?wait=`) may wait while `wait` polls.
+LONG_POLL = 10.0
 POLL_INTERVAL_MAX = 5.0
 DEFAULT_TIMEOUT = httpx.Timeout(60.0, connect=10.0)
 SERVER_ENV, KEY_ENV = "WHISPER_JOBS_SERVER", "WHISPER_JOBS_API_KEY"
