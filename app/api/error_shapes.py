@@ -13,6 +13,7 @@ route runs (the key check, the upload cap) use them too. No FastAPI in here.
 from __future__ import annotations
 
 import json
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 OPENAI_PREFIXES = ("/v1/audio/", "/v1/models")
@@ -40,6 +41,27 @@ def shaped(
         "server_error" if status >= 500 else "invalid_request_error"
     )
     return status, {"error": {"message": message, "type": kind, "param": param, "code": code}}
+
+
+async def send_refusal(
+    send: Callable[[dict[str, Any]], Awaitable[None]],
+    path: str,
+    status: int,
+    code: str,
+    message: str,
+    extra_headers: tuple[tuple[bytes, bytes], ...] = (),
+) -> None:
+    """An error answered straight on ASGI (by a middleware, before any route runs), closing the
+    connection: the request's body was not (wholly) read, so it cannot carry another request."""
+    status, body = shaped_bytes(path, status, code, message)
+    headers = [
+        (b"content-type", b"application/json"),
+        (b"content-length", str(len(body)).encode()),
+        *extra_headers,
+        (b"connection", b"close"),
+    ]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
 
 
 def shaped_bytes(path: str, status: int, code: str, message: str) -> tuple[int, bytes]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from app.api.error_shapes import shaped_bytes
+from app.api.error_shapes import send_refusal
 from app.core.auth import ANONYMOUS, KeyRing
 
 MESSAGE = "A valid API key is required: send `Authorization: Bearer <key>`."
@@ -45,18 +45,5 @@ class KeyCheck:
 
 
 async def _refuse(path: str, send: Send) -> None:
-    status, body = shaped_bytes(path, 401, "unauthorized", MESSAGE)
-    await send(
-        {
-            "type": "http.response.start",
-            "status": status,
-            "headers": [
-                (b"content-type", b"application/json"),
-                (b"content-length", str(len(body)).encode()),
-                (b"www-authenticate", b"Bearer"),
-                # The body was not read: the connection cannot carry another request.
-                (b"connection", b"close"),
-            ],
-        }
-    )
-    await send({"type": "http.response.body", "body": body})
+    challenge = ((b"www-authenticate", b"Bearer"),)
+    await send_refusal(send, path, 401, "unauthorized", MESSAGE, challenge)

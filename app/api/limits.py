@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app.api.error_shapes import shaped_bytes
+from app.api.error_shapes import send_refusal
 
 
 @dataclass(frozen=True)
@@ -34,30 +34,16 @@ class BodyLimits:
         self.app = app
         self.rules = rules
 
-    def _refusal(self, path: str, too_slow: bool) -> tuple[int, bytes]:
+    async def _refuse(self, path: str, too_slow: bool, send: Send) -> None:
         if too_slow:
             message = (
                 f"The request body came too slowly: allow {self.rules.body_seconds:g} s, plus one "
                 f"for every {self.rules.min_bytes_per_second} bytes."
             )
-            return shaped_bytes(path, 408, "request_timeout", message)
-        message = f"The upload exceeds the limit of {self.rules.max_bytes} bytes."
-        return shaped_bytes(path, 413, "payload_too_large", message)
-
-    async def _refuse(self, path: str, too_slow: bool, send: Send) -> None:
-        status, body = self._refusal(path, too_slow)
-        await send(
-            {
-                "type": "http.response.start",
-                "status": status,
-                "headers": [
-                    (b"content-type", b"application/json"),
-                    (b"content-length", str(len(body)).encode()),
-                    (b"connection", b"close"),
-                ],
-            }
-        )
-        await send({"type": "http.response.body", "body": body})
+            await send_refusal(send, path, 408, "request_timeout", message)
+        else:
+            message = f"The upload exceeds the limit of {self.rules.max_bytes} bytes."
+            await send_refusal(send, path, 413, "payload_too_large", message)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":

@@ -55,12 +55,16 @@ class CreationHost(Protocol):
 
 
 class JobCreation:
-    def __init__(self, host: CreationHost, script: Script) -> None:
-        self.host = host
-        self.script = script  # the creation script, registered on the host's client
+    """Holds the creation script; the store is passed to each call (not kept: a store that
+    held this and this the store would be a cycle, freed only by the garbage collector, its
+    connections with it)."""
+
+    def __init__(self, script: Script) -> None:
+        self.script = script  # the creation script, registered on the store's client
 
     def create(
         self,
+        host: CreationHost,
         job: Job,
         idempotency: tuple[str, str] | None = None,
         message: QueuedMessage | None = None,
@@ -71,7 +75,6 @@ class JobCreation:
         `RateLimited`). With `message`, the job's queue message is pushed with it (not on a
         replay). With `min_replicas`, a job that fewer replicas acknowledged in time is refused
         (`QueueUnavailable`; it is marked failed and its idempotency key freed)."""
-        host = self.host
         try:
             created, durable = host.durably(
                 lambda pinned: self._create(pinned, job, idempotency, message, caps)
@@ -90,7 +93,7 @@ class JobCreation:
             with suppress(Exception):  # Redis may still be away: the sweep then finds no audio
                 host.mark_failed(job.id, QueueUnavailable.code, refusal)
                 if idempotency is not None:
-                    self.forget(job.owner, idempotency[0])
+                    self.forget(host, job.owner, idempotency[0])
             raise QueueUnavailable(refusal)
         return created
 
@@ -134,7 +137,7 @@ class JobCreation:
             return self._create(host, job, idempotency, message, caps)
         return original
 
-    def forget(self, owner: str, key: str) -> None:
+    def forget(self, host: CreationHost, owner: str, key: str) -> None:
         """A submission that failed after its record was written (it could not be queued): the
         key is freed, so retrying the same request makes a new job instead of replaying that."""
-        self.host.redis.delete(idempotency_key_for(owner, key))
+        host.redis.delete(idempotency_key_for(owner, key))

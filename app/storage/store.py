@@ -26,7 +26,7 @@ from app.contract.jobs import (
 from app.storage import stats
 from app.storage.idempotency import JobCreation
 from app.storage.inspection import Inspection
-from app.storage.job_creation import script_for
+from app.storage.job_creation import Caps, script_for
 from app.storage.job_parts import PARTS_OWNER, JobParts, parts_key_for
 from app.storage.keys import (
     ACTIVE_KEY,
@@ -41,6 +41,7 @@ from app.storage.keys import (
     segments_key_for,
     webhook_claim_key_for,
 )
+from app.storage.kombu_layout import QueuedMessage
 from app.storage.records import dump_job, is_job_id, owner_in, parse_job, text_of
 from app.storage.transactions import Write, pinned, watch_update
 from app.storage.webhook_deliveries import WebhookDeliveries
@@ -70,8 +71,17 @@ class JobStore:
         self.inspect = Inspection(redis)
         self.webhooks = WebhookDeliveries(redis)
         self.parts = JobParts(redis, result_ttl_seconds)
-        self.creation = JobCreation(self, script_for(redis))
-        self.create = self.creation.create  # the door of every new job
+        self.creation = JobCreation(script_for(redis))
+
+    def create(
+        self,
+        job: Job,
+        idempotency: tuple[str, str] | None = None,
+        message: QueuedMessage | None = None,
+        caps: Caps | None = None,
+    ) -> Job:
+        """A new job, admitted and idempotent: `app.storage.idempotency.JobCreation.create`."""
+        return self.creation.create(self, job, idempotency, message, caps)
 
     def durably(self, write: Callable[[Self], T]) -> tuple[T, bool]:
         """`write(store)` on one connection, then Redis' `WAIT` for `min_replicas` on it: (the

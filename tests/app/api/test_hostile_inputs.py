@@ -16,7 +16,7 @@ from app.contract.jobs import new_job_id
 from app.core.config import Settings
 from app.core.embedded import free_port
 from app.storage import keys as layout
-from app.storage.store import JobStore
+from app.storage.idempotency import JobCreation
 from tests.app.api.test_jobs_routes import assert_error, submit
 
 SECRET = "whsec_" + base64.b64encode(b"s" * 32).decode()
@@ -178,18 +178,18 @@ def test_a_key_whose_creation_failed_can_be_retried(
     redis_client: redis.Redis,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    real = JobStore._create
+    real = JobCreation._create
 
     def lost(*_: object, **__: object) -> None:  # the connection drops mid-transaction
         raise redis.ConnectionError("Redis went away")
 
-    monkeypatch.setattr(JobStore, "_create", lost)
+    monkeypatch.setattr(JobCreation, "_create", lost)
     assert_error(submit(client, headers={"Idempotency-Key": "r"}), 503, "queue_unavailable")
     # One transaction: neither a record, nor a message, nor the key's record, nor the upload.
     assert redis_client.keys("whisper-jobs:job:*") == []
     assert redis_client.llen("transcribe.base") == 0
     assert list(settings.uploads.directory.iterdir()) == []
-    monkeypatch.setattr(JobStore, "_create", real)
+    monkeypatch.setattr(JobCreation, "_create", real)
     retried = submit(client, headers={"Idempotency-Key": "r"})
     assert retried.status_code == 202, retried.text
     assert retried.json()["status"] == "queued"
