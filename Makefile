@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 UV := $(shell command -v uv 2>/dev/null || echo "python3 -m uv")
 
-.PHONY: setup serve test test-fast test-isa lint format bench bench-gpu
+.PHONY: setup serve test test-fast test-isa test-one-core lint format bench bench-gpu
 
 setup:
 	@command -v uv >/dev/null 2>&1 || python3 -m uv --version >/dev/null 2>&1 \
@@ -47,6 +47,11 @@ test-isa: setup
 		tests/e2e/test_features.py::test_transcript_formats_over_http \
 		tests/e2e/test_features.py::test_an_english_only_model_job_runs_on_its_own_queue \
 		tests/e2e/test_features.py::test_split_channels_end_to_end
+
+# The end-to-end tests on one core (every process they start inherits it): a busy CI machine's
+# worst case, to prove no test depends on the machine's speed.
+test-one-core: setup
+	taskset -c 0 $(UV) run --no-sync pytest -q tests/e2e
 
 bench: setup
 	$(UV) run --no-sync python -m benchmarks.run
