@@ -148,3 +148,46 @@ def test_unknown_job_is_skipped(store: JobStore, tmp_path: Path):
     transcriber = ScriptedTranscriber()
     run_job("missing", store, transcriber, Uploads(tmp_path))
     assert transcriber.calls == 0
+
+
+def test_every_engine_setting_reaches_the_engine(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`engine_config` is the one place settings become the engine's configuration: each field
+    of `EngineConfig` follows its setting (a field left at its own default would not)."""
+    import dataclasses
+
+    from app.core.config import Settings, get_settings
+    from worker.decoding.engine import EngineConfig
+
+    # Importing the tasks configures the Celery app from the settings: a Redis URL is needed
+    # (nothing connects to it), and the cached settings are dropped afterwards.
+    monkeypatch.setenv("WHISPER_JOBS_REDIS_URL", "redis://127.0.0.1:1/0")
+    get_settings.cache_clear()
+    try:
+        from worker.tasks import engine_config
+    finally:
+        get_settings.cache_clear()
+
+    settings = Settings(
+        data_dir=tmp_path,
+        device="cpu",
+        compute_type="int8",
+        cpu_threads=3,
+        max_loaded_models=3,
+        model_idle_seconds=5,
+        batch_size=4,
+        batch_min_seconds=30,
+        max_audio_seconds=100,
+        batch_jobs=2,
+        batch_wait_ms=10,
+        model_replicas=2,
+    )
+    made, defaults = engine_config(settings), EngineConfig(models_dir=Path("elsewhere"))
+    unchanged = [
+        f.name
+        for f in dataclasses.fields(EngineConfig)
+        if getattr(made, f.name) == getattr(defaults, f.name)
+    ]
+    assert unchanged == []
+    assert made.models_dir == settings.models_dir and made.batch_wait_seconds == 0.01
