@@ -12,29 +12,10 @@ from fastapi.testclient import TestClient
 
 from app.api.main import create_app
 from app.contract import formats
-from app.contract.jobs import Segment, TranscriptResult
 from app.core.config import Settings
 from app.storage.store import JobStore
 from tests.app.api.test_jobs_routes import submit
-
-RESULT = TranscriptResult(
-    model="base",
-    language="en",
-    language_probability=0.9,
-    duration=2.0,
-    text=" Hello there.",
-    segments=[
-        Segment(
-            id=0,
-            start=0.0,
-            end=2.0,
-            text=" Hello there.",
-            avg_logprob=-0.1,
-            no_speech_prob=0.0,
-            compression_ratio=1.0,
-        )
-    ],
-)
+from tests.app.storage.test_store import RESULT
 
 
 @pytest.fixture
@@ -67,7 +48,7 @@ def test_a_new_format_is_one_registry_entry(
     assert response.status_code == 200, response.text
     assert response.headers["content-type"] == "text/csv; charset=utf-8"
     assert response.headers["content-disposition"] == 'inline; filename="jfk.csv"'
-    assert response.text == "0.0,2.0,Hello there.\n"
+    assert response.text == "0.0,2.0,hi\n"
     listed = app_client.get("/v1/formats").json()["data"]
     assert [f["name"] for f in listed] == [*formats.FORMATS]
     assert {

@@ -10,8 +10,8 @@ from fastapi.testclient import TestClient
 
 from app.storage.keys import events_channel_for
 from app.storage.store import JobStore
-from tests.app.api.test_formats_registry import RESULT
 from tests.app.api.test_jobs_routes import assert_error, submit
+from tests.app.storage.test_store import RESULT
 
 
 def test_a_long_poll_answers_when_the_job_ends(client: TestClient, store: JobStore) -> None:
