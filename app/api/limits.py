@@ -69,7 +69,9 @@ class BodyLimits:
             allowed = started_at + self.rules.body_seconds - loop.time()
             allowed += received / self.rules.min_bytes_per_second
             try:
-                message = await asyncio.wait_for(receive(), max(allowed, 0.0))
+                # A timeout scope, not wait_for: no task made per chunk of a large upload.
+                async with asyncio.timeout(max(allowed, 0.0)):
+                    message = await receive()
             except TimeoutError:
                 refused = True  # the app sees a disconnect and stops; we answer below
                 return {"type": "http.disconnect"}
