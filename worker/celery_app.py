@@ -20,6 +20,7 @@ from app.core.logs import configure_logging
 from app.storage.broker import celery_config
 from worker.decoding.weights import prepare_models
 from worker.heartbeat import Heartbeat, queues_of
+from worker.working_copies import WorkingCopySweeper
 
 
 @signals.setup_logging.connect
@@ -65,19 +66,26 @@ app = celery_app
 
 
 _heartbeat: Heartbeat | None = None
+_copies: WorkingCopySweeper | None = None
 
 
 @signals.worker_ready.connect
 def _start_heartbeat(sender: Any, **_: Any) -> None:
-    global _heartbeat
-    _heartbeat = Heartbeat(get_settings(), str(sender.hostname), queues_of(sender))
+    global _heartbeat, _copies
+    settings = get_settings()
+    _heartbeat = Heartbeat(settings, str(sender.hostname), queues_of(sender))
     _heartbeat.start()
+    if settings.upload_store is not None:  # uploads in a bucket: this host's copies are its own
+        _copies = WorkingCopySweeper(settings)
+        _copies.start()
 
 
 @signals.worker_shutdown.connect
 def _stop_heartbeat(**_: Any) -> None:
     if _heartbeat is not None:
         _heartbeat.stop()
+    if _copies is not None:
+        _copies.stop()
 
 
 # The models this worker consumes the queues of (set as it starts).

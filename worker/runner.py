@@ -26,7 +26,7 @@ from app.contract.errors import (
     WhisperJobsError,
 )
 from app.contract.jobs import Job, Segment, TranscriptResult
-from app.core.uploads import Uploads
+from app.core.uploads import UploadStore, UploadStoreUnavailable
 from app.storage.clients import is_redis_unavailable
 from app.storage.job_parts import PARTS_OWNER
 from app.storage.store import JobStore
@@ -89,7 +89,7 @@ def run_job(
     job_id: str,
     store: JobStore,
     engine: Transcriber,
-    uploads: Uploads,
+    uploads: UploadStore,
     policy: RunPolicy | None = None,
     fetch: Callable[[str, Path], object] | None = None,
     long_jobs: LongJobs | None = None,
@@ -127,6 +127,12 @@ def run_job(
         _fail(store, job_id, e.code, e.message)
     except (TimeLimitReached, *policy.timeout_errors):  # type: ignore[misc]
         _fail(store, job_id, "timeout", "The job ran past its time limit.")
+    except UploadStoreUnavailable as e:
+        # The bucket is away: as with the job store, the job is not failed. It stays
+        # `processing` until its lease lapses, then the sweep queues it again (one more
+        # attempt), and its upload must stay for that run.
+        logger.warning("job %s: %s; it will run again", job_id, e)
+        ended = False
     except Exception as e:
         if is_redis_unavailable(e):
             # The store went away mid-job (e.g. a failover): not the job's fault, so it is not
@@ -143,11 +149,12 @@ def run_job(
         ended = False
         raise
     finally:
+        uploads.release(job_id)  # this run's working copy (the upload itself stays till the end)
         if ended:
             uploads.remove(job_id)
 
 
-def _claim(job_id: str, store: JobStore, uploads: Uploads, policy: RunPolicy) -> Job | None:
+def _claim(job_id: str, store: JobStore, uploads: UploadStore, policy: RunPolicy) -> Job | None:
     """The job marked processing (one more attempt), or None when this run must not decode it:
     a part decoded elsewhere, a job gone, ended or running elsewhere, or one that has stopped
     its worker too often (failed here with `worker_lost`)."""
@@ -174,7 +181,7 @@ def _decode(
     job: Job,
     store: JobStore,
     engine: Transcriber,
-    uploads: Uploads,
+    uploads: UploadStore,
     policy: RunPolicy,
     fetch: Callable[[str, Path], object] | None,
     long_jobs: LongJobs | None,
@@ -191,10 +198,12 @@ def _decode(
             raise TimeLimitReached(job_id)
 
     if job.source_url is not None and fetch is not None:
-        fetch(job.source_url, uploads.path(job_id))
+        fetch(job.source_url, path := uploads.path(job_id))
+    else:
+        path = uploads.fetch(job_id)  # from the bucket, when uploads live in one
     if long_jobs is not None and long_jobs.applies(job):
         return long_jobs.run(job)
-    return engine.transcribe(uploads.path(job_id), job.options, on_segment)
+    return engine.transcribe(path, job.options, on_segment)
 
 
 def _save(job: Job, result: TranscriptResult, store: JobStore, policy: RunPolicy) -> bool:

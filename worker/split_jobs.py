@@ -36,7 +36,7 @@ from app.contract.jobs import (
     new_job_id,
     utcnow,
 )
-from app.core.uploads import Uploads
+from app.core.uploads import UploadStore
 from app.storage.job_parts import PARTS_OWNER, Part, PartsPlan
 from app.storage.kombu_layout import QueuedMessage
 from app.storage.store import JobStore
@@ -82,7 +82,7 @@ class SplitRun:
         self,
         job: Job,
         store: JobStore,
-        uploads: Uploads,
+        uploads: UploadStore,
         policy: SplitPolicy,
         engine: PartsEngine,
         queue_part: Callable[[Job], QueuedMessage],
@@ -182,6 +182,9 @@ class SplitRun:
                 audio = decode(self.uploads.path(self.job.id))[0]
             a, b = round(part.start * SAMPLE_RATE), round(part.end * SAMPLE_RATE)
             write_wav(self.uploads.path(part.job_id), audio[a:b])
+            # Readable by every worker (a bucket: sent there, and the local copy dropped).
+            self.uploads.publish(part.job_id)
+            self.uploads.release(part.job_id)
             options = self.job.options.model_copy(
                 update={"language": plan.language, "batched": batched}
             )
@@ -263,7 +266,7 @@ class LongJobSplitter:
 
     policy: SplitPolicy
     store: JobStore
-    uploads: Uploads
+    uploads: UploadStore
     engine: PartsEngine
     queue_part: Callable[[Job], QueuedMessage]
     run_part: Callable[[str, Callable[[], bool]], None]

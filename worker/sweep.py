@@ -5,14 +5,14 @@
 - A `processing` job whose lease expired (its worker vanished without the message coming back) is
   put back to `queued` and sent again. Its attempt counter still grows, so a job that keeps killing
   workers ends as `worker_lost`.
-- An upload whose job ended (or is gone) is removed, once it is older than a sweep: a run keeps
+- An upload whose job ended (or is gone) is removed (from the data directory or the bucket, and
+  this host's working copies), once it is older than a sweep: a run keeps
   its audio when no replica confirmed its result, in case a failover makes it run again.
 A duplicate message is harmless: the task skips jobs that already ended.
 """
 
 from __future__ import annotations
 
-import itertools
 import logging
 import time
 from collections.abc import Callable
@@ -21,7 +21,7 @@ from datetime import timedelta
 
 from app.contract.errors import InvalidTransition, JobNotFound
 from app.contract.jobs import Job, JobStatus, utcnow
-from app.core.uploads import Uploads
+from app.core.uploads import UploadStore, UploadStoreUnavailable
 from app.storage.records import is_job_id
 from app.storage.store import JobStore
 
@@ -66,20 +66,20 @@ def sweep(
     return report
 
 
-def sweep_uploads(store: JobStore, uploads: Uploads, older_than_seconds: float) -> int:
-    """Remove uploads whose job ended or is gone: how many."""
-    if not uploads.directory.is_dir():
-        return 0
+def sweep_uploads(store: JobStore, uploads: UploadStore, older_than_seconds: float) -> int:
+    """Remove uploads (and this host's working copies) whose job ended or is gone: how many.
+    Only those older than a sweep: a run keeps its copy while it lasts, and a submission stores
+    its upload just before its record."""
     cutoff = time.time() - older_than_seconds
     removed = 0
-    for path in itertools.islice(uploads.directory.iterdir(), UPLOADS_PER_SWEEP):
-        try:
-            if not is_job_id(path.name) or path.stat().st_mtime > cutoff:
-                continue  # not ours, or being written / just submitted
-        except FileNotFoundError:
-            continue
-        job = store.get(path.name, with_result=False)
-        if job is None or job.status.is_terminal:
-            uploads.remove(path.name)
-            removed += 1
+    try:
+        for name in uploads.stored_before(cutoff, UPLOADS_PER_SWEEP):
+            if not is_job_id(name):
+                continue  # not ours
+            job = store.get(name, with_result=False)
+            if job is None or job.status.is_terminal:
+                uploads.remove(name)
+                removed += 1
+    except UploadStoreUnavailable as e:  # the next sweep goes on
+        logger.warning("sweep: %s", e)
     return removed

@@ -20,7 +20,7 @@ from app.contract.jobs import SWEEP_TASK, TRANSCRIBE_TASK, WEBHOOK_TASK, Job, ut
 from app.core.config import Settings, get_settings
 from app.core.logs import job_context
 from app.core.netguard import UrlPolicy, receiver_of
-from app.core.uploads import Uploads
+from app.core.uploads import UploadStore
 from app.storage.broker import (
     enqueue_transcription,
     enqueue_webhook,
@@ -72,7 +72,7 @@ def engine_config(settings: Settings) -> EngineConfig:
 
 
 @cache
-def runtime() -> tuple[JobStore, WhisperEngine, Uploads]:
+def runtime() -> tuple[JobStore, WhisperEngine, UploadStore]:
     """One store and one engine per worker process (the engine keeps its models loaded)."""
     settings = get_settings()
     client = redis_client(settings)  # explicit timeouts: a frozen Redis is an error, not a hang

@@ -21,6 +21,7 @@ from app.contract.errors import (
     JobFailed,
     QueueUnavailable,
     RateLimited,
+    StorageUnavailable,
     Unauthorized,
     WhisperJobsError,
 )
@@ -89,6 +90,7 @@ STATUS: dict[str, int] = {
     "model_load_failed": 500,
     "download_failed": 502,
     "queue_unavailable": 503,
+    "storage_unavailable": 503,
     "overloaded": 503,
     "sync_timeout": 504,
 }
@@ -108,7 +110,7 @@ def install_error_handlers(app: FastAPI) -> None:
             headers["WWW-Authenticate"] = "Bearer"
         if isinstance(exc, RateLimited):
             headers["Retry-After"] = str(exc.retry_after)
-        if isinstance(exc, QueueUnavailable):
+        if isinstance(exc, QueueUnavailable | StorageUnavailable):
             headers["Retry-After"] = str(REDIS_RETRY_AFTER_SECONDS)
         param = exc.param if isinstance(exc, InvalidRequest) else None
         return error_response(request, status_for(exc), exc.code, exc.message, headers, param)

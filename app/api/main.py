@@ -31,7 +31,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        settings.uploads.ensure()
+        settings.uploads.check()
         app.state.settings = settings
         if app.state.keys.is_open:
             logger.warning(

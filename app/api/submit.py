@@ -1,18 +1,18 @@
 """Accepting one upload as a job: store the file, look into it, admit it, queue it.
 
 Kept apart from the router so the order of these steps (which decides what can be lost) reads in
-one place: the file is on disk and checked, then the record is written, then the task is queued;
-any failure before the record exists removes the file.
+one place: the upload is checked, then stored, then the record is written and the task queued;
+any failure before the record exists removes the stored upload.
 """
 
 from __future__ import annotations
 
 import asyncio
 import hashlib
+import io
 import json
 import logging
 import socket
-from pathlib import Path
 from typing import BinaryIO
 
 from celery import Celery
@@ -21,30 +21,19 @@ from app.contract.errors import (
     AudioTooLong,
     EmptyFile,
     InvalidRequest,
+    StorageUnavailable,
 )
 from app.contract.jobs import Job
 from app.core.config import Settings
 from app.core.netguard import UrlPolicy, addresses_of, check_addresses, split_url
 from app.core.probe import probe
+from app.core.uploads import UploadStoreUnavailable
 from app.storage.broker import task_time_limits, transcription_message
 from app.storage.job_creation import Caps
 from app.storage.records import dump_job, parse_job
 from app.storage.store import JobStore
 
 logger = logging.getLogger(__name__)
-_COPY_CHUNK = 1 << 20
-
-
-def save_upload(source: BinaryIO, destination: Path) -> tuple[int, str]:
-    """Copy the spooled upload to the shared data directory in chunks: (bytes, sha256)."""
-    written = 0
-    digest = hashlib.sha256()
-    with destination.open("wb") as out:
-        while chunk := source.read(_COPY_CHUNK):
-            out.write(chunk)
-            digest.update(chunk)
-            written += len(chunk)
-    return written, digest.hexdigest()
 
 
 def fingerprint(job: Job, content: str) -> str:
@@ -70,12 +59,13 @@ def submit(
 ) -> tuple[Job, bool]:
     """(the job, True) when queued now; (the original job, False) for an idempotent replay."""
     uploads = settings.uploads
-    path = uploads.path(job.id)
+    saved = False
     try:
-        size, file_sha256 = save_upload(upload, path)
-        if size == 0:
+        # Looked into before it is stored: a refused file never reaches the store.
+        if upload.seek(0, io.SEEK_END) == 0:
             raise EmptyFile("The uploaded file is empty.")
-        probed = probe(path)
+        upload.seek(0)
+        probed = probe(upload)
         job.audio_seconds = probed.duration
         if job.options.channels == "split" and probed.channels not in (0, 2):  # 0: not declared
             raise InvalidRequest(
@@ -88,9 +78,17 @@ def submit(
                 f"The audio lasts {job.audio_seconds:.0f} s; the limit is "
                 f"{settings.max_audio_seconds:.0f} s."
             )
+        upload.seek(0)
+        try:
+            _, file_sha256 = uploads.save(job.id, upload)
+            saved = True
+        except UploadStoreUnavailable as e:
+            logger.warning("job %s: upload not stored: %s", job.id, e)
+            raise StorageUnavailable("The upload store is unavailable; try again shortly.") from e
         stored = _record(job, settings, store, producer, idempotency_key, file_sha256)
     except BaseException:
-        uploads.remove(job.id)
+        if saved:
+            uploads.remove(job.id)
         raise
     if stored.id != job.id:
         uploads.remove(job.id)

@@ -104,6 +104,12 @@ class QueueUnavailable(WhisperJobsError):
     code = "queue_unavailable"
 
 
+class StorageUnavailable(WhisperJobsError):
+    """The upload store (a bucket) could not take the upload: nothing was kept."""
+
+    code = "storage_unavailable"
+
+
 class Unauthorized(WhisperJobsError):
     code = "unauthorized"
 

@@ -28,11 +28,13 @@ CONFIGURATION_ERROR = settings_errors.CONFIGURATION_ERROR
 
 def check(settings: Settings) -> None:
     """What `api`, `worker`, `beat` and `webhooks` refuse at start, checked without starting:
-    the Redis URL, an open API without keys, decoding jobs together in several processes."""
+    the Redis URL, an open API without keys, decoding jobs together in several processes, an
+    upload bucket that is missing or refuses the credentials."""
     settings.require_redis_url()
     for problem in (settings.open_service_problem(), settings.batching_problem()):
         if problem:
             raise ConfigurationError(problem)
+    settings.uploads.check()  # a bucket that is missing, or refuses these credentials
 
 
 #: uvicorn's httptools protocol with a deadline for a request's headers (by name: uvicorn's
@@ -46,6 +48,7 @@ def run_api(settings: Settings) -> None:
     settings.require_redis_url()
     if problem := settings.open_service_problem():
         raise ConfigurationError(problem)
+    settings.uploads.check()
     port = int(os.environ.get("PORT", settings.api_port))
     uvicorn.run(
         "app.api.main:create_app",
@@ -100,6 +103,7 @@ def run_worker(settings: Settings, models: list[str] | None = None, quiet: bool 
     unknown = set(models or ()) - set(settings.models)
     if unknown:
         raise ConfigurationError(f"not in WHISPER_JOBS_MODELS: {', '.join(sorted(unknown))}")
+    settings.uploads.check()
     argv = worker_argv(settings, models, quiet)
     os.execv(argv[0], argv)  # become the Celery worker: signals reach it directly
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import base64
 import ipaddress
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -18,12 +18,13 @@ from pydantic_settings import NoDecode, SettingsConfigDict
 from app.contract.languages import MODEL_NAME_PATTERN
 from app.core.logs import LogFormat
 from app.core.redis_settings import RedisSettings
-from app.core.uploads import Uploads
+from app.core.upload_settings import UploadStoreSettings
+from app.core.uploads import LocalUploads, UploadStore
 
 MIN_WEBHOOK_SECRET_BYTES = 24
 
 
-class Settings(RedisSettings):
+class Settings(RedisSettings, UploadStoreSettings):
     """Every setting of the service; docs/configuration.md is generated from this class."""
 
     # An empty variable is an unset one: docker-compose.yml forwards every setting as
@@ -423,9 +424,14 @@ class Settings(RedisSettings):
             "then WHISPER_JOBS_API_KEYS), or set WHISPER_JOBS_ALLOW_OPEN=true to run it open."
         )
 
-    @property
-    def uploads(self) -> Uploads:
-        return Uploads(self.data_dir / "uploads")
+    @cached_property
+    def uploads(self) -> UploadStore:
+        """The upload store (one per process: a bucket's client and its connections)."""
+        if self.upload_store is None:
+            return LocalUploads(self.data_dir / "uploads")
+        from app.core.object_uploads import ObjectUploads  # boto3 only where it is used
+
+        return ObjectUploads(self, self.data_dir / "uploads")
 
     @property
     def models_dir(self) -> Path:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 import av
 
@@ -20,11 +21,14 @@ class ProbeResult:
     channels: int
 
 
-def probe(path: Path) -> ProbeResult:
+def probe(source: Path | BinaryIO) -> ProbeResult:
+    """`source`: a file, or an open upload (read from where it stands; left wherever the probe
+    stopped reading)."""
     try:
         # A small probe: headers only (measured: 0.5 ms instead of 2.2 ms on a short WAV).
         container = av.open(
-            str(path),
+            str(source) if isinstance(source, Path) else source,
+            mode="r",
             metadata_errors="ignore",
             options={"probesize": "4096", "analyzeduration": "0"},
         )

@@ -10,7 +10,7 @@ import redis
 from app.contract.errors import AudioTooLong
 from app.contract.jobs import Job, JobOptions, JobStatus, new_job_id, utcnow
 from app.core.config import Settings
-from app.core.uploads import Uploads
+from app.core.uploads import LocalUploads
 from app.storage.broker import celery_config, task_time_limits
 from app.storage.kombu_layout import pending_job_ids
 from app.storage.store import JobStore
@@ -46,7 +46,7 @@ def test_a_job_that_keeps_killing_workers_fails_with_worker_lost(store: JobStore
     for _ in range(3):  # three starts that never finished (the worker died each time)
         store.mark_processing(job.id)
     transcriber = ScriptedTranscriber()
-    run_job(job.id, store, transcriber, Uploads(audio.parent), RunPolicy(max_attempts=3))
+    run_job(job.id, store, transcriber, LocalUploads(audio.parent), RunPolicy(max_attempts=3))
     failed = store.get(job.id)
     assert transcriber.calls == 0
     assert failed is not None and failed.status is JobStatus.FAILED
@@ -61,7 +61,7 @@ def test_the_lease_lives_while_the_job_runs(store: JobStore, tmp_path: Path) -> 
     audio.write_bytes(b"x")
     seen: list[bool] = []
     transcriber = ScriptedTranscriber(before_last=lambda: seen.append(store.has_lease(job.id)))
-    run_job(job.id, store, transcriber, Uploads(audio.parent))
+    run_job(job.id, store, transcriber, LocalUploads(audio.parent))
     assert seen == [True]
     assert not store.has_lease(job.id)  # gone with the terminal transition
 
@@ -77,7 +77,7 @@ def test_timeouts_fail_the_job_with_timeout(store: JobStore, tmp_path: Path) -> 
         job.id,
         store,
         ScriptedTranscriber(Late()),
-        Uploads(audio.parent),
+        LocalUploads(audio.parent),
         RunPolicy(timeout_errors=(Late,)),
     )
     failed = store.get(job.id)
@@ -91,7 +91,11 @@ def test_a_job_past_its_deadline_stops_at_its_next_segment_with_timeout(
     job, audio = job_with_upload(store, tmp_path)
     transcriber = ScriptedTranscriber()
     run_job(
-        job.id, store, transcriber, Uploads(audio.parent), RunPolicy(deadline=time.monotonic() - 1)
+        job.id,
+        store,
+        transcriber,
+        LocalUploads(audio.parent),
+        RunPolicy(deadline=time.monotonic() - 1),
     )
     failed = store.get(job.id)
     assert failed is not None and failed.status is JobStatus.FAILED
@@ -194,7 +198,7 @@ def test_a_redis_outage_mid_job_leaves_it_to_run_again_not_failed(
     job, audio = job_with_upload(store, tmp_path)
     # The store's primary went away while the job decoded (what a failover looks like here).
     transcriber = ScriptedTranscriber(redis.ConnectionError("Connection refused"))
-    run_job(job.id, store, transcriber, Uploads(audio.parent), RunPolicy(lease_seconds=3))
+    run_job(job.id, store, transcriber, LocalUploads(audio.parent), RunPolicy(lease_seconds=3))
     stuck = store.get(job.id)
     assert stuck is not None and stuck.status is JobStatus.PROCESSING and stuck.error is None
     assert audio.exists()  # kept for the run the sweep will start once the lease lapses
@@ -215,7 +219,7 @@ def test_a_result_waits_out_a_short_store_outage(
 
     monkeypatch.setattr(store, "mark_completed", flaky)
     monkeypatch.setattr("worker.runner.time.sleep", lambda _: None)
-    run_job(job.id, store, ScriptedTranscriber(), Uploads(audio.parent))
+    run_job(job.id, store, ScriptedTranscriber(), LocalUploads(audio.parent))
     done = store.get(job.id)
     assert done is not None and done.status is JobStatus.COMPLETED
     assert not audio.exists()
@@ -227,11 +231,11 @@ def test_a_run_whose_job_was_queued_again_keeps_the_upload_for_the_next(
     job, audio = job_with_upload(store, tmp_path)
     # Mid-run, the sweep hands the job back to the queue (its lease lapsed while Redis was away).
     transcriber = ScriptedTranscriber(before_last=lambda: store.requeue(job.id))
-    run_job(job.id, store, transcriber, Uploads(audio.parent))
+    run_job(job.id, store, transcriber, LocalUploads(audio.parent))
     requeued = store.get(job.id)
     assert requeued is not None and requeued.status is JobStatus.QUEUED
     assert audio.exists()  # the next run reads it
-    run_job(job.id, store, ScriptedTranscriber(), Uploads(audio.parent))
+    run_job(job.id, store, ScriptedTranscriber(), LocalUploads(audio.parent))
     done = store.get(job.id)
     assert done is not None and done.status is JobStatus.COMPLETED and not audio.exists()
 
@@ -239,7 +243,7 @@ def test_a_run_whose_job_was_queued_again_keeps_the_upload_for_the_next(
 def test_a_canceled_run_still_removes_its_upload(store: JobStore, tmp_path: Path) -> None:
     job, audio = job_with_upload(store, tmp_path)
     transcriber = ScriptedTranscriber(before_last=lambda: store.mark_canceled(job.id))
-    run_job(job.id, store, transcriber, Uploads(audio.parent))
+    run_job(job.id, store, transcriber, LocalUploads(audio.parent))
     assert not audio.exists()
 
 
@@ -252,12 +256,12 @@ def test_a_result_no_replica_confirmed_keeps_the_upload_until_the_sweep(
     JobStore(redis_client, 3600).create(job)  # created without waiting, to reach the worker
     audio = tmp_path / job.id
     audio.write_bytes(b"x")
-    run_job(job.id, store, ScriptedTranscriber(), Uploads(tmp_path))
+    run_job(job.id, store, ScriptedTranscriber(), LocalUploads(tmp_path))
     done = store.get(job.id)
     assert done is not None and done.status is JobStatus.COMPLETED
     assert audio.exists()  # a failover could still lose the result and run it again
-    assert sweep_uploads(store, Uploads(tmp_path), older_than_seconds=3600) == 0  # too young
-    assert sweep_uploads(store, Uploads(tmp_path), older_than_seconds=0) == 1
+    assert sweep_uploads(store, LocalUploads(tmp_path), older_than_seconds=3600) == 0  # too young
+    assert sweep_uploads(store, LocalUploads(tmp_path), older_than_seconds=0) == 1
     assert not audio.exists()
 
 
@@ -268,5 +272,5 @@ def test_the_upload_sweep_keeps_what_a_job_still_needs(store: JobStore, tmp_path
     orphan.write_bytes(b"x")
     stranger = tmp_path / "notes.txt"
     stranger.write_bytes(b"x")
-    assert sweep_uploads(store, Uploads(tmp_path), older_than_seconds=0) == 1
+    assert sweep_uploads(store, LocalUploads(tmp_path), older_than_seconds=0) == 1
     assert running_audio.exists() and stranger.exists() and not orphan.exists()

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from app.contract.jobs import Job, JobOptions, JobStatus, new_job_id, utcnow
-from app.core.uploads import Uploads
+from app.core.uploads import LocalUploads
 from app.storage import stats
 from app.storage.job_parts import PARTS_OWNER, Part, PartsPlan
 from app.storage.keys import owner_jobs_key
@@ -56,7 +56,11 @@ def engine(models_dir: Path) -> WhisperEngine:
 
 
 def split_run(
-    store: JobStore, engine: WhisperEngine, uploads: Uploads, audio: np.ndarray, part_seconds: float
+    store: JobStore,
+    engine: WhisperEngine,
+    uploads: LocalUploads,
+    audio: np.ndarray,
+    part_seconds: float,
 ) -> Job:
     job = Job(
         id=new_job_id(),
@@ -86,7 +90,7 @@ def split_run(
 def test_a_split_job_reads_as_one_run_of_the_whole_recording(
     store: JobStore, engine: WhisperEngine, models_dir: Path, tmp_path: Path, jfk_x4: np.ndarray
 ) -> None:
-    uploads = Uploads(tmp_path / "uploads")
+    uploads = LocalUploads(tmp_path / "uploads")
     job = split_run(store, engine, uploads, jfk_x4, part_seconds=15)
     assert job.status is JobStatus.COMPLETED, job.error
     plan = store.parts.get(job.id)
@@ -126,7 +130,7 @@ def test_a_cut_forced_mid_speech_loses_and_doubles_no_word(
     # Inside "ask not what your country can do for you" (about 4.5 s into each JFK), not in a
     # pause: where the cut would go if no quiet moment were near.
     monkeypatch.setattr(split_jobs, "plan_cuts", lambda *_: [int(15.6 * SR), int(26.6 * SR)])
-    job = split_run(store, engine, Uploads(tmp_path / "uploads"), jfk_x4, part_seconds=15)
+    job = split_run(store, engine, LocalUploads(tmp_path / "uploads"), jfk_x4, part_seconds=15)
     assert job.status is JobStatus.COMPLETED and job.result is not None
     whole = reference(models_dir, "base", jfk_x4, label="jfk-x4", temperature=[0.0])
     ours, theirs = normalize(job.result.text).split(), normalize(whole.text).split()

@@ -14,7 +14,7 @@ from app.contract.jobs import (
     new_job_id,
     utcnow,
 )
-from app.core.uploads import Uploads
+from app.core.uploads import LocalUploads
 from app.storage.store import JobStore
 from worker.decoding.engine import SegmentCallback
 from worker.runner import run_job
@@ -81,7 +81,7 @@ def queued(store: JobStore, tmp_path: Path) -> tuple[Job, Path]:
 
 def test_completes_and_removes_the_upload(store: JobStore, queued: tuple[Job, Path]) -> None:
     job, audio = queued
-    run_job(job.id, store, ScriptedTranscriber(), Uploads(audio.parent))
+    run_job(job.id, store, ScriptedTranscriber(), LocalUploads(audio.parent))
     done = store.get(job.id)
     assert done is not None
     assert done.status is JobStatus.COMPLETED
@@ -92,7 +92,9 @@ def test_completes_and_removes_the_upload(store: JobStore, queued: tuple[Job, Pa
 
 def test_domain_error_fails_the_job_with_its_code(store: JobStore, queued: tuple[Job, Path]):
     job, audio = queued
-    run_job(job.id, store, ScriptedTranscriber(InvalidAudio("bad bytes")), Uploads(audio.parent))
+    run_job(
+        job.id, store, ScriptedTranscriber(InvalidAudio("bad bytes")), LocalUploads(audio.parent)
+    )
     failed = store.get(job.id)
     assert failed is not None and failed.status is JobStatus.FAILED
     assert failed.error is not None
@@ -103,7 +105,10 @@ def test_domain_error_fails_the_job_with_its_code(store: JobStore, queued: tuple
 def test_unexpected_error_fails_without_leaking_details(store: JobStore, queued):
     job, audio = queued
     run_job(
-        job.id, store, ScriptedTranscriber(RuntimeError("secret internals")), Uploads(audio.parent)
+        job.id,
+        store,
+        ScriptedTranscriber(RuntimeError("secret internals")),
+        LocalUploads(audio.parent),
     )
     failed = store.get(job.id)
     assert failed is not None and failed.error is not None
@@ -114,7 +119,7 @@ def test_unexpected_error_fails_without_leaking_details(store: JobStore, queued)
 def test_cancel_while_running_stops_at_the_next_segment(store: JobStore, queued):
     job, audio = queued
     transcriber = ScriptedTranscriber(before_last=lambda: store.mark_canceled(job.id))
-    run_job(job.id, store, transcriber, Uploads(audio.parent))
+    run_job(job.id, store, transcriber, LocalUploads(audio.parent))
     canceled = store.get(job.id)
     assert canceled is not None
     assert canceled.status is JobStatus.CANCELED
@@ -128,7 +133,7 @@ def test_a_job_that_already_ended_is_skipped(store: JobStore, queued):
     job, audio = queued
     store.mark_canceled(job.id)
     transcriber = ScriptedTranscriber()
-    run_job(job.id, store, transcriber, Uploads(audio.parent))
+    run_job(job.id, store, transcriber, LocalUploads(audio.parent))
     assert transcriber.calls == 0
     assert store.get(job.id).status is JobStatus.CANCELED
     assert not audio.exists()
@@ -136,17 +141,17 @@ def test_a_job_that_already_ended_is_skipped(store: JobStore, queued):
 
 def test_redelivery_after_completion_does_nothing(store: JobStore, queued):
     job, audio = queued
-    run_job(job.id, store, ScriptedTranscriber(), Uploads(audio.parent))
+    run_job(job.id, store, ScriptedTranscriber(), LocalUploads(audio.parent))
     first = store.get(job.id)
     transcriber = ScriptedTranscriber()
-    run_job(job.id, store, transcriber, Uploads(audio.parent))
+    run_job(job.id, store, transcriber, LocalUploads(audio.parent))
     assert transcriber.calls == 0
     assert store.get(job.id) == first
 
 
 def test_unknown_job_is_skipped(store: JobStore, tmp_path: Path):
     transcriber = ScriptedTranscriber()
-    run_job("missing", store, transcriber, Uploads(tmp_path))
+    run_job("missing", store, transcriber, LocalUploads(tmp_path))
     assert transcriber.calls == 0
 
 
