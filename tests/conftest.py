@@ -13,6 +13,7 @@ import redis
 from app.core.config import Settings
 from app.core.embedded import EmbeddedRedis
 from app.storage.store import JobStore
+from tests.s3_server import S3Server, s3_server
 
 DATA = Path(__file__).parent / "data"
 JFK = DATA / "jfk.flac"
@@ -75,3 +76,11 @@ def settings(redis_server: EmbeddedRedis, tmp_path: Path, models_dir: Path) -> S
         result_ttl_seconds=3600,
         ready_refresh_seconds=0.5,
     )
+
+
+@pytest.fixture(scope="session")
+def s3(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
+    """One real S3-protocol server for the session (`tests/s3_server.py`); each test module
+    keeps to a prefix of its own."""
+    with s3_server(tmp_path_factory.mktemp("s3") / "moto.log") as server:
+        yield server

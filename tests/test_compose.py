@@ -76,9 +76,11 @@ def test_every_service_has_a_health_check(config: dict) -> None:
         "sentinel-2",
         "sentinel-3",
         "config-check",
+        "minio",
+        "minio-bucket",
     }
     for name, service in services.items():
-        if name == "config-check":
+        if name in ("config-check", "minio-bucket"):
             continue  # runs once, to its end
         assert service["healthcheck"]["test"], name
         assert service["restart"] == "unless-stopped", name
@@ -90,6 +92,8 @@ def test_profiles_and_the_gpu_reservation(config: dict) -> None:
     assert services["flower"]["profiles"] == ["flower"]
     for name in ("redis-replica", "sentinel-1", "sentinel-2", "sentinel-3"):
         assert services[name]["profiles"] == ["ha"], name
+    for name in ("minio", "minio-bucket"):
+        assert services[name]["profiles"] == ["s3"], name
     assert all(
         "profiles" not in services[n] for n in ("redis", "api", "beat", "webhooks", "worker")
     )
@@ -202,3 +206,14 @@ def test_the_build_context_leaves_out_the_venv_and_data() -> None:
     assert {".venv", "data", ".git", ".env"} <= ignored
     copied = {"pyproject.toml", "uv.lock", "README.md", "client", "app", "worker"}
     assert not copied & ignored
+
+
+def test_the_s3_profile_has_no_default_password_and_a_persistent_volume(config: dict) -> None:
+    minio = config["services"]["minio"]
+    assert minio["environment"]["MINIO_ROOT_PASSWORD"] == ""  # unset: it refuses to start
+    assert 'test -n "$$MINIO_ROOT_PASSWORD"' in minio["command"][0]
+    assert any(str(v).startswith("minio-data:/data") for v in minio["volumes"]), minio["volumes"]
+    assert all(str(p).startswith("127.0.0.1:") for p in minio["ports"]), minio["ports"]
+    bucket = config["services"]["minio-bucket"]
+    assert bucket["depends_on"]["minio"]["condition"] == "service_healthy"
+    assert "mc mb --ignore-existing local/whisper-jobs" in bucket["command"][0]

@@ -79,6 +79,19 @@ class RedisCollector(Collector):
         for outcome, n in sorted(snapshot.webhook_attempts.items()):
             webhooks.add_metric([outcome], n)
         yield webhooks
+        # Results live in Redis until their TTL: how full it is, against its limit
+        # (docs/object-storage.md: "What stays in Redis").
+        memory = self.store.redis.info("memory")
+        yield GaugeMetricFamily(
+            f"{PREFIX}_redis_memory_used_bytes",
+            "Memory Redis uses (INFO used_memory).",
+            value=memory["used_memory"],
+        )
+        yield GaugeMetricFamily(
+            f"{PREFIX}_redis_memory_max_bytes",
+            "Redis maxmemory (0: no limit).",
+            value=memory.get("maxmemory", 0),
+        )
         yield from self._histograms(snapshot)
 
     def _histograms(self, snapshot: stats.Snapshot) -> Iterable[Metric]:

@@ -36,7 +36,8 @@ class Settings(RedisSettings, UploadStoreSettings):
     data_dir: Path = Field(
         default=Path("data"),
         description="Uploads, the model cache and the embedded server's files live here. "
-        "API and workers must share it (a shared volume in compose).",
+        "API and workers must share it (a shared volume in compose), unless uploads live in "
+        "a bucket (`WHISPER_JOBS_UPLOAD_STORE`): then each keeps its own.",
     )
     model: str = Field(default="base", description="The model used when a job names none.")
     models: Annotated[list[str], NoDecode] = Field(

@@ -28,7 +28,7 @@ from app.core.embedded import EmbeddedRedis, free_port
 from app.core.settings_errors import CONFIGURATION_ERROR
 from tests.conftest import DATA, JFK
 from tests.e2e.conftest import Cluster, loopback_http_server
-from tests.s3_server import S3Server, s3_server
+from tests.s3_server import S3Server
 from tests.transcripts import reference, wer
 
 PREFIX = "deployment-a"
@@ -61,12 +61,6 @@ def worker_argv(name: str) -> list[str]:
 
     argv = argv_of(Settings(redis_url="redis://unused", worker_concurrency=1))
     return [a if a != "whisper@%h" else f"{name}@%h" for a in argv]
-
-
-@pytest.fixture(scope="module")
-def s3(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
-    with s3_server(tmp_path_factory.mktemp("s3") / "moto.log") as server:
-        yield server
 
 
 @pytest.fixture(scope="module")

@@ -68,3 +68,11 @@ def test_unmatched_paths_share_one_label(client: TestClient) -> None:
         )
         == 2
     )
+
+
+def test_redis_memory_is_shown_against_its_limit(client: TestClient, redis_client) -> None:
+    info = redis_client.info("memory")
+    found = samples(client)
+    assert value(found, "whisper_jobs_redis_memory_max_bytes") == info["maxmemory"]
+    used = value(found, "whisper_jobs_redis_memory_used_bytes")
+    assert 0 < used < 2 * info["used_memory"] + 2**20  # read at scrape time, of the same server
