@@ -7,12 +7,14 @@ import json
 import os
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
 import numpy as np
+import psutil
 
 from app.core.embedded import EmbeddedRedis, free_port
 from worker.decoding.audio import write_wav
@@ -151,3 +153,26 @@ def run_job(client: httpx.Client, audio: Path, **form: str) -> tuple[float, dict
                 assert job["status"] == "completed", job
                 return elapsed, job
     raise RuntimeError(f"event stream of {job_id} ended without a final event")
+
+
+@dataclass
+class PeakRss:
+    pid: int
+    peak: int = 0
+    _stop: bool = False
+
+    def __post_init__(self) -> None:
+        self.process = psutil.Process(self.pid)
+        self.baseline = self.process.memory_info().rss
+        self.thread = threading.Thread(target=self._sample, daemon=True)
+        self.thread.start()
+
+    def _sample(self) -> None:
+        while not self._stop:
+            self.peak = max(self.peak, self.process.memory_info().rss)
+            time.sleep(0.02)
+
+    def growth(self) -> int:
+        self._stop = True
+        self.thread.join()
+        return self.peak - self.baseline

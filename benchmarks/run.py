@@ -14,19 +14,16 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
 import numpy as np
-import psutil
 
-from benchmarks import cross_job, live_and_cancel, long_split, model_memory
-from benchmarks.harness import JFK, ROOT, Row, Service, long_speech, run_job
+from benchmarks import cross_job, live_and_cancel, long_split, model_memory, object_store
+from benchmarks.harness import JFK, ROOT, PeakRss, Row, Service, long_speech, run_job
 from benchmarks.loadgen import (
     LoadResult,
     build_request,
@@ -230,29 +227,6 @@ def bench_health_under_load(svc: Service, long_path: Path) -> list[Row]:
     ]
 
 
-@dataclass
-class PeakRss:
-    pid: int
-    peak: int = 0
-    _stop: bool = False
-
-    def __post_init__(self) -> None:
-        self.process = psutil.Process(self.pid)
-        self.baseline = self.process.memory_info().rss
-        self.thread = threading.Thread(target=self._sample, daemon=True)
-        self.thread.start()
-
-    def _sample(self) -> None:
-        while not self._stop:
-            self.peak = max(self.peak, self.process.memory_info().rss)
-            time.sleep(0.02)
-
-    def growth(self) -> int:
-        self._stop = True
-        self.thread.join()
-        return self.peak - self.baseline
-
-
 def bench_upload_memory(svc: Service, size: int) -> list[Row]:
     boundary = "benchboundary7d1"
     head = (
@@ -320,6 +294,8 @@ def main() -> int:
         rows += cross_job.rows(cross_job.measure(Path(tmp), 8 if args.quick else 32))
     with tempfile.TemporaryDirectory(prefix="whisper-jobs-long-") as tmp:
         rows += long_split.rows(long_split.measure(Path(tmp), 200 if args.quick else 600))
+    with tempfile.TemporaryDirectory(prefix="whisper-jobs-s3-") as tmp:
+        rows += object_store.measure(Path(tmp), args.quick)
     rss = model_memory.measure(threads)
     for name in ("base loaded", "tiny.en loaded", "after unloading both"):
         rows.append(

@@ -43,8 +43,8 @@ class UploadStoreSettings(BaseSettings):
         default=8 * 2**20,
         ge=MIN_PART_BYTES,
         le=2**30,
-        description="Size of one part of a multipart upload into the bucket: what one upload "
-        "holds in memory at a time (twice this while a part is sent).",
+        description="Size of one part of a multipart upload into the bucket; an upload holds at "
+        "most five parts in memory (four being sent, one being read).",
     )
     s3_timeout_seconds: float = Field(
         default=10.0,

@@ -33,6 +33,7 @@ from tests.transcripts import reference, wer
 
 PREFIX = "deployment-a"
 WORKERS = ("worker-1", "worker-2")
+BATCHING = "worker-2"  # decodes up to two jobs together (a pool of threads)
 
 
 class Hosts(Cluster):
@@ -44,8 +45,10 @@ class Hosts(Cluster):
         home = self.root / name
         (home / "data").mkdir(parents=True, exist_ok=True)
         env = {**self.env, "WHISPER_JOBS_DATA_DIR": str(home / "data")}
+        if name == BATCHING:
+            env["WHISPER_JOBS_BATCH_JOBS"] = "2"
         if name in WORKERS:  # two workers on one machine: Celery needs a name for each
-            argv = worker_argv(name)
+            argv = worker_argv(name, batch_jobs=2 if name == BATCHING else 1)
         else:
             argv = [sys.executable, "-m", "app.core.cli", name]
         with (self.logs / f"{name}.log").open("wb") as out:
@@ -56,10 +59,10 @@ class Hosts(Cluster):
         return [p for d in self.root.glob("*/data/uploads") for p in d.iterdir()]
 
 
-def worker_argv(name: str) -> list[str]:
+def worker_argv(name: str, batch_jobs: int) -> list[str]:
     from app.core.cli import worker_argv as argv_of
 
-    argv = argv_of(Settings(redis_url="redis://unused", worker_concurrency=1))
+    argv = argv_of(Settings(redis_url="redis://unused", batch_jobs=batch_jobs))
     return [a if a != "whisper@%h" else f"{name}@%h" for a in argv]
 
 
@@ -146,6 +149,18 @@ def speech_minute(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
     path = tmp_path_factory.mktemp("minute") / "story-half.wav"
     subprocess.run(["espeak-ng", "-s", "165", "-w", str(path), text], check=True)
     return path, text
+
+
+def test_jobs_decoded_together_read_their_uploads_from_the_bucket(
+    hosts: Hosts, s3: S3Server, jfk_text: str
+) -> None:
+    ids = [hosts.submit(JFK)["id"] for _ in range(5)]
+    for job_id in ids:
+        job = hosts.wait_for(job_id, ended)
+        assert job["status"] == "completed" and job["result"]["text"] == jfk_text, job
+    log = (hosts.logs / f"{BATCHING}.log").read_text()
+    assert sum(f"job {job_id} completed" in log for job_id in ids) >= 1  # some ran batched
+    nothing_left(hosts, s3)
 
 
 def test_a_long_upload_is_split_across_the_workers_through_the_bucket(
