@@ -22,11 +22,14 @@ from app.contract.errors import (
     EmptyFile,
     InvalidRequest,
     StorageUnavailable,
+    UnsupportedMedia,
 )
 from app.contract.jobs import Job
 from app.core.config import Settings
 from app.core.netguard import UrlPolicy, addresses_of, check_addresses, split_url
-from app.core.probe import probe
+from app.core.object_streams import UploadSink
+from app.core.object_uploads import ObjectUploads
+from app.core.probe import ProbeResult, probe
 from app.core.uploads import UploadStoreUnavailable
 from app.storage.broker import task_time_limits, transcription_message
 from app.storage.job_creation import Caps
@@ -57,7 +60,10 @@ def submit(
     producer: Celery,
     idempotency_key: str | None,
 ) -> tuple[Job, bool]:
-    """(the job, True) when queued now; (the original job, False) for an idempotent replay."""
+    """(the job, True) when queued now; (the original job, False) for an idempotent replay.
+    `upload`: the request's spooled file, or (uploads in a bucket) the object it streamed into."""
+    if isinstance(upload, UploadSink):
+        return _submit_streamed(job, upload, settings, store, producer, idempotency_key)
     uploads = settings.uploads
     saved = False
     try:
@@ -65,19 +71,7 @@ def submit(
         if upload.seek(0, io.SEEK_END) == 0:
             raise EmptyFile("The uploaded file is empty.")
         upload.seek(0)
-        probed = probe(upload)
-        job.audio_seconds = probed.duration
-        if job.options.channels == "split" and probed.channels not in (0, 2):  # 0: not declared
-            raise InvalidRequest(
-                f"channels=split needs a stereo recording; this one has {probed.channels} "
-                f"channel{'s' if probed.channels != 1 else ''}.",
-                param="channels",
-            )
-        if job.audio_seconds is not None and job.audio_seconds > settings.max_audio_seconds:
-            raise AudioTooLong(
-                f"The audio lasts {job.audio_seconds:.0f} s; the limit is "
-                f"{settings.max_audio_seconds:.0f} s."
-            )
+        _admit(job, probe(upload), settings)
         upload.seek(0)
         try:
             _, file_sha256 = uploads.save(job.id, upload)
@@ -94,6 +88,57 @@ def submit(
         uploads.remove(job.id)
         return stored, False
     return job, True
+
+
+def _submit_streamed(
+    job: Job,
+    upload: UploadSink,
+    settings: Settings,
+    store: JobStore,
+    producer: Celery,
+    idempotency_key: str | None,
+) -> tuple[Job, bool]:
+    """The upload is in the bucket already (streamed as it arrived): looked into there, by
+    ranged reads. Refused, it goes when the request closes its file (`UploadSink.close`)."""
+    uploads = settings.uploads
+    assert isinstance(uploads, ObjectUploads) and upload.job_id == job.id
+    if upload.stored is None:
+        upload.seek(0)  # a form whose file part never ended cleanly
+    assert upload.stored is not None
+    size, file_sha256 = upload.stored
+    if size == 0:
+        raise EmptyFile("The uploaded file is empty.")
+    reader = uploads.reader(job.id, size)
+    try:
+        probed = probe(io.BufferedReader(reader, 256 * 1024))
+    except UnsupportedMedia:
+        if reader.error is not None:  # the bucket failed, not the file
+            raise StorageUnavailable(
+                "The upload store is unavailable; try again shortly."
+            ) from reader.error
+        raise
+    _admit(job, probed, settings)
+    stored = _record(job, settings, store, producer, idempotency_key, file_sha256)
+    if stored.id != job.id:  # a replay: this request's copy goes with its request
+        return stored, False
+    upload.keep()
+    return job, True
+
+
+def _admit(job: Job, probed: ProbeResult, settings: Settings) -> None:
+    """The probe's findings against the job's options and the caps; the duration noted."""
+    job.audio_seconds = probed.duration
+    if job.options.channels == "split" and probed.channels not in (0, 2):  # 0: not declared
+        raise InvalidRequest(
+            f"channels=split needs a stereo recording; this one has {probed.channels} "
+            f"channel{'s' if probed.channels != 1 else ''}.",
+            param="channels",
+        )
+    if job.audio_seconds is not None and job.audio_seconds > settings.max_audio_seconds:
+        raise AudioTooLong(
+            f"The audio lasts {job.audio_seconds:.0f} s; the limit is "
+            f"{settings.max_audio_seconds:.0f} s."
+        )
 
 
 def submit_url(

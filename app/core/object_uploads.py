@@ -1,8 +1,8 @@
 """Uploads in an S3-compatible bucket (`WHISPER_JOBS_UPLOAD_STORE=s3://bucket/prefix`), for API
 and workers that share no disk.
 
-The API streams an upload into the bucket in parts of `s3_part_bytes` (one part in memory at a
-time; a failed upload is aborted, so it leaves no object). A worker brings the object into its
+The API streams an upload into the bucket as it arrives, in parts (`app.core.object_streams`;
+a failed or refused upload leaves no object). A worker brings the object into its
 own data directory as a working copy (written under a temporary name, then renamed: a copy cut
 short by a crash is never read), and drops the copy when its run ends. Keys are
 `<prefix>/uploads/<job id>`: never a name a caller chose.
@@ -13,13 +13,10 @@ calls are blocking; the API makes them from its thread pool, as it does Redis ca
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 import threading
 from collections.abc import Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
-from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
 
@@ -27,21 +24,21 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 
+from app.core.object_streams import (
+    PARTS_IN_FLIGHT,
+    ObjectReader,
+    PartsWriter,
+    UploadSink,
+    bucket_errors,
+)
 from app.core.settings_errors import ConfigurationError
 from app.core.upload_settings import UploadStoreSettings
-from app.core.uploads import UploadMissing, UploadStoreUnavailable, files_before
+from app.core.uploads import files_before
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
-    from mypy_boto3_s3.type_defs import CompletedPartTypeDef
 
 logger = logging.getLogger(__name__)
-_MISSING = frozenset({"404", "NoSuchKey", "NotFound"})
-#: Parts of one upload sent at once (each `s3_part_bytes`). Measured on loopback against moto,
-#: 1 GiB: one at a time 2.58x the time of boto3's own `upload_file`, four 2.22x (48.6 MiB peak
-#: RSS growth), eight parts of 5 MiB about 2.5x: the store and the request's own receiving bound
-#: it, not this number (BENCHMARKS.md).
-PARTS_IN_FLIGHT = 4
 #: The read timeout of completing a multipart upload, at least.
 COMPLETE_TIMEOUT_SECONDS = 300.0
 
@@ -69,7 +66,7 @@ class ObjectUploads:
                 self._client_pid = os.getpid()
             return self._client
 
-    def _completing_client(self) -> S3Client:
+    def completing_client(self) -> S3Client:
         self.client  # noqa: B018 (made anew in a forked child, which resets this one too)
         with self._lock:
             if self._completing is None:
@@ -118,8 +115,15 @@ class ObjectUploads:
             logger.warning("the upload store is unreachable (%s); starting anyway", e)
 
     def save(self, job_id: str, source: BinaryIO) -> tuple[int, str]:
-        with _unavailable_on_error():
-            return self._upload(self.key(job_id), source)
+        return self._send(self.key(job_id), source)
+
+    def sink(self, job_id: str) -> UploadSink:
+        """A file an upload streams into as it arrives (`app.api.bucket_form`)."""
+        return UploadSink(self, self.key(job_id), job_id)
+
+    def reader(self, job_id: str, size: int) -> ObjectReader:
+        """The stored upload as a seekable file, read by ranged GETs (the submission's probe)."""
+        return ObjectReader(self.client, self.bucket, self.key(job_id), size)
 
     def path(self, job_id: str) -> Path:
         self.directory.mkdir(parents=True, exist_ok=True)
@@ -131,7 +135,7 @@ class ObjectUploads:
             return path
         partial = path.with_name(f".{job_id}.part")
         try:
-            with _unavailable_on_error(), partial.open("wb") as out:
+            with bucket_errors(), partial.open("wb") as out:
                 self.client.download_fileobj(self.bucket, self.key(job_id), out)
             partial.rename(path)
         finally:
@@ -139,8 +143,8 @@ class ObjectUploads:
         return path
 
     def publish(self, job_id: str) -> None:
-        with _unavailable_on_error(), self.path(job_id).open("rb") as source:
-            self._upload(self.key(job_id), source)
+        with self.path(job_id).open("rb") as source:
+            self._send(self.key(job_id), source)
 
     def release(self, job_id: str) -> None:
         self.path(job_id).unlink(missing_ok=True)
@@ -153,9 +157,19 @@ class ObjectUploads:
         except (BotoCoreError, ClientError) as e:
             logger.warning("upload %s stays in the bucket for the sweep: %s", job_id, e)
 
+    def _send(self, key: str, source: BinaryIO) -> tuple[int, str]:
+        writer = PartsWriter(self, key)
+        try:
+            while chunk := source.read(self.part_bytes):
+                writer.write(chunk)
+            return writer.finish()
+        except BaseException:
+            writer.abort()
+            raise
+
     def stored_before(self, cutoff: float, limit: int) -> Iterator[str]:
         yield from files_before(self.directory, cutoff, limit)
-        with _unavailable_on_error():
+        with bucket_errors():
             pages = self.client.get_paginator("list_objects_v2").paginate(
                 Bucket=self.bucket, Prefix=self.prefix, PaginationConfig={"MaxItems": limit}
             )
@@ -163,61 +177,6 @@ class ObjectUploads:
                 for item in page.get("Contents", []):
                     if item["LastModified"].timestamp() < cutoff:
                         yield item["Key"][len(self.prefix) :]
-
-    def _upload(self, key: str, source: BinaryIO) -> tuple[int, str]:
-        """At most `PARTS_IN_FLIGHT` parts sent at once, and one more read: the memory an
-        upload holds. A multipart upload that fails is aborted."""
-        chunk = source.read(self.part_bytes)
-        digest = hashlib.sha256(chunk)
-        if len(chunk) < self.part_bytes:  # one request for what fits in one part
-            self.client.put_object(Bucket=self.bucket, Key=key, Body=chunk)
-            return len(chunk), digest.hexdigest()
-        upload_id = self.client.create_multipart_upload(Bucket=self.bucket, Key=key)["UploadId"]
-        try:
-            size = 0
-            sent: list[Future[CompletedPartTypeDef]] = []
-            with ThreadPoolExecutor(PARTS_IN_FLIGHT, thread_name_prefix="s3-part") as pool:
-                while chunk:
-                    if len(sent) >= PARTS_IN_FLIGHT:
-                        sent[-PARTS_IN_FLIGHT].result()  # the oldest in flight: memory bound
-                    sent.append(pool.submit(self._part, key, upload_id, len(sent) + 1, chunk))
-                    size += len(chunk)
-                    chunk = source.read(self.part_bytes)
-                    digest.update(chunk)
-                parts = [f.result() for f in sent]
-            # Completing a large object can take the store a while (AWS says minutes), and a
-            # completion retried after a read timeout may fail where the first succeeded.
-            self._completing_client().complete_multipart_upload(
-                Bucket=self.bucket, Key=key, UploadId=upload_id, MultipartUpload={"Parts": parts}
-            )
-            return size, digest.hexdigest()
-        except BaseException:
-            try:
-                self.client.abort_multipart_upload(Bucket=self.bucket, Key=key, UploadId=upload_id)
-            except (BotoCoreError, ClientError):
-                logger.warning("an upload to the bucket could not be aborted", exc_info=True)
-            raise
-
-    def _part(self, key: str, upload_id: str, number: int, chunk: bytes) -> CompletedPartTypeDef:
-        answer = self.client.upload_part(
-            Bucket=self.bucket, Key=key, UploadId=upload_id, PartNumber=number, Body=chunk
-        )
-        return {"ETag": answer["ETag"], "PartNumber": number}
-
-
-@contextmanager
-def _unavailable_on_error() -> Iterator[None]:
-    """The bucket's failures as `UploadMissing` (no such object) or `UploadStoreUnavailable`
-    (anything else: unreachable, refusing, timing out)."""
-    try:
-        yield
-    except ClientError as e:
-        code = str(e.response.get("Error", {}).get("Code", ""))
-        if code in _MISSING:
-            raise UploadMissing("The job's upload is no longer stored.") from e
-        raise UploadStoreUnavailable(f"the upload store refused: {code}") from e
-    except BotoCoreError as e:
-        raise UploadStoreUnavailable(f"the upload store is unreachable: {e}") from e
 
 
 def _status(error: ClientError) -> int:

@@ -12,6 +12,8 @@ import contextlib
 import os
 import re
 import signal
+import socket
+import struct
 import subprocess
 import sys
 import time
@@ -34,6 +36,7 @@ from tests.transcripts import reference, wer
 PREFIX = "deployment-a"
 WORKERS = ("worker-1", "worker-2")
 BATCHING = "worker-2"  # decodes up to two jobs together (a pool of threads)
+SLOTS = 3  # jobs the two workers run at once
 
 
 class Hosts(Cluster):
@@ -127,6 +130,96 @@ def nothing_left(hosts: Hosts, s3: S3Server, timeout: float = 60) -> None:
 
 def ended(job: dict) -> bool:
     return job["status"] in {"completed", "failed", "canceled"}
+
+
+def wav_header(seconds: float) -> bytes:
+    """A 16 kHz mono 16-bit WAV header for `seconds` of samples."""
+    data = int(seconds * 32_000)
+    return (
+        b"RIFF"
+        + struct.pack("<I", 36 + data)
+        + b"WAVEfmt "
+        + struct.pack("<IHHIIHH", 16, 1, 1, 16_000, 32_000, 2, 16)
+        + b"data"
+        + struct.pack("<I", data)
+    )
+
+
+def test_an_upload_is_in_the_bucket_before_its_request_ends(hosts: Hosts, s3: S3Server) -> None:
+    """Streamed, not spooled: parts of the upload reach the bucket while the client is still
+    sending it (and the API writes no temporary file of it)."""
+    seconds = 20 * 2**20 / 32_000  # 20 MiB of silence: three parts of 8 MiB
+    seen_streaming = []
+
+    def body() -> Iterator[bytes]:
+        yield b'--b\r\nContent-Disposition: form-data; name="file"; filename="q.wav"\r\n\r\n'
+        yield wav_header(seconds)
+        for i in range(20):
+            yield bytes(2**20)
+            if i == 17:  # two parts sent: the client waits until the bucket shows them
+                deadline = time.monotonic() + 60
+                while not seen_streaming and time.monotonic() < deadline:
+                    if s3.unfinished_uploads() == 1:
+                        seen_streaming.append(True)
+                    time.sleep(0.05)
+        yield b"\r\n--b--\r\n"
+
+    response = hosts.http.post(
+        "/v1/jobs",
+        content=body(),
+        headers={"Content-Type": "multipart/form-data; boundary=b"},
+        timeout=120,
+    )
+    assert response.status_code == 202, response.text
+    assert seen_streaming, "no multipart upload in the bucket while the body was being sent"
+    assert hosts.wait_for(response.json()["id"], ended)["status"] == "completed"
+    nothing_left(hosts, s3)
+
+
+@pytest.mark.parametrize(
+    ("content", "form", "status", "code"),
+    [
+        (b"not audio at all" * 1000, {}, 415, "unsupported_media"),
+        (b"", {}, 400, "empty_file"),
+        (None, {"temperature": "7"}, 422, "invalid_request"),
+        ((DATA / "bomb.flac").read_bytes(), {}, 422, "audio_too_long"),  # declares 5 h
+    ],
+)
+def test_a_refused_upload_leaves_nothing_in_the_bucket(
+    hosts: Hosts, s3: S3Server, content: bytes | None, form: dict, status: int, code: str
+) -> None:
+    body = JFK.read_bytes() if content is None else content
+    response = hosts.http.post("/v1/jobs", files={"file": ("x.flac", body)}, data=form)
+    assert response.status_code == status, response.text
+    assert response.json()["error"]["code"] == code
+    nothing_left(hosts, s3, timeout=10)
+
+
+def test_a_client_gone_mid_upload_leaves_no_unfinished_upload(hosts: Hosts, s3: S3Server) -> None:
+    head = b'--b\r\nContent-Disposition: form-data; name="file"; filename="q.wav"\r\n\r\n'
+    with socket.create_connection(("127.0.0.1", int(hosts.url.rsplit(":", 1)[1]))) as sock:
+        sock.sendall(
+            b"POST /v1/jobs HTTP/1.1\r\nHost: x\r\n"
+            b"Content-Type: multipart/form-data; boundary=b\r\n"
+            b"Content-Length: 100000000\r\n\r\n" + head + wav_header(3000)
+        )
+        for _ in range(12):  # 12 MiB: one part sent, the next one filling
+            sock.sendall(bytes(2**20))
+        deadline = time.monotonic() + 60
+        while s3.unfinished_uploads() == 0:
+            assert time.monotonic() < deadline, "the upload never started"
+            time.sleep(0.05)
+    nothing_left(hosts, s3)  # the hang-up aborts it
+
+
+def test_a_replayed_submission_keeps_one_object(hosts: Hosts, s3: S3Server) -> None:
+    key = {"Idempotency-Key": f"replay-{time.monotonic_ns()}"}
+    first = hosts.http.post("/v1/jobs", files={"file": ("j.flac", JFK.read_bytes())}, headers=key)
+    again = hosts.http.post("/v1/jobs", files={"file": ("j.flac", JFK.read_bytes())}, headers=key)
+    assert (first.status_code, again.status_code) == (202, 200)
+    assert again.json()["id"] == first.json()["id"]
+    hosts.wait_for(first.json()["id"], ended)
+    nothing_left(hosts, s3)
 
 
 def test_an_upload_goes_through_the_bucket_and_leaves_nothing(
@@ -249,8 +342,8 @@ def test_a_frozen_store_refuses_submissions_and_creates_no_job(hosts: Hosts, s3:
 def test_a_store_away_while_a_worker_reads_delays_the_job_and_fails_nothing(
     hosts: Hosts, s3: S3Server, long_speech: Path, jfk_text: str
 ) -> None:
-    # Both workers busy, so the next job is read from the bucket only while it is frozen.
-    busy = [hosts.submit(long_speech)["id"] for _ in WORKERS]
+    # Every slot busy, so the next job is read from the bucket only while it is frozen.
+    busy = [hosts.submit(long_speech)["id"] for _ in range(SLOTS)]
     for job_id in busy:
         hosts.wait_for(job_id, lambda j: j["status"] == "processing")
     waiting = hosts.submit(JFK)["id"]
@@ -271,7 +364,7 @@ def test_a_store_away_while_a_worker_reads_delays_the_job_and_fails_nothing(
 def test_an_upload_gone_from_the_bucket_fails_its_job_clearly(
     hosts: Hosts, s3: S3Server, long_speech: Path
 ) -> None:
-    busy = [hosts.submit(long_speech)["id"] for _ in WORKERS]
+    busy = [hosts.submit(long_speech)["id"] for _ in range(SLOTS)]
     for job_id in busy:
         hosts.wait_for(job_id, lambda j: j["status"] == "processing")
     waiting = hosts.submit(JFK)["id"]

@@ -10,6 +10,7 @@ from fastapi.responses import JSONResponse
 from pydantic import AfterValidator, BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
+from app.api.bucket_form import BucketUploadRoute, job_id_of
 from app.api.deps import CallerDep, EventsDep, ProducerDep, SettingsDep, StoreDep
 from app.api.forms import (
     JobForm,
@@ -28,14 +29,14 @@ from app.contract.errors import (
     SyncTimeout,
 )
 from app.contract.formats import FORMATS, check_format, download_name, render, subtitle_limits
-from app.contract.jobs import Job, JobStatus, WebhookState, new_job_id, utcnow
+from app.contract.jobs import Job, JobStatus, WebhookState, utcnow
 from app.storage.broker import enqueue_webhook
 from app.storage.job_events import JobEvents
 
 # The longest long poll (`GET /v1/jobs/{id}?wait=`): below common proxies' 60-100 s idle cuts.
 MAX_LONG_POLL_SECONDS = 60
 
-router = APIRouter(prefix="/v1/jobs", tags=["jobs"])
+router = APIRouter(prefix="/v1/jobs", tags=["jobs"], route_class=BucketUploadRoute)
 
 NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"description": "No such job (`not_found`)"}}
 
@@ -92,7 +93,7 @@ async def create_job(
         await check_caller_url(form.webhook_url, settings)
         webhook = WebhookState(url=form.webhook_url, include_result=form.webhook_include_result)
     job = Job(
-        id=new_job_id(),
+        id=job_id_of(request),
         status=JobStatus.QUEUED,
         created_at=utcnow(),
         options=options,

@@ -16,6 +16,7 @@ from fastapi.responses import JSONResponse, PlainTextResponse, StreamingResponse
 from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
 
+from app.api.bucket_form import BucketUploadRoute, job_id_of
 from app.api.deps import CallerDep, EventsDep, ProducerDep, SettingsDep, StoreDep
 from app.api.forms import bounded_filename, job_options, validated_form
 from app.api.openai_stream import openai_events, usage
@@ -23,12 +24,12 @@ from app.api.streams import CLIENT_CLOSED_REQUEST, StreamLimiter, until_hung_up
 from app.api.submit import submit
 from app.contract.errors import InvalidRequest, JobFailed
 from app.contract.formats import FORMATS, SUBTITLE_DEFAULTS, download_name, render
-from app.contract.jobs import Job, JobError, JobStatus, new_job_id, utcnow
+from app.contract.jobs import Job, JobError, JobStatus, utcnow
 from app.core.config import Settings
 from app.storage.job_events import JobEvents
 from app.storage.store import JobStore
 
-router = APIRouter(prefix="/v1/audio", tags=["openai"])
+router = APIRouter(prefix="/v1/audio", tags=["openai"], route_class=BucketUploadRoute)
 ResponseFormat = Literal["json", "text", "srt", "verbose_json", "vtt"]
 Granularity = Literal["segment", "word"]
 
@@ -93,7 +94,7 @@ async def run_sync_job(
         }
     )
     job = Job(
-        id=new_job_id(),
+        id=job_id_of(http),
         status=JobStatus.QUEUED,
         created_at=utcnow(),
         options=job_options(form, settings),
