@@ -1,6 +1,7 @@
 """Where a job's audio waits for its worker: one upload per job, named by the job's id. The API
-saves it, the worker fetches it (or downloads `audio_url` in its place) and removes it when the
-job ends, and the sweep removes what a crash left behind.
+saves it (into a bucket, as it arrives: `app.api.bucket_form`), the worker fetches it (or
+downloads `audio_url` in its place) and removes it when the job ends, and the sweep removes
+what a crash left behind.
 
 Two stores share one interface: `LocalUploads`, a directory API and workers share (the
 default), and `app.core.object_uploads.ObjectUploads`, an S3-compatible bucket with a local

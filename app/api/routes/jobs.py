@@ -57,7 +57,10 @@ NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"description": "No such job 
             "`audio_too_long`, `idempotency_key_reused`"
         },
         429: {"description": "Too many unfinished jobs for this key (`rate_limited`)"},
-        503: {"description": "`overloaded`, or the queue is unreachable (`queue_unavailable`)"},
+        503: {
+            "description": "`overloaded`, the queue is unreachable (`queue_unavailable`), or "
+            "the upload bucket is (`storage_unavailable`)"
+        },
     },
 )
 async def create_job(
