@@ -2,9 +2,9 @@
 
 32 clips of 3–25 s of real speech (cut from the committed recordings): a plain loop of
 `WhisperModel.transcribe` (base, int8, 2 threads, beam 5, temperature 0, language detected)
-beside the service given all 32 at once with WHISPER_JOBS_BATCH_JOBS=8 (one worker process,
-two model replicas of one thread each: the same two cores), its client reading the job list
-every 0.5 s. Jobs per minute both ways, from the first submission to the last completion, and
+beside the service given all 32 at once with no layout setting (the worker picks its own
+layout for the cores it finds; `--set NAME=VALUE` to try another), its client reading the job
+list every 0.5 s. Jobs per minute both ways, from the first submission to the last completion, and
 fidelity: the service's words against the loop's over the set (WER), after the engine's one
 rule of its own (segments starting past the end of the audio are dropped) is applied to the
 loop's output too. Part of `make bench`; alone: `python -m benchmarks.cross_job [--clips N]`.
@@ -27,12 +27,6 @@ from worker.decoding.audio import write_wav
 
 LENGTHS = [3, 5, 8, 11, 15, 20, 25]  # seconds, cycled
 OPTIONS = {"temperature": "0", "batched": "false"}
-BATCH = {
-    "WHISPER_JOBS_BATCH_JOBS": "8",
-    "WHISPER_JOBS_MODEL_REPLICAS": "2",
-    "WHISPER_JOBS_CPU_THREADS": "1",
-}
-
 
 def make_clips(directory: Path, count: int) -> list[Path]:
     from faster_whisper import decode_audio
@@ -109,13 +103,13 @@ def through_service(
 
 
 def measure(
-    work: Path, count: int, threads: int = 2, env: dict[str, str] = BATCH
+    work: Path, count: int, threads: int = 2, env: dict[str, str] | None = None
 ) -> dict[str, Any]:
     from tests.transcripts import normalize, wer
 
     clips = make_clips(work, count)
     loop_seconds, loop_texts = library_loop(clips, threads)
-    seconds, jobs = through_service(clips, work / "svc", env)
+    seconds, jobs = through_service(clips, work / "svc", env or {})
     texts = [j["result"]["text"] if j["status"] == "completed" else "" for j in jobs]
     reference = " ".join(loop_texts)
     return {
@@ -137,7 +131,7 @@ def rows(r: dict[str, Any]) -> list[Row]:
     all_completed = r["statuses"] == ["completed"]
     return [
         Row(
-            f"cross-job, {r['clips']} clips of 3–25 s: jobs/min, service (8 decoded together) "
+            f"cross-job, {r['clips']} clips of 3–25 s: jobs/min, service with no settings "
             f"{r['service_jobs_per_min']} vs library loop {r['library_jobs_per_min']}",
             f"{r['speedup']:.2f}x",
             ">= 1.5x",
@@ -166,7 +160,7 @@ def main() -> None:
         help="a worker setting other than the bench's (to see what each gives)",
     )
     args = parser.parse_args()
-    env = {**BATCH, **dict(item.split("=", 1) for item in args.set)}
+    env = dict(item.split("=", 1) for item in args.set)
     with tempfile.TemporaryDirectory(prefix="whisper-jobs-cross-") as tmp:
         json.dump({"env": env, **measure(Path(tmp), args.clips, env=env)}, sys.stdout)
         print()

@@ -172,13 +172,14 @@ def test_a_setting_left_out_keeps_its_default(config: dict) -> None:
     """Forwarded empty, which `Settings` reads as unset (`env_ignore_empty`)."""
     env = config["services"]["worker-cpu"]["environment"]
     assert env["WHISPER_JOBS_SPLIT_MIN_SECONDS"] == ""
-    assert env["WHISPER_JOBS_BATCH_JOBS"] == "8"  # the CPU worker's own default
+    for name in ("BATCH_JOBS", "MODEL_REPLICAS", "CPU_THREADS", "WORKER_CONCURRENCY"):
+        assert env[f"WHISPER_JOBS_{name}"] == "", name  # unset: the worker picks its layout
     with pytest.MonkeyPatch.context() as patch:
         for name, value in env.items():
             patch.setenv(name, value)
         settings = Settings()
     assert settings.split_min_seconds == Settings.model_fields["split_min_seconds"].default
-    assert settings.batch_jobs == 8
+    assert not {"batch_jobs", "model_replicas", "cpu_threads"} & settings.model_fields_set
 
 
 def test_the_configuration_is_checked_once_before_any_part_starts(config: dict) -> None:

@@ -15,6 +15,7 @@ from typing import Any
 import redis
 
 from app.core.config import Settings
+from app.core.worker_layout import WorkerLayout
 from app.storage import liveness
 from app.storage.clients import redis_client
 
@@ -26,6 +27,7 @@ class Heartbeat:
         self.client: redis.Redis = redis_client(settings)
         self.hostname = hostname
         self.queues = queues
+        self.layout = layout_of(settings)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="heartbeat", daemon=True)
 
@@ -35,7 +37,7 @@ class Heartbeat:
     def _run(self) -> None:
         while not self._stop.is_set():
             try:
-                liveness.beat(self.client, self.hostname, self.queues)
+                liveness.beat(self.client, self.hostname, self.queues, layout=self.layout)
             except redis.RedisError as e:  # Redis away: readiness will say so; keep beating
                 logger.warning("heartbeat not written: %s", e)
             self._stop.wait(liveness.HEARTBEAT_SECONDS)
@@ -46,6 +48,17 @@ class Heartbeat:
         with contextlib.suppress(redis.RedisError):  # else the entry goes stale on its own
             liveness.leave(self.client, self.hostname)
         self.client.close()
+
+
+def layout_of(settings: Settings) -> str:
+    """The layout this worker runs with (chosen by `whisper-jobs worker`, or set), in words."""
+    return WorkerLayout(
+        settings.batch_jobs,
+        settings.model_replicas,
+        settings.cpu_threads,
+        settings.worker_concurrency,
+        why="",
+    ).summary()
 
 
 def queues_of(consumer: Any) -> list[str]:

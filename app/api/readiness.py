@@ -27,6 +27,7 @@ class Readiness:
     redis: bool = False
     workers: int = 0
     models: dict[str, bool] = field(default_factory=dict)
+    layouts: dict[str, str] = field(default_factory=dict)  # each live worker's, in words
     checked_at: float = 0.0  # time.monotonic() of the check; 0: never checked
     reason: str = "Not checked yet."
 
@@ -79,7 +80,9 @@ class ReadinessMonitor:
             return Readiness(checked_at=time.monotonic(), reason=f"Redis is unreachable ({e}).")
         served = {m: m in workers.models for m in self.models}
         reason = "" if workers.hostnames else "No transcription worker is alive."
-        return Readiness(True, len(workers.hostnames), served, time.monotonic(), reason)
+        return Readiness(
+            True, len(workers.hostnames), served, workers.layouts, time.monotonic(), reason
+        )
 
     def _run(self) -> None:
         while not self._stop.wait(self.interval):

@@ -21,6 +21,7 @@ from app.core.config import Settings, get_settings
 from app.core.logs import configure_logging, logging_config
 from app.core.settings_errors import ConfigurationError
 from app.core.supervisor import Supervisor
+from app.core.worker_layout import choose_layout, usable_cores, worker_device
 
 logger = logging.getLogger("whisper_jobs")
 CONFIGURATION_ERROR = settings_errors.CONFIGURATION_ERROR
@@ -104,7 +105,20 @@ def run_worker(settings: Settings, models: list[str] | None = None, quiet: bool 
     if unknown:
         raise ConfigurationError(f"not in WHISPER_JOBS_MODELS: {', '.join(sorted(unknown))}")
     settings.uploads.check()
-    argv = worker_argv(settings, models, quiet)
+    # With no layout setting, the worker picks one from the cores it may use; the Celery
+    # process gets it as settings, so it runs exactly as if the operator had set them.
+    layout = choose_layout(settings, worker_device(settings.device), usable_cores())
+    os.environ.update(layout.env())
+    logger.info("worker layout: %s (%s)", layout.summary(), layout.why)
+    laid_out = settings.model_copy(
+        update={
+            "batch_jobs": layout.batch_jobs,
+            "model_replicas": layout.model_replicas,
+            "cpu_threads": layout.cpu_threads,
+            "worker_concurrency": layout.processes,
+        }
+    )
+    argv = worker_argv(laid_out, models, quiet)
     os.execv(argv[0], argv)  # become the Celery worker: signals reach it directly
 
 

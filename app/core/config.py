@@ -52,7 +52,10 @@ class Settings(RedisSettings, UploadStoreSettings):
         description="CTranslate2 compute type; `auto` is int8 on CPU and int8_float16 on CUDA.",
     )
     cpu_threads: int = Field(
-        default=0, ge=0, description="CTranslate2 threads per worker process (0: library default)."
+        default=0,
+        ge=0,
+        description="CTranslate2 threads per model call (0: library default). Unset, with the "
+        "other layout settings unset too: chosen by the worker (docs/decoding.md).",
     )
     max_loaded_models: int = Field(
         default=2, ge=1, description="Models a worker process keeps loaded (LRU evicted)."
@@ -84,8 +87,10 @@ class Settings(RedisSettings, UploadStoreSettings):
         description=(
             "Jobs one worker process decodes together, their model calls merged into batches (a "
             "pool of that many threads; see docs/decoding.md). `1`: one job at a time in a "
-            "process pool. Compose: 8 on a CPU, 1 on a GPU (measured there: little gain, "
-            "transcripts moved; see docs/decoding.md)."
+            "process pool. Unset, with WHISPER_JOBS_MODEL_REPLICAS, _CPU_THREADS and "
+            "_WORKER_CONCURRENCY unset too: the worker chooses (on a CPU, 8 per replica and a "
+            "replica per two cores, up to 4 replicas and 16 jobs; on a GPU, 1: measured there, "
+            "little gain and transcripts moved)."
         ),
     )
     batch_wait_ms: int = Field(
@@ -266,7 +271,10 @@ class Settings(RedisSettings, UploadStoreSettings):
         ),
     )
     worker_concurrency: int = Field(
-        default=1, ge=1, description="Celery worker processes per `whisper-jobs worker`."
+        default=1,
+        ge=1,
+        description="Celery worker processes per `whisper-jobs worker` (one job at a time "
+        "each). Setting it, or any other layout setting, turns off the worker's own choice.",
     )
     api_host: str = Field(default="127.0.0.1", description="Address the API binds to.")
     api_workers: int = Field(

@@ -1,6 +1,7 @@
 """Which workers are alive, and which queues they consume: a heartbeat each worker writes to Redis.
 
-A worker's main process writes `{hostname: {"queues": [...], "seen": unix time}}` into one hash
+A worker's main process writes `{hostname: {"queues": [...], "seen": unix time, "layout": how it
+decodes}}` into one hash
 every few seconds and removes its entry when it stops. Readiness reads the hash (one `HGETALL`),
 so it never broadcasts a Celery ping or borrows a broker connection. An entry older than
 `stale_seconds` belongs to a worker that died without saying so; it is dropped when read.
@@ -12,7 +13,7 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from app.contract.jobs import TRANSCRIBE_QUEUE
@@ -31,11 +32,15 @@ class LiveWorkers:
 
     hostnames: tuple[str, ...]
     models: frozenset[str]
+    layouts: dict[str, str] = field(default_factory=dict)  # hostname: its layout, in words
 
 
-def beat(redis: Redis, hostname: str, queues: list[str], now: float | None = None) -> None:
-    entry = json.dumps({"queues": sorted(queues), "seen": time.time() if now is None else now})
-    redis.hset(WORKERS_KEY, hostname, entry)
+def beat(
+    redis: Redis, hostname: str, queues: list[str], now: float | None = None, layout: str = ""
+) -> None:
+    """`layout`: how the worker decodes (`app.core.worker_layout`), said as words."""
+    entry = {"queues": sorted(queues), "seen": time.time() if now is None else now}
+    redis.hset(WORKERS_KEY, hostname, json.dumps({**entry, "layout": layout}))
 
 
 def leave(redis: Redis, hostname: str) -> None:
@@ -47,6 +52,7 @@ def live_workers(redis: Redis, now: float | None = None) -> LiveWorkers:
     now = time.time() if now is None else now
     hostnames: list[str] = []
     models: set[str] = set()
+    layouts: dict[str, str] = {}
     stale: list[bytes | str] = []
     prefix = f"{TRANSCRIBE_QUEUE}."
     for host, raw in redis.hgetall(WORKERS_KEY).items():
@@ -61,8 +67,10 @@ def live_workers(redis: Redis, now: float | None = None) -> LiveWorkers:
             continue
         served = {q.removeprefix(prefix) for q in queues if q.startswith(prefix)}
         if served:
-            hostnames.append(host.decode() if isinstance(host, bytes) else str(host))
+            name = host.decode() if isinstance(host, bytes) else str(host)
+            hostnames.append(name)
+            layouts[name] = str(entry.get("layout", ""))
             models |= served
     if stale:
         redis.hdel(WORKERS_KEY, *stale)
-    return LiveWorkers(tuple(sorted(hostnames)), frozenset(models))
+    return LiveWorkers(tuple(sorted(hostnames)), frozenset(models), layouts)

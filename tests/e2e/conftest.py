@@ -109,6 +109,9 @@ def service(
         "WHISPER_JOBS_DATA_DIR": str(data_dir),
         "WHISPER_JOBS_MODEL_CACHE_DIR": str(models_dir),
         "WHISPER_JOBS_DEVICE": "cpu",
+        # One job per process, as these tests were written for (they kill a pool's child, say);
+        # the layout a worker picks for itself is tested in tests/e2e/test_worker_layout.py.
+        "WHISPER_JOBS_WORKER_CONCURRENCY": "1",
         "PORT": str(port),
     }
     procs = [_start("worker", env, logs), _start("api", env, logs)]
@@ -232,6 +235,7 @@ def make_cluster(redis_url: str, root: Path, models_dir: Path, **env: str) -> Cl
         "WHISPER_JOBS_DATA_DIR": str(root / "data"),
         "WHISPER_JOBS_MODEL_CACHE_DIR": str(models_dir),
         "WHISPER_JOBS_DEVICE": "cpu",
+        "WHISPER_JOBS_WORKER_CONCURRENCY": "1",  # as in `service`, unless a test says otherwise
         "PORT": str(port),
         **env,
     }

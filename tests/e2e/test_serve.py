@@ -15,10 +15,13 @@ from pathlib import Path
 import httpx
 
 from app.core.embedded import free_port
+from tests.conftest import JFK
 from tests.e2e.conftest import ROOT
 
 
-def test_serve_starts_everything_and_stops_cleanly(tmp_path: Path, models_dir: Path) -> None:
+def test_serve_starts_everything_and_stops_cleanly(
+    tmp_path: Path, models_dir: Path, jfk_text: str
+) -> None:
     port, redis_port = free_port(), free_port()
     env = {k: v for k, v in os.environ.items() if k != "WHISPER_JOBS_REDIS_URL"}
     env.update(
@@ -54,12 +57,24 @@ def test_serve_starts_everything_and_stops_cleanly(tmp_path: Path, models_dir: P
         while "whisper-jobs is ready" not in log.read_text():
             assert time.monotonic() < deadline, log.read_text()
             time.sleep(0.2)
+        # No layout setting given: the worker chose one for the cores it found, and says so.
+        (layout,) = httpx.get(f"http://127.0.0.1:{port}/readyz").json()["workers"].values()
+        assert "jobs decoded together" in layout, layout
+        with JFK.open("rb") as f:
+            job = httpx.post(f"http://127.0.0.1:{port}/v1/jobs", files={"file": f}).json()
+        deadline = time.monotonic() + 120
+        while job["status"] not in ("completed", "failed"):
+            assert time.monotonic() < deadline, log.read_text()
+            time.sleep(0.2)
+            job = httpx.get(f"http://127.0.0.1:{port}/v1/jobs/{job['id']}").json()
+        assert job["status"] == "completed" and job["result"]["text"] == jfk_text, job
     finally:
         serve.send_signal(signal.SIGTERM)
         assert serve.wait(90) == 0, log.read_text()
     lines = [json.loads(line) for line in log.read_text().splitlines() if line.strip()]  # all JSON
     messages = [line["message"] for line in lines]
     assert any(m.startswith("model base ready at ") for m in messages)
+    assert any(m.startswith("worker layout: ") and "usable CPU core" in m for m in messages)
     (ready,) = [m for m in messages if m.startswith("whisper-jobs is ready")]
     # A few lines of what started where, then the ready line: no banners, no probe lines (this
     # test's own `GET /` may come before the ready line: not counted).

@@ -197,13 +197,13 @@ class WhisperEngine:
         duration = result.duration
         kwargs = decode_options(options)
         for ch, audio in speech:
-            detected = None
-            if _detects_on_first_window(model, options, duration, batched):
-                detected = detect_on_first_window(model, audio)
-                kwargs = {**kwargs, "language": detected.language}
+            # The language as faster-whisper detects it, on its own input: a shortcut that
+            # detected on the transcription's first window (one feature frame fewer, one encode
+            # saved) picked another language for a clip that starts in German and goes on in
+            # English, and changed its whole text (BENCHMARKS.md, 2026-12-05).
             segment_iter, info = self._run(model, audio, kwargs, batched)
             if result.language_probability == 0.0:
-                _set_language(result, detected or info, options)
+                _set_language(result, info, options)
             channel = ch if options.channels == "split" else None
             if batched:
                 segment_iter = sentence_segments(segment_iter, _text_decoder(model))
@@ -256,38 +256,6 @@ class Detected:
     language: str
     language_probability: float
     all_language_probs: list[tuple[str, float]]
-
-
-def _detects_on_first_window(
-    model: Any, options: JobOptions, duration: float, batched: bool
-) -> bool:
-    """Whether this job's language is detected on the window it transcribes first (decoding
-    jobs together only, one window of plain audio): that window is then encoded once, not twice.
-
-    faster-whisper detects on the same 30 s but with one more feature frame, and encodes again
-    for the transcription; its own batched pipeline detects as done here."""
-    return (
-        isinstance(model.model, BatchingWhisper)
-        and options.language is None
-        and model.model.is_multilingual
-        and not options.multilingual
-        and not options.vad_filter
-        and not batched
-        and duration <= model.feature_extractor.chunk_length
-    )
-
-
-def detect_on_first_window(model: Any, audio: Any) -> Detected:
-    from faster_whisper.audio import pad_or_trim
-
-    features = model.feature_extractor(audio)
-    # The transcription's first window: every frame but the last, padded to 30 s.
-    window = pad_or_trim(
-        features[:, : min(features.shape[-1] - 1, model.feature_extractor.nb_max_frames)]
-    )
-    ranked = model.model.detect_language(model.encode(window))[0]
-    probs = [(token[2:-2], float(p)) for token, p in ranked]
-    return Detected(probs[0][0], probs[0][1], probs)
 
 
 def _set_language(result: TranscriptResult, info: Any, options: JobOptions) -> None:

@@ -22,9 +22,14 @@ async def healthz() -> dict[str, str]:
 )
 async def readyz(request: Request) -> JSONResponse:
     """Redis answers and at least one worker consuming a `transcribe.*` queue is alive (from a
-    state refreshed every few seconds in the background); `models` says which models have one."""
+    state refreshed every few seconds in the background); `models` says which models have one,
+    `workers` how each live worker decodes (its layout, chosen or set)."""
     state: Readiness = request.app.state.readiness.state
-    body = {"checks": {"redis": state.redis, "workers": state.workers}, "models": state.models}
+    body = {
+        "checks": {"redis": state.redis, "workers": state.workers},
+        "models": state.models,
+        "workers": state.layouts,  # each live worker's decoding layout
+    }
     if state.ready:
         return JSONResponse({"status": "ready", **body})
     return JSONResponse(
