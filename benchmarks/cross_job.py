@@ -28,6 +28,7 @@ from worker.decoding.audio import write_wav
 LENGTHS = [3, 5, 8, 11, 15, 20, 25]  # seconds, cycled
 OPTIONS = {"temperature": "0", "batched": "false"}
 
+
 def make_clips(directory: Path, count: int) -> list[Path]:
     from faster_whisper import decode_audio
 

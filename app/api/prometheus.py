@@ -24,7 +24,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.contract.jobs import MAINTENANCE_QUEUE, WEBHOOK_QUEUE, JobStatus, queue_for
 from app.core.config import Settings
-from app.storage import stats
+from app.storage import liveness, stats
 from app.storage.store import JobStore
 
 PREFIX = "whisper_jobs"
@@ -92,6 +92,14 @@ class RedisCollector(Collector):
             "Redis maxmemory (0: no limit).",
             value=memory.get("maxmemory", 0),
         )
+        workers = GaugeMetricFamily(
+            f"{PREFIX}_worker_info",
+            "Live transcription workers (1 each), with the decoding layout each runs.",
+            labels=["worker", "layout"],
+        )
+        for name, layout in sorted(liveness.live_workers(self.store.redis).layouts.items()):
+            workers.add_metric([name, layout], 1)
+        yield workers
         yield from self._histograms(snapshot)
 
     def _histograms(self, snapshot: stats.Snapshot) -> Iterable[Metric]:

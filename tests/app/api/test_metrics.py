@@ -76,3 +76,14 @@ def test_redis_memory_is_shown_against_its_limit(client: TestClient, redis_clien
     assert value(found, "whisper_jobs_redis_memory_max_bytes") == info["maxmemory"]
     used = value(found, "whisper_jobs_redis_memory_used_bytes")
     assert 0 < used < 2 * info["used_memory"] + 2**20  # read at scrape time, of the same server
+
+
+def test_each_live_worker_is_shown_with_its_layout(client: TestClient, redis_client) -> None:
+    from app.storage import liveness
+
+    liveness.beat(redis_client, "w1@host", ["transcribe.base"], layout="8 jobs decoded together")
+    found = samples(client)
+    assert (
+        value(found, "whisper_jobs_worker_info", worker="w1@host", layout="8 jobs decoded together")
+        == 1
+    )
