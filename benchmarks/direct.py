@@ -1,12 +1,14 @@
 """Raw faster-whisper, the baseline: a process of its own that loads `base` once, then reads file
-paths on stdin and answers each with the seconds one `WhisperModel.transcribe` call took (the
-segment generator consumed). A separate process, like the worker, so neither side shares an
-interpreter (or its threads) with the benchmark driver.
+paths on stdin and answers each with a JSON line: the seconds one `WhisperModel.transcribe` call
+took (the segment generator consumed) and its text, for the fidelity printed beside each row. A
+separate process, like the worker, so neither side shares an interpreter (or its threads) with
+the benchmark driver.
 
 Both sides decode with temperature 0 only: Whisper's fallback to sampling at higher temperatures
-is random, and on the mixed-language long file it made either side up to 30 % slower from one run
-to the next, which swamped the overhead being measured."""
+is random, and on the mixed-language long file it made either side up to 30 % slower from one
+run to the next, which swamped the overhead being measured."""
 
+import json
 import sys
 import time
 
@@ -29,8 +31,8 @@ def main() -> None:
             segments, _ = batched.transcribe(path, beam_size=5, temperature=0.0, batch_size=8)
         else:
             segments, _ = model.transcribe(path, beam_size=5, temperature=0.0)
-        list(segments)
-        print(f"{time.perf_counter() - started:.4f}", flush=True)
+        text = "".join(s.text for s in segments).strip()
+        print(json.dumps({"seconds": time.perf_counter() - started, "text": text}), flush=True)
 
 
 if __name__ == "__main__":

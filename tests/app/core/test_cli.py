@@ -194,3 +194,33 @@ def test_server_and_key_are_accepted_before_the_command_and_after_it(monkeypatch
     assert parsed("--server", "http://a:1", "status", "j", "--server", "http://b:2")[0] == (
         "http://b:2"  # the later one wins, as argparse does
     )
+
+
+class Execed(Exception):
+    """`os.execv` called: the process would have become this argv."""
+
+
+@pytest.mark.parametrize(
+    ("given", "pool", "concurrency"),
+    [({}, "threads", "8"), ({"worker_concurrency": 2}, "prefork", "2")],
+)
+def test_a_worker_runs_the_layout_it_picked_unless_one_is_set(
+    monkeypatch: pytest.MonkeyPatch, tmp_path, given: dict, pool: str, concurrency: str
+) -> None:
+    from app.core import cli
+
+    def execv(path: str, argv: list[str]) -> None:
+        raise Execed(argv)
+
+    monkeypatch.setattr(cli.os, "execv", execv)
+    monkeypatch.setattr(cli, "usable_cores", lambda: 2)
+    monkeypatch.setattr(cli, "worker_device", lambda setting: "cpu")
+    monkeypatch.setattr(cli.os, "environ", dict(os.environ))  # what the worker would inherit
+    settings = Settings(redis_url="redis://127.0.0.1:1/0", data_dir=tmp_path, **given)
+    with pytest.raises(Execed) as execed:
+        cli.run_worker(settings)
+    argv = execed.value.args[0]
+    assert argv[argv.index("--pool") + 1] == pool
+    assert argv[argv.index("--concurrency") + 1] == concurrency
+    expected = "8" if not given else "1"
+    assert cli.os.environ["WHISPER_JOBS_BATCH_JOBS"] == expected  # the Celery process's settings
