@@ -10,7 +10,7 @@ import srt
 
 from tests.conftest import DATA, JFK, JFK_TEXT
 from tests.data.make_audio import RIGHT_CHANNEL
-from tests.e2e.conftest import Service
+from tests.e2e.conftest import NO_LOOPS, Service
 from tests.transcripts import reference, wer
 
 
@@ -32,7 +32,7 @@ def read_events(service: Service, job_id: str) -> list[tuple[str, dict]]:
 def test_late_event_client_gets_every_segment_once_in_order(
     service: Service, long_speech: Path
 ) -> None:
-    job_id = service.submit(long_speech, temperature="0")["id"]  # deterministic segments
+    job_id = service.submit(long_speech, **NO_LOOPS)["id"]  # deterministic segments
     deadline = time.monotonic() + 120
     while service.http.get(f"/v1/jobs/{job_id}").json()["progress"] == 0:
         assert time.monotonic() < deadline

@@ -69,7 +69,7 @@ def split_run(
         options=JobOptions(temperature=(0.0,)),
         audio_seconds=len(audio) / SR,
     )
-    uploads.ensure()
+    uploads.check()
     write_wav(uploads.path(job.id), audio)
     store.create(job)
     splitter = LongJobSplitter(
