@@ -55,9 +55,12 @@ def test_translate_to_english(engine: WhisperEngine, models_dir: Path, language:
     expected = reference(models_dir, "base", path, task="translate", temperature=[0.0])
     assert result.task == "translate"
     assert [s.text for s in result.segments] == expected.texts
-    # English words, not the source language's: "good morning", "hello everyone".
-    words = set(re.findall(r"[a-z']+", result.text.lower()))  # any punctuation the CPU gives
-    assert {"good", "morning"} <= words if language == "de" else {"hello", "everyone"} <= words
+    # English words, not the source language's. Which English words depends on the CPU (the
+    # French greeting came out as "hello everyone" on one, "good morning everyone" on another).
+    words = set(re.findall(r"[a-zà-ÿ']+", result.text.lower()))  # any punctuation the CPU gives
+    assert words & {"good", "morning", "hello", "everyone", "the", "and", "a", "you"}
+    source = {"de": {"guten", "morgen", "und", "wir", "ist"}, "fr": {"bonjour", "je", "voudrais"}}
+    assert not words & source[language], result.text
 
 
 def test_split_channels_transcribes_each_side(engine: WhisperEngine, models_dir: Path) -> None:
