@@ -110,15 +110,7 @@ def run_worker(settings: Settings, models: list[str] | None = None, quiet: bool 
     layout = choose_layout(settings, worker_device(settings.device), usable_cores())
     os.environ.update(layout.env())
     logger.info("worker layout: %s (%s)", layout.summary(), layout.why)
-    laid_out = settings.model_copy(
-        update={
-            "batch_jobs": layout.batch_jobs,
-            "model_replicas": layout.model_replicas,
-            "cpu_threads": layout.cpu_threads,
-            "worker_concurrency": layout.processes,
-        }
-    )
-    argv = worker_argv(laid_out, models, quiet)
+    argv = worker_argv(settings.model_copy(update=layout.settings()), models, quiet)
     os.execv(argv[0], argv)  # become the Celery worker: signals reach it directly
 
 

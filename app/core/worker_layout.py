@@ -42,13 +42,13 @@ class WorkerLayout:
     processes: int
     why: str
 
+    def settings(self) -> dict[str, int]:
+        """The layout as the values of `LAYOUT_SETTINGS`."""
+        values = (self.batch_jobs, self.model_replicas, self.cpu_threads, self.processes)
+        return dict(zip(LAYOUT_SETTINGS, values, strict=True))
+
     def env(self) -> dict[str, str]:
-        return {
-            "WHISPER_JOBS_BATCH_JOBS": str(self.batch_jobs),
-            "WHISPER_JOBS_MODEL_REPLICAS": str(self.model_replicas),
-            "WHISPER_JOBS_CPU_THREADS": str(self.cpu_threads),
-            "WHISPER_JOBS_WORKER_CONCURRENCY": str(self.processes),
-        }
+        return {f"WHISPER_JOBS_{k.upper()}": str(v) for k, v in self.settings().items()}
 
     def summary(self) -> str:
         threads = self.cpu_threads or "default"
