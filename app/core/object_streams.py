@@ -20,7 +20,7 @@ import logging
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Final, Protocol
 
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -32,10 +32,14 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 _MISSING = frozenset({"404", "NoSuchKey", "NotFound"})
-#: Parts of one upload sent at once (each `s3_part_bytes`). Measured on loopback against moto,
-#: 1 GiB: one at a time 2.58x the time of boto3's own `upload_file`, four 2.22x (48.6 MiB peak
-#: RSS growth), eight parts of 5 MiB about 2.5x (BENCHMARKS.md).
+#: Parts of one upload sent at once (each `s3_part_bytes`): with the part filling up, what an
+#: upload holds in memory. Measured through the API on loopback against moto, 1 GiB: 1.15x the
+#: time of boto3's own `upload_file` to the same server, 39.2 MiB peak RSS growth (BENCHMARKS.md).
 PARTS_IN_FLIGHT = 4
+#: What boto3's own `upload_file` declares. An upload that declares none gets the store's
+#: full-object default instead (CRC64NVME on S3 and moto): the whole object copied and read once
+#: more when it is completed, which took moto twice the CPU time for 1 GiB (BENCHMARKS.md).
+CHECKSUM: Final = "CRC32"
 
 
 class Bucket(Protocol):
@@ -72,7 +76,8 @@ class PartsWriter:
         self.bucket, self.key = bucket, key
         self.size = 0
         self.digest = hashlib.sha256()
-        self._buffer = bytearray()
+        self._pieces: list[bytes] = []
+        self._filled = 0
         self._upload_id: str | None = None
         self._sent: list[Future[CompletedPartTypeDef]] = []
         self._pool: ThreadPoolExecutor | None = None
@@ -80,25 +85,33 @@ class PartsWriter:
     def write(self, data: bytes) -> None:
         self.digest.update(data)
         self.size += len(data)
-        self._buffer += data
         step = self.bucket.part_bytes
-        while len(self._buffer) >= step:
-            chunk = bytes(self._buffer[:step])
-            del self._buffer[:step]
-            self._send(chunk)
+        while self._filled + len(data) >= step:
+            # One join per part: the part's bytes are allocated once (a bytearray sliced and
+            # copied into bytes held two copies of each part at its hand-over).
+            need = step - self._filled
+            self._pieces.append(data[:need])
+            data = data[need:]
+            self._make_room()  # before the join: a part's pieces and its joined bytes coexist
+            part = b"".join(self._pieces)
+            self._pieces, self._filled = [], 0
+            self._send(part)
+        if data:
+            self._pieces.append(data)
+            self._filled += len(data)
 
     def finish(self) -> tuple[int, str]:
         """(bytes, sha256 hex); nothing is stored for an empty upload."""
         with bucket_errors():
             if self._upload_id is None:
                 if self.size:
-                    body = bytes(self._buffer)
+                    body = b"".join(self._pieces)
                     self.bucket.client.put_object(
                         Bucket=self.bucket.bucket, Key=self.key, Body=body
                     )
             else:
-                if self._buffer:
-                    self._send(bytes(self._buffer))
+                if self._pieces:
+                    self._send(b"".join(self._pieces))
                 parts = [f.result() for f in self._sent]
                 # Completing a large object can take the store a while (AWS says minutes), and a
                 # completion retried after a read timeout may fail where the first succeeded.
@@ -109,12 +122,12 @@ class PartsWriter:
                     MultipartUpload={"Parts": parts},
                 )
                 self._close_pool()
-        self._buffer.clear()
+        self._pieces, self._filled = [], 0
         return self.size, self.digest.hexdigest()
 
     def abort(self) -> None:
         """Never raises: an unfinished upload the store keeps is its lifecycle rule's."""
-        self._buffer.clear()
+        self._pieces, self._filled = [], 0
         self._close_pool()
         if self._upload_id is not None:
             try:
@@ -129,14 +142,19 @@ class PartsWriter:
         with bucket_errors():
             if self._upload_id is None:
                 created = self.bucket.client.create_multipart_upload(
-                    Bucket=self.bucket.bucket, Key=self.key
+                    Bucket=self.bucket.bucket, Key=self.key, ChecksumAlgorithm=CHECKSUM
                 )
                 self._upload_id = created["UploadId"]
                 self._pool = ThreadPoolExecutor(PARTS_IN_FLIGHT, thread_name_prefix="s3-part")
             assert self._pool is not None
-            if len(self._sent) >= PARTS_IN_FLIGHT:
-                self._sent[-PARTS_IN_FLIGHT].result()  # the oldest in flight: the memory bound
+            self._make_room()
             self._sent.append(self._pool.submit(self._part, len(self._sent) + 1, chunk))
+
+    def _make_room(self) -> None:
+        """Waits for the oldest part in flight when `PARTS_IN_FLIGHT` are: the memory bound."""
+        if len(self._sent) >= PARTS_IN_FLIGHT:
+            with bucket_errors():
+                self._sent[-PARTS_IN_FLIGHT].result()
 
     def _part(self, number: int, chunk: bytes) -> CompletedPartTypeDef:
         assert self._upload_id is not None
@@ -145,9 +163,16 @@ class PartsWriter:
             Key=self.key,
             UploadId=self._upload_id,
             PartNumber=number,
-            Body=chunk,
+            # A file, not bytes: botocore joins a bytes body to the request's headers (one more
+            # copy of the part for each part in flight); a file it sends in blocks.
+            Body=io.BytesIO(chunk),
+            ChecksumAlgorithm=CHECKSUM,
         )
-        return {"ETag": answer["ETag"], "PartNumber": number}
+        return {
+            "ETag": answer["ETag"],
+            "PartNumber": number,
+            "ChecksumCRC32": answer["ChecksumCRC32"],
+        }
 
     def _close_pool(self) -> None:
         if self._pool is not None:
