@@ -133,7 +133,7 @@ def one_config(
     r["runs"] = times
     from tests.transcripts import normalize, wer
 
-    loop_s, loop_texts = cross_job.library_loop(clips, 0, model=model)
+    loop_s, loop_texts, _ = cross_job.library_loop(clips, 0, model=model)
     r["loop_s"], r["cross"] = round(loop_s, 3), {}
     for label, settings in CROSS_SETTINGS.items():
         seconds, jobs = cross_job.through_service(

@@ -1,13 +1,13 @@
 """A long recording across workers, against one worker and against the library at its best.
 
 A 10-minute English recording (`tests/data/story.txt` read by espeak-ng, five times), `base` int8,
-beam 5, temperature 0, batched inference (faster-whisper's `BatchedInferencePipeline`, batch
-8) everywhere:
+every option at its default (beam 5, the temperature fallback, batched inference: the job is
+over `WHISPER_JOBS_BATCH_MIN_SECONDS`):
 - the service with one worker process of one CPU thread, the job run whole;
-- the service with two worker processes of one thread each, the job cut into 8 parts of about
-  77 s (`WHISPER_JOBS_SPLIT_MIN_SECONDS=300`, `..._SPLIT_PART_SECONDS=77`): four a worker, so
-  that one part's length more or less evens out between them;
-- `BatchedInferencePipeline.transcribe` in one process with both cores (2 threads).
+- the service with two worker processes of one thread each and no split setting: the service
+  sees two model calls live and cuts the job itself, in parts it sizes (`SplitPolicy`);
+- `BatchedInferencePipeline.transcribe` in one process with both cores (2 threads), batch 8 as
+  the service's.
 Each service time runs from the submission to the completion seen by the client; fidelity is
 the split run's words against the whole run's (WER). Part of `make bench`; alone:
 `python -m benchmarks.long_split`.
@@ -29,18 +29,12 @@ import numpy as np
 from benchmarks.harness import DATA, ROOT, Row, Service, long_speech
 from worker.decoding.audio import write_wav
 
-OPTIONS = {"temperature": "0", "batched": "true"}
 WHOLE = {"WHISPER_JOBS_CPU_THREADS": "1"}
 
 
-def split_env(seconds: float) -> dict[str, str]:
-    """Two workers of one thread; the recording cut into eight parts (77 s for 10 minutes)."""
-    return {
-        "WHISPER_JOBS_CPU_THREADS": "1",
-        "WHISPER_JOBS_WORKER_CONCURRENCY": "2",
-        "WHISPER_JOBS_SPLIT_MIN_SECONDS": str(seconds / 2),
-        "WHISPER_JOBS_SPLIT_PART_SECONDS": str(seconds / 8),
-    }
+#: Two workers of one thread, and nothing else: the service cuts the job itself when it sees two
+#: calls live (`worker.split_jobs.SplitPolicy`), in parts it sizes.
+SPLIT = {"WHISPER_JOBS_CPU_THREADS": "1", "WHISPER_JOBS_WORKER_CONCURRENCY": "2"}
 
 
 def through_service(audio: Path, work: Path, env: dict[str, str]) -> tuple[float, dict[str, Any]]:
@@ -49,9 +43,9 @@ def through_service(audio: Path, work: Path, env: dict[str, str]) -> tuple[float
         with httpx.Client(base_url=svc.url, timeout=60) as client:
             started = time.perf_counter()
             with audio.open("rb") as f:
-                job_id = client.post(
-                    "/v1/jobs", files={"file": (audio.name, f)}, data=OPTIONS
-                ).json()["id"]
+                job_id = client.post("/v1/jobs", files={"file": (audio.name, f)}, data={}).json()[
+                    "id"
+                ]
             while (job := client.get(f"/v1/jobs/{job_id}").json())["status"] not in (
                 "completed",
                 "failed",
@@ -76,7 +70,7 @@ def library_batched(audio: Path, threads: int = 2) -> float:
     )
     pipeline = BatchedInferencePipeline(model)
     started = time.perf_counter()
-    segments, _ = pipeline.transcribe(str(audio), beam_size=5, temperature=0.0, batch_size=8)
+    segments, _ = pipeline.transcribe(str(audio), batch_size=8)  # the service's defaults
     list(segments)
     return time.perf_counter() - started
 
@@ -98,15 +92,17 @@ def english_speech(work: Path, seconds: float) -> Path:
     return write_wav(work / "long-story.wav", np.tile(once, times))
 
 
-def measure(work: Path, seconds: float = 600.0) -> dict[str, Any]:
+def measure(work: Path, seconds: float = 600.0, mixed: bool = False) -> dict[str, Any]:
+    """`mixed`: the committed recordings (JFK, German, French) over and over, not the story."""
     from tests.transcripts import wer
 
-    audio = english_speech(work, seconds)
+    audio = long_speech(work, min_seconds=seconds) if mixed else english_speech(work, seconds)
     whole_s, whole = through_service(audio, work / "whole", WHOLE)
-    split_s, split = through_service(audio, work / "split", split_env(seconds))
+    split_s, split = through_service(audio, work / "split", SPLIT)
     library_s = library_batched(audio)
     texts = [j["result"]["text"] if j["status"] == "completed" else "" for j in (whole, split)]
     return {
+        "audio": "JFK, German, French" if mixed else "story",
         "audio_s": round(whole["audio_seconds"] or 0, 1),
         "one_worker_s": round(whole_s, 2),
         "two_workers_split_s": round(split_s, 2),
@@ -122,21 +118,22 @@ def rows(r: dict[str, Any]) -> list[Row]:
     ok = r["statuses"] == ["completed", "completed"]
     return [
         Row(
-            f"long file ({r['audio_s']:.0f} s) on 2 workers × 1 thread, cut in parts: "
-            f"{r['two_workers_split_s']:.1f} s vs 1 worker × 1 thread {r['one_worker_s']:.1f} s",
+            f"long file ({r['audio']}, {r['audio_s']:.0f} s) on 2 workers × 1 thread, no split "
+            f"setting: {r['two_workers_split_s']:.1f} s vs 1 worker × 1 thread "
+            f"{r['one_worker_s']:.1f} s",
             f"{r['scaling']:.2f}x",
             ">= 1.7x",
             ok and r["scaling"] >= 1.7,
         ),
         Row(
-            f"long file, 2 workers cut in parts vs the library's batched pipeline on 2 threads "
+            f"long file ({r['audio']}), 2 workers vs the library's batched pipeline on 2 threads "
             f"({r['library_batched_2_threads_s']:.1f} s)",
             f"{r['vs_library']:.2f}x",
             "> 1x (faster)",
             ok and r["vs_library"] > 1.0,
         ),
         Row(
-            "long file, the parts' merged words against the whole run's",
+            f"long file ({r['audio']}), the parts' merged words against the whole run's",
             f"WER {100 * r['wer_split_vs_whole']:.2f} %",
             "<= 2 %",
             ok and r["wer_split_vs_whole"] <= 0.02,
@@ -148,7 +145,7 @@ def main() -> None:
     import tempfile
 
     with tempfile.TemporaryDirectory(prefix="whisper-jobs-long-") as tmp:
-        json.dump(measure(Path(tmp)), sys.stdout)
+        json.dump(measure(Path(tmp), mixed="--mixed" in sys.argv), sys.stdout)
         print()
 
 

@@ -308,8 +308,10 @@ def main() -> int:
             svc.stop()
     with tempfile.TemporaryDirectory(prefix="whisper-jobs-cross-") as tmp:
         rows += cross_job.rows(cross_job.measure(Path(tmp), 8 if args.quick else 32))
-    with tempfile.TemporaryDirectory(prefix="whisper-jobs-long-") as tmp:
-        rows += long_split.rows(long_split.measure(Path(tmp), 200 if args.quick else 600))
+    for mixed in (True, False):  # the committed recordings, then espeak-ng's English story
+        with tempfile.TemporaryDirectory(prefix="whisper-jobs-long-") as tmp:
+            found = long_split.measure(Path(tmp), 200 if args.quick else 600, mixed=mixed)
+            rows += long_split.rows(found)
     with tempfile.TemporaryDirectory(prefix="whisper-jobs-s3-") as tmp:
         rows += object_store.measure(Path(tmp), args.quick)
     rss = model_memory.measure(threads)

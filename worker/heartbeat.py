@@ -37,7 +37,13 @@ class Heartbeat:
     def _run(self) -> None:
         while not self._stop.is_set():
             try:
-                liveness.beat(self.client, self.hostname, self.queues, layout=self.layout)
+                liveness.beat(
+                    self.client,
+                    self.hostname,
+                    self.queues,
+                    layout=self.layout.summary(),
+                    slots=self.layout.slots(),
+                )
             except redis.RedisError as e:  # Redis away: readiness will say so; keep beating
                 logger.warning("heartbeat not written: %s", e)
             self._stop.wait(liveness.HEARTBEAT_SECONDS)
@@ -50,15 +56,15 @@ class Heartbeat:
         self.client.close()
 
 
-def layout_of(settings: Settings) -> str:
-    """The layout this worker runs with (chosen by `whisper-jobs worker`, or set), in words."""
+def layout_of(settings: Settings) -> WorkerLayout:
+    """The layout this worker runs with (chosen by `whisper-jobs worker`, or set)."""
     return WorkerLayout(
         settings.batch_jobs,
         settings.model_replicas,
         settings.cpu_threads,
         settings.worker_concurrency,
         why="",
-    ).summary()
+    )
 
 
 def queues_of(consumer: Any) -> list[str]:

@@ -1,15 +1,15 @@
-"""Long recordings across workers: a job longer than `SplitPolicy.min_seconds` is cut at
-silences into parts, each an ordinary job of its own (`app.storage.job_parts`) that any free
-worker for the model takes from the queue, and the parts' results are merged, with their time
-offsets, into the job's own result.
+"""Long recordings across workers: a job `SplitPolicy` applies to (by default, a long one when
+more than one model call is live for its model) is cut at silences into parts, each an ordinary
+job of its own (`app.storage.job_parts`) that any free worker for the model takes from the
+queue, and the parts' results are merged, with their time offsets, into the job's own result.
 
 The run that cuts the job (its "parent" run) decodes parts too: it claims queued parts in order
 and runs them itself, then waits for those other workers hold, merging each part as soon as every
 part before it is merged — so the job's segments and progress reach its stream in time order.
 A part is retried, recovered and counted as any job is; a failed part fails the job; a cancel of
 the job cancels its parts; a parent run that dies is re-run like any job and finds the same plan
-and parts. The language is detected once, on the whole recording's first window as
-faster-whisper does, and every part is decoded in it.
+and parts. The language is detected once, on what the whole run would detect it on
+(`WhisperEngine.detect_language`), and every part is decoded in it.
 
 No Celery here; the caller passes how a part is queued and how a claimed part is run.
 """
@@ -53,26 +53,59 @@ ENDED_WITHOUT_RESULT = (JobStatus.FAILED, JobStatus.CANCELED)
 class PartsEngine(Protocol):
     """What a split run asks of the engine (`worker.decoding.engine.WhisperEngine`)."""
 
-    def detect_language(self, audio: Any, options: JobOptions) -> Detected: ...
+    def detect_language(self, audio: Any, options: JobOptions, batched: bool) -> Detected: ...
 
     def use_batched(self, options: JobOptions, duration: float) -> bool: ...
 
 
+#: With no split settings, a job is cut when the batched pipeline decodes it (its cuts then fall
+#: where that pipeline's chunks begin, so the words stay the whole run's), it is two parts long
+#: at least, and the live workers for its model run two calls or more at once; in
+#: `PARTS_PER_SLOT` parts per such call.
+MIN_PART_SECONDS = 30.0
+AUTO_MIN_SECONDS = 2 * MIN_PART_SECONDS
+PARTS_PER_SLOT = 2
+
+
+def _one_slot(model: str) -> int:  # noqa: ARG001 (the signature of `SplitPolicy.live_slots`)
+    return 1
+
+
 @dataclass(frozen=True)
 class SplitPolicy:
-    min_seconds: float = 0.0  # 0: never split
-    part_seconds: float = 150.0
+    """When a job is cut, and in parts of what length. `min_seconds` None: when it pays and
+    keeps the words (see `AUTO_MIN_SECONDS`); 0: never.
+    `part_seconds` None: the length shared out, `PARTS_PER_SLOT` parts per live call, so the
+    parts keep every call busy and the last to end is short (parts are pulled as calls free
+    up)."""
 
-    def applies(self, job: Job) -> bool:
-        """Long audio of known length, one track (split channels run whole)."""
+    min_seconds: float | None = 0.0
+    part_seconds: float | None = 150.0
+    #: model -> the model calls its live workers run at once (`app.storage.liveness`)
+    live_slots: Callable[[str], int] = _one_slot
+
+    def applies(self, job: Job, batched: bool) -> bool:
+        """Long audio of known length, one track (split channels run whole). `batched`: the
+        batched pipeline would decode it."""
         seconds = job.audio_seconds or 0.0
-        return (
-            self.min_seconds > 0
-            and seconds > self.min_seconds
-            and job.owner != PARTS_OWNER
-            and job.options.channels == "mix"
-            and job.source_url is None
-        )
+        if (
+            job.owner == PARTS_OWNER
+            or job.options.channels != "mix"
+            or job.source_url is not None
+            or seconds <= 0
+        ):
+            return False
+        if self.min_seconds is None:
+            return (
+                batched and seconds > AUTO_MIN_SECONDS and self.live_slots(job.options.model) >= 2
+            )
+        return self.min_seconds > 0 and seconds > self.min_seconds
+
+    def part_length(self, job: Job) -> float:
+        if self.part_seconds is not None:
+            return self.part_seconds
+        calls = max(1, self.live_slots(job.options.model))
+        return max(MIN_PART_SECONDS, (job.audio_seconds or 0.0) / (PARTS_PER_SLOT * calls))
 
 
 class SplitRun:
@@ -132,12 +165,15 @@ class SplitRun:
         audio = decode(self.uploads.path(self.job.id))[0]
         options = self.job.options
         # The cuts (VAD over the whole recording, in onnxruntime) and the language (the model's
-        # encoder, in CTranslate2) at once: both let go of the GIL, and no part can start before
-        # both are known, while every other worker waits.
+        # encoder, in CTranslate2, after VAD of its own for a batched job) at once: both let go
+        # of the GIL, and no part can start before both are known, while every other worker
+        # waits.
         with ThreadPoolExecutor(1, thread_name_prefix="cuts") as pool:
             cutting = pool.submit(self._cuts, audio)
             detected = (
-                self.engine.detect_language(audio, options) if options.language is None else None
+                self.engine.detect_language(audio, options, self._batched())
+                if options.language is None
+                else None
             )
             cuts = cutting.result()
         bounds = [0, *cuts, len(audio)]
@@ -164,8 +200,8 @@ class SplitRun:
     def _cuts(self, audio: np.ndarray) -> list[int]:
         if self._batched():
             vad = decode_options(self.job.options)["vad_parameters"]
-            return chunk_cuts(audio, self.policy.part_seconds, vad)
-        return plan_cuts(audio, self.policy.part_seconds, silences_of)
+            return chunk_cuts(audio, self.policy.part_length(self.job), vad)
+        return plan_cuts(audio, self.policy.part_length(self.job), silences_of)
 
     def _batched(self) -> bool:
         """The whole job's choice, kept by every part (with `batched=auto`, a short part would
@@ -272,7 +308,8 @@ class LongJobSplitter:
     run_part: Callable[[str, Callable[[], bool]], None]
 
     def applies(self, job: Job) -> bool:
-        return self.policy.applies(job)
+        batched = self.engine.use_batched(job.options, job.audio_seconds or 0.0)
+        return self.policy.applies(job, batched)
 
     def run(self, job: Job) -> TranscriptResult | None:
         return SplitRun(

@@ -30,6 +30,7 @@ from app.storage.broker import (
 )
 from app.storage.clients import redis_client
 from app.storage.kombu_layout import QueuedMessage
+from app.storage.liveness import live_workers
 from app.storage.store import JobStore
 from app.storage.webhook_slots import SlotLimits
 from worker.celery_app import celery_app, models_here
@@ -140,7 +141,11 @@ def transcribe(self: Task[Any, Any], job_id: str) -> None:
         return transcription_message(celery_app, part.id, part.options.model, soft, hard)
 
     long_jobs = LongJobSplitter(
-        SplitPolicy(settings.split_min_seconds, settings.split_part_seconds),
+        SplitPolicy(
+            settings.split_min_seconds,
+            settings.split_part_seconds,
+            lambda model: live_workers(store.redis).slots.get(model, 0),
+        ),
         store,
         uploads,
         engine,

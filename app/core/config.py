@@ -89,7 +89,7 @@ class Settings(RedisSettings, UploadStoreSettings):
             "pool of that many threads; see docs/decoding.md). `1`: one job at a time in a "
             "process pool. Unset, with WHISPER_JOBS_MODEL_REPLICAS, _CPU_THREADS and "
             "_WORKER_CONCURRENCY unset too: the worker chooses (on a CPU, 8 per replica and a "
-            "replica per two cores, up to 4 replicas and 16 jobs; on a GPU, 1: measured there, "
+            "replica per core, up to 4 replicas and 16 jobs; on a GPU, 1: measured there, "
             "little gain and transcripts moved)."
         ),
     )
@@ -112,16 +112,24 @@ class Settings(RedisSettings, UploadStoreSettings):
             "replicas of 1 thread on 2 cores)."
         ),
     )
-    split_min_seconds: float = Field(
-        default=0,
+    split_min_seconds: float | None = Field(
+        default=None,
         ge=0,
         description=(
             "Audio longer than this is cut at silences into parts that every free worker for its "
-            "model decodes (see docs/decoding.md); `0`: never."
+            "model decodes (see docs/decoding.md); `0`: never. Unset: a job the batched pipeline "
+            "decodes, over 60 s, is cut when the live workers for its model run two model calls "
+            "or more at once."
         ),
     )
-    split_part_seconds: float = Field(
-        default=150, ge=30, le=3600, description="About how long each part of a cut job is."
+    split_part_seconds: float | None = Field(
+        default=None,
+        ge=30,
+        le=3600,
+        description=(
+            "About how long each part of a cut job is. Unset: the audio's length shared out, two "
+            "parts per model call the live workers run at once (30 s at least)."
+        ),
     )
     batch_min_seconds: float = Field(
         default=60.0,

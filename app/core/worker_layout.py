@@ -5,13 +5,14 @@ process), `WHISPER_JOBS_MODEL_REPLICAS` (model calls run at once), `WHISPER_JOBS
 (threads per call) and `WHISPER_JOBS_WORKER_CONCURRENCY` (processes). If any of them is set, the
 operator chose: all four are taken as configured. If none is, `whisper-jobs worker` picks:
 
-- on a CPU, one model replica per two usable cores (up to `MAX_REPLICAS`), the cores shared out
-  between them as threads, and 8 jobs decoded together per replica (up to `MAX_BATCH_JOBS`):
-  jobs decoded together are exact on a CPU (docs/decoding.md). Measured on the 2-core
-  development machine (BENCHMARKS.md, 2026-12-05), 32 short clips: 1 replica of 2 threads gave
-  1.43x a plain library loop, 2 replicas of 1 thread 1.65x, every text the same either way; but
-  one long job alone took 1.8x as long on a replica of 1 thread. A lone job keeps every core
-  its replica has, so replicas get two cores each;
+- on a CPU, one model replica per usable core (up to `MAX_REPLICAS`, the cores shared out
+  between them as threads past that), and 8 jobs decoded together per replica (up to
+  `MAX_BATCH_JOBS`): jobs decoded together are exact on a CPU (docs/decoding.md). Measured on
+  the 2-core development machine (BENCHMARKS.md), 32 short clips: 1 replica of 2 threads gave
+  1.43x a plain library loop, 2 replicas of 1 thread 1.65x, every text the same either way. A
+  long job alone would take about 1.8x as long on one replica of 1 thread; but two replicas
+  are two model calls live, so such a job is cut into parts that both decode
+  (`worker.split_jobs`, with no split setting);
 - on a GPU, one job per model call, as before: merged calls moved transcripts there.
 
 Usable cores: the CPU affinity mask, capped by a cgroup CPU quota (a container's `--cpus`). The
@@ -49,6 +50,11 @@ class WorkerLayout:
 
     def env(self) -> dict[str, str]:
         return {f"WHISPER_JOBS_{k.upper()}": str(v) for k, v in self.settings().items()}
+
+    def slots(self) -> int:
+        """Model calls the worker runs at once: one per replica when jobs are decoded together
+        (each replica runs its own calls), else one per process."""
+        return self.model_replicas if self.batch_jobs > 1 else self.processes
 
     def summary(self) -> str:
         threads = self.cpu_threads or "default"
@@ -96,7 +102,7 @@ def choose_layout(settings: Settings, device: str, cores: int) -> WorkerLayout:
             settings.worker_concurrency,
             why,
         )
-    replicas = min(max(1, cores // 2), MAX_REPLICAS)
+    replicas = min(cores, MAX_REPLICAS)
     return WorkerLayout(
         batch_jobs=min(JOBS_PER_REPLICA * replicas, MAX_BATCH_JOBS),
         model_replicas=replicas,

@@ -1,7 +1,7 @@
 """Which workers are alive, and which queues they consume: a heartbeat each worker writes to Redis.
 
 A worker's main process writes `{hostname: {"queues": [...], "seen": unix time, "layout": how it
-decodes}}` into one hash
+decodes, "slots": model calls it runs at once}}` into one hash
 every few seconds and removes its entry when it stops. Readiness reads the hash (one `HGETALL`),
 so it never broadcasts a Celery ping or borrows a broker connection. An entry older than
 `stale_seconds` belongs to a worker that died without saying so; it is dropped when read.
@@ -33,14 +33,23 @@ class LiveWorkers:
     hostnames: tuple[str, ...]
     models: frozenset[str]
     layouts: dict[str, str] = field(default_factory=dict)  # hostname: its layout, in words
+    #: model: the model calls the live workers serving it can run at once, all together (what
+    #: a long job's parts can use: `worker.split_jobs`)
+    slots: dict[str, int] = field(default_factory=dict)
 
 
 def beat(
-    redis: Redis, hostname: str, queues: list[str], now: float | None = None, layout: str = ""
+    redis: Redis,
+    hostname: str,
+    queues: list[str],
+    now: float | None = None,
+    layout: str = "",
+    slots: int = 1,
 ) -> None:
-    """`layout`: how the worker decodes (`app.core.worker_layout`), said as words."""
+    """`layout`: how the worker decodes (`app.core.worker_layout`), said as words; `slots`: the
+    model calls it runs at once."""
     entry = {"queues": sorted(queues), "seen": time.time() if now is None else now}
-    redis.hset(WORKERS_KEY, hostname, json.dumps({**entry, "layout": layout}))
+    redis.hset(WORKERS_KEY, hostname, json.dumps({**entry, "layout": layout, "slots": slots}))
 
 
 def leave(redis: Redis, hostname: str) -> None:
@@ -53,12 +62,14 @@ def live_workers(redis: Redis, now: float | None = None) -> LiveWorkers:
     hostnames: list[str] = []
     models: set[str] = set()
     layouts: dict[str, str] = {}
+    slots: dict[str, int] = {}
     stale: list[bytes | str] = []
     prefix = f"{TRANSCRIBE_QUEUE}."
     for host, raw in redis.hgetall(WORKERS_KEY).items():
         try:
             entry = json.loads(raw)
             seen, queues = float(entry["seen"]), [str(q) for q in entry["queues"]]
+            runs = max(1, int(entry.get("slots", 1)))
         except (ValueError, KeyError, TypeError):
             stale.append(host)
             continue
@@ -71,6 +82,8 @@ def live_workers(redis: Redis, now: float | None = None) -> LiveWorkers:
             hostnames.append(name)
             layouts[name] = str(entry.get("layout", ""))
             models |= served
+            for model in served:
+                slots[model] = slots.get(model, 0) + runs
     if stale:
         redis.hdel(WORKERS_KEY, *stale)
-    return LiveWorkers(tuple(sorted(hostnames)), frozenset(models), layouts)
+    return LiveWorkers(tuple(sorted(hostnames)), frozenset(models), layouts, slots)

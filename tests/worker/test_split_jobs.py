@@ -42,12 +42,36 @@ def test_which_jobs_are_split() -> None:
         options=JobOptions(),
         audio_seconds=61,
     )
-    assert policy.applies(job)
-    assert not policy.applies(job.model_copy(update={"audio_seconds": 59}))
-    assert not policy.applies(job.model_copy(update={"owner": PARTS_OWNER}))  # a part itself
-    assert not SplitPolicy(0, 30).applies(job)
+    assert policy.applies(job, True)
+    assert not policy.applies(job.model_copy(update={"audio_seconds": 59}), True)
+    assert not policy.applies(job.model_copy(update={"owner": PARTS_OWNER}), True)  # a part itself
+    assert not SplitPolicy(0, 30).applies(job, True)
     split = job.model_copy(update={"options": JobOptions(channels="split")})
-    assert not policy.applies(split)
+    assert not policy.applies(split, True)
+
+
+def test_with_no_settings_a_long_job_is_cut_only_when_more_than_one_call_is_live() -> None:
+    live = {"base": 1}
+    policy = SplitPolicy(None, None, lambda model: live.get(model, 0))
+    job = Job(
+        id=new_job_id(),
+        status=JobStatus.PROCESSING,
+        created_at=utcnow(),
+        options=JobOptions(),
+        audio_seconds=600,
+    )
+    assert not policy.applies(job, True)  # one call: cutting would only cost
+    live["base"] = 2
+    assert policy.applies(job, True)
+    assert policy.part_length(job) == 150  # two parts per live call
+    live["base"] = 40
+    assert policy.part_length(job) == split_jobs.MIN_PART_SECONDS
+    short = job.model_copy(update={"audio_seconds": split_jobs.AUTO_MIN_SECONDS})
+    assert not policy.applies(short, True)
+    assert not policy.applies(job, False)  # decoded sequentially: a cut would change the words
+    assert not policy.applies(job.model_copy(update={"options": JobOptions(model="tiny.en")}), True)
+    assert SplitPolicy(60, None, lambda model: 1).applies(job, False)  # set: cut whatever is live
+    assert SplitPolicy(60, 90, lambda model: 2).part_length(job) == 90
 
 
 @pytest.fixture(scope="module")

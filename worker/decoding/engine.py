@@ -26,6 +26,7 @@ from app.contract.jobs import (
 from worker.decoding.audio import SAMPLE_RATE, decode, is_silent
 from worker.decoding.batching import CPU_MERGED, GPU_MERGED, BatchingWhisper
 from worker.decoding.model_cache import ModelCache
+from worker.decoding.pipeline_language import language_features
 from worker.decoding.segments import to_segment
 from worker.decoding.sentences import sentence_segments
 from worker.decoding.weights import resolve_model
@@ -174,14 +175,22 @@ class WhisperEngine:
             self._decode(model, speech, len(tracks), options, result, on_segment, batched)
         return result
 
-    def detect_language(self, audio: Any, options: JobOptions) -> Detected:
-        """faster-whisper's own `detect_language` on the audio's first 30 s (its `transcribe`
-        reads the same 30 s, from features of the whole file: for a long recording that costs
-        seconds, for a difference in the third decimal)."""
+    def detect_language(self, audio: Any, options: JobOptions, batched: bool) -> Detected:
+        """faster-whisper's own `detect_language` on what the whole run would detect on: the
+        batched pipeline's first chunks (`worker.decoding.pipeline_language`), or the audio's
+        first 30 s (`transcribe` reads the same 30 s, from features of the whole file: for a
+        long recording that costs seconds, for a difference in the third decimal)."""
         with self.models.use(options.model) as model:
             if not model.model.is_multilingual:
                 return Detected("en", 1.0, [])
-            language, probability, ranked = model.detect_language(audio=audio)
+            if batched:
+                vad = decode_options(options)["vad_parameters"]
+                features = language_features(
+                    audio, vad, model.feature_extractor, model.model.n_mels
+                )
+                language, probability, ranked = model.detect_language(features=features)
+            else:
+                language, probability, ranked = model.detect_language(audio=audio)
             return Detected(language, float(probability), [(lang, float(p)) for lang, p in ranked])
 
     def _decode(

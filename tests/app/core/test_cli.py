@@ -202,7 +202,7 @@ class Execed(Exception):
 
 @pytest.mark.parametrize(
     ("given", "pool", "concurrency"),
-    [({}, "threads", "8"), ({"worker_concurrency": 2}, "prefork", "2")],
+    [({}, "threads", "16"), ({"worker_concurrency": 2}, "prefork", "2")],
 )
 def test_a_worker_runs_the_layout_it_picked_unless_one_is_set(
     monkeypatch: pytest.MonkeyPatch, tmp_path, given: dict, pool: str, concurrency: str
@@ -222,5 +222,5 @@ def test_a_worker_runs_the_layout_it_picked_unless_one_is_set(
     argv = execed.value.args[0]
     assert argv[argv.index("--pool") + 1] == pool
     assert argv[argv.index("--concurrency") + 1] == concurrency
-    expected = "8" if not given else "1"
+    expected = "16" if not given else "1"
     assert cli.os.environ["WHISPER_JOBS_BATCH_JOBS"] == expected  # the Celery process's settings

@@ -7,21 +7,22 @@ from pathlib import Path
 import pytest
 
 from app.core.config import Settings
-from app.core.worker_layout import MAX_REPLICAS, choose_layout, usable_cores
+from app.core.worker_layout import MAX_REPLICAS, WorkerLayout, choose_layout, usable_cores
 
 
-def test_on_a_cpu_with_nothing_set_it_decodes_jobs_together_on_a_replica_per_two_cores() -> None:
+def test_on_a_cpu_with_nothing_set_it_decodes_jobs_together_on_a_replica_per_core() -> None:
     layout = choose_layout(Settings(), "cpu", cores=2)
     assert (layout.batch_jobs, layout.model_replicas, layout.cpu_threads, layout.processes) == (
-        8,
-        1,
+        16,
         2,
+        1,
         1,
     )
     assert "2 usable CPU core" in layout.why
-    assert layout.env()["WHISPER_JOBS_BATCH_JOBS"] == "8"
+    assert layout.env()["WHISPER_JOBS_BATCH_JOBS"] == "16"
+    assert layout.slots() == 2  # a long job alone is cut for both replicas
     four = choose_layout(Settings(), "cpu", cores=4)
-    assert (four.batch_jobs, four.model_replicas, four.cpu_threads) == (16, 2, 2)
+    assert (four.batch_jobs, four.model_replicas, four.cpu_threads) == (16, 4, 1)
     many = choose_layout(Settings(), "cpu", cores=16)
     assert (many.batch_jobs, many.model_replicas, many.cpu_threads) == (16, MAX_REPLICAS, 4)
     one = choose_layout(Settings(), "cpu", cores=1)
@@ -69,3 +70,9 @@ def test_a_cgroup_quota_caps_the_cores(
 
     mask = len(os.sched_getaffinity(0))
     assert usable_cores(tmp_path) == (min(cores, mask) if cores else mask)
+
+
+def test_the_model_calls_a_layout_runs_at_once() -> None:
+    assert WorkerLayout(16, 2, 1, 1, why="").slots() == 2  # one per replica
+    assert WorkerLayout(1, 1, 1, 2, why="").slots() == 2  # one per process
+    assert WorkerLayout(1, 1, 2, 1, why="").slots() == 1
