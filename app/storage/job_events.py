@@ -1,5 +1,6 @@
-"""A job's events (`JobEvents.subscribe`, `JobEvents.wait_until_ended`): built by the API's
-composition root from the job store and an asyncio Redis client (a worker does not stream).
+"""A job's events (`JobEvents.subscribe`, `wait_until_ended`, `ended_within`): built by the
+API's composition root from the job store and an asyncio Redis client (a worker does not
+stream).
 
 It subscribes to the job's pub/sub channel *before* reading the job, so nothing published in
 between is lost; it then replays the segments decoded so far (a late client misses nothing), says
@@ -22,7 +23,7 @@ import redis
 from anyio import to_thread
 
 from app.contract.errors import JobNotFound, SyncTimeout
-from app.contract.events import JobEvent
+from app.contract.events import FINAL_KINDS, JobEvent
 from app.contract.jobs import Job, JobStatus, Segment, queue_for
 from app.storage.keys import events_channel_for
 
@@ -116,6 +117,31 @@ class JobEvents:
             if kind == "processing":
                 last_id = -1  # a redelivered job starts its segments over
             yield JobEvent(kind, payload)
+
+    async def ended_within(self, job_id: str, timeout: float) -> bool:
+        """Whether the job ended (or is gone) within `timeout` s: a long poll's wait. Only the
+        kind of each message is read, with none of `subscribe`'s replay (segments so far, the
+        queue position) that a stream needs and a long poll throws away."""
+        pubsub = self.redis.pubsub()
+        await pubsub.subscribe(events_channel_for(job_id))
+        try:
+            async with asyncio.timeout(timeout):
+                while True:  # the job read after subscribing, and again whenever it is quiet
+                    read = partial(self.store.get, job_id, with_result=False)
+                    job = await to_thread.run_sync(read)
+                    if job is None or job.status.is_terminal:
+                        return True
+                    while message := await pubsub.get_message(
+                        ignore_subscribe_messages=True, timeout=self.keepalive
+                    ):
+                        if json.loads(message["data"])["type"] in FINAL_KINDS:
+                            return True
+        except TimeoutError:
+            return False
+        finally:
+            with contextlib.suppress(redis.RedisError):
+                await pubsub.unsubscribe()
+            await pubsub.aclose()  # type: ignore[no-untyped-call]
 
     async def wait_until_ended(self, job_id: str, timeout: float) -> Job:
         """The job once it ended (its result included); `SyncTimeout` past `timeout`."""

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 from typing import Annotated, Any
 
 from fastapi import APIRouter, File, Form, Header, Query, Request, Response, UploadFile, status
@@ -26,12 +25,10 @@ from app.contract.errors import (
     JobNotCompleted,
     JobNotFound,
     NoWebhook,
-    SyncTimeout,
 )
 from app.contract.formats import FORMATS, check_format, download_name, render, subtitle_limits
 from app.contract.jobs import Job, JobStatus, WebhookState, utcnow
 from app.storage.broker import enqueue_webhook
-from app.storage.job_events import JobEvents
 
 # The longest long poll (`GET /v1/jobs/{id}?wait=`): below common proxies' 60-100 s idle cuts.
 MAX_LONG_POLL_SECONDS = 60
@@ -178,19 +175,12 @@ async def get_job(
     streams: StreamLimiter = request.app.state.streams
     slot = streams.acquire(caller)
     try:
-        ended = await until_hung_up(request, _ended_within(events, job_id, wait))
+        ended = await until_hung_up(request, events.ended_within(job_id, wait))
     finally:
         slot.release()
     if ended is None:
         return Response(status_code=CLIENT_CLOSED_REQUEST)  # the caller left; nothing to say
     return await run_in_threadpool(store.get_owned, job_id, caller)
-
-
-async def _ended_within(events: JobEvents, job_id: str, seconds: float) -> bool:
-    """Waits for the job's end, at most `seconds` (then it is simply not over yet): True."""
-    with contextlib.suppress(SyncTimeout):
-        await events.wait_until_ended(job_id, seconds)
-    return True
 
 
 @router.get(
