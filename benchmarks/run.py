@@ -23,7 +23,14 @@ from pathlib import Path
 import httpx
 import numpy as np
 
-from benchmarks import cross_job, live_and_cancel, long_split, model_memory, object_store
+from benchmarks import (
+    cross_job,
+    live_and_cancel,
+    long_split,
+    model_memory,
+    object_store,
+    waiting_cost,
+)
 from benchmarks.harness import JFK, ROOT, PeakRss, Row, Service, long_speech, run_job
 from benchmarks.loadgen import (
     LoadResult,
@@ -308,6 +315,9 @@ def main() -> int:
             svc.stop()
     with tempfile.TemporaryDirectory(prefix="whisper-jobs-cross-") as tmp:
         rows += cross_job.rows(cross_job.measure(Path(tmp), 8 if args.quick else 32))
+    with tempfile.TemporaryDirectory(prefix="whisper-jobs-waiting-") as tmp:
+        found = waiting_cost.measure(Path(tmp), 8 if args.quick else 24, 1 if args.quick else 3)
+        rows += waiting_cost.rows(found)
     for mixed in (True, False):  # the committed recordings, then espeak-ng's English story
         with tempfile.TemporaryDirectory(prefix="whisper-jobs-long-") as tmp:
             found = long_split.measure(Path(tmp), 200 if args.quick else 600, mixed=mixed)

@@ -33,15 +33,19 @@ def test_the_first_plan_of_a_job_holds(store: JobStore) -> None:
     assert store.parts.plan("j" * 32, second) == first  # a second run finds the first's parts
 
 
-def test_which_jobs_are_split() -> None:
-    policy = SplitPolicy(min_seconds=60, part_seconds=30)
-    job = Job(
+def _running(seconds: float) -> Job:
+    return Job(
         id=new_job_id(),
         status=JobStatus.PROCESSING,
         created_at=utcnow(),
         options=JobOptions(),
-        audio_seconds=61,
+        audio_seconds=seconds,
     )
+
+
+def test_which_jobs_are_split() -> None:
+    policy = SplitPolicy(min_seconds=60, part_seconds=30)
+    job = _running(61)
     assert policy.applies(job, True)
     assert not policy.applies(job.model_copy(update={"audio_seconds": 59}), True)
     assert not policy.applies(job.model_copy(update={"owner": PARTS_OWNER}), True)  # a part itself
@@ -53,13 +57,7 @@ def test_which_jobs_are_split() -> None:
 def test_with_no_settings_a_long_job_is_cut_only_when_more_than_one_call_is_live() -> None:
     live = {"base": 1}
     policy = SplitPolicy(None, None, lambda model: live.get(model, 0))
-    job = Job(
-        id=new_job_id(),
-        status=JobStatus.PROCESSING,
-        created_at=utcnow(),
-        options=JobOptions(),
-        audio_seconds=600,
-    )
+    job = _running(600)
     assert not policy.applies(job, True)  # one call: cutting would only cost
     live["base"] = 2
     assert policy.applies(job, True)
