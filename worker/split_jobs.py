@@ -91,6 +91,7 @@ class SplitPolicy:
         if (
             job.owner == PARTS_OWNER
             or job.options.channels != "mix"
+            or job.options.task == "detect_language"
             or job.source_url is not None
             or seconds <= 0
         ):

@@ -202,6 +202,11 @@ def job_options(form: JobForm, settings: Settings) -> JobOptions:
             f"Model {model_name!r} is English-only: it can neither translate nor transcribe "
             "other languages; use a multilingual model such as 'base'."
         )
+    if given["task"] == "detect_language" and (code is not None or not is_multilingual(model_name)):
+        raise InvalidRequest(
+            "task=detect_language detects the language: leave language out, and use a "
+            "multilingual model (English-only models know one language)."
+        )
     vad_params = (given["vad_threshold"], given["vad_min_silence_ms"], given["vad_speech_pad_ms"])
     if not given["vad_filter"] and any(p is not None for p in vad_params):
         raise InvalidRequest(

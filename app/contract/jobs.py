@@ -93,6 +93,9 @@ SERVICE_OPTIONS = frozenset(
 MAX_DECODING_COST = 60
 
 
+Task = Literal["transcribe", "translate", "detect_language"]
+
+
 class JobOptions(BaseModel):
     """Decoding options a caller chose for one job: declared here once. The form of
     `POST /v1/jobs` is built from these fields (`app.api.forms`), and the engine's keyword
@@ -103,8 +106,13 @@ class JobOptions(BaseModel):
 
     model_config = ConfigDict(frozen=True)
 
-    task: Literal["transcribe", "translate"] = Field(
-        "transcribe", description="`translate`: any language to English."
+    task: Task = Field(
+        "transcribe",
+        description=(
+            "`translate`: any language to English. `detect_language`: only the language, its "
+            "probability and the top 5, from the first 30 s (of speech with `vad_filter`), "
+            "without transcribing."
+        ),
     )
     language: str | None = Field(None, description="ISO 639-1 code; absent: detect.")
     model: str = Field("base", description="A model from `GET /v1/models`.")
@@ -185,7 +193,7 @@ class LanguageProbability(BaseModel):
 
 class TranscriptResult(BaseModel):
     model: str
-    task: Literal["transcribe", "translate"] = "transcribe"
+    task: Task = "transcribe"
     language: str | None = Field(description="Detected (or requested) language; null: no speech.")
     language_probability: float
     language_probabilities: list[LanguageProbability] = Field(

@@ -172,7 +172,11 @@ class WhisperEngine:
         if not speech:
             return result
         with self.models.use(options.model) as model, _member(model):
-            self._decode(model, speech, len(tracks), options, result, on_segment, batched)
+            if options.task == "detect_language":
+                result.batched = False
+                _set_language(result, _detected(model, speech[0][1], options), options)
+            else:
+                self._decode(model, speech, len(tracks), options, result, on_segment, batched)
         return result
 
     def detect_language(self, audio: Any, options: JobOptions, batched: bool) -> Detected:
@@ -265,6 +269,18 @@ class Detected:
     language: str
     language_probability: float
     all_language_probs: list[tuple[str, float]]
+
+
+def _detected(model: Any, audio: Any, options: JobOptions) -> Detected:
+    """`task=detect_language`: faster-whisper's own `detect_language`, one 30-s window (of
+    speech, with `vad_filter`), and nothing transcribed."""
+    from faster_whisper.vad import VadOptions
+
+    vad = decode_options(options)["vad_parameters"]
+    language, probability, ranked = model.detect_language(
+        audio=audio, vad_filter=options.vad_filter, vad_parameters=VadOptions(**(vad or {}))
+    )
+    return Detected(language, float(probability), [(lang, float(p)) for lang, p in ranked])
 
 
 def _set_language(result: TranscriptResult, info: Any, options: JobOptions) -> None:

@@ -21,7 +21,7 @@ function optionControls(models) {
       field("Model", model),
       field("Language", h("input", { name: "language", maxlength: 10, placeholder: "detect",
         autocomplete: "off" }), "ISO code, e.g. en; empty: detect"),
-      field("Task", select("task", [["transcribe", "transcribe"], ["translate", "translate to English"]], "transcribe")),
+      field("Task", select("task", [["transcribe", "transcribe"], ["translate", "translate to English"], ["detect_language", "detect the language only"]], "transcribe")),
       field("Word timestamps", check("word_timestamps")),
       field("Batched", select("batched", [["auto", "auto"], ["true", "yes"], ["false", "no"]], "auto")),
       field("Channels", select("channels", [["mix", "mix"], ["split", "split (stereo: two speakers)"]], "mix")),

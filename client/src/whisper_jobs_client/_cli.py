@@ -118,7 +118,12 @@ COMMANDS = frozenset({"submit", "status", "wait", "get", "cancel", "list"})
 #: (flag, API field, type, help) of every job option; `bool` flags are `--x` / `--no-x`.
 JOB_OPTIONS: list[tuple[str, str, Any, str]] = [
     ("--model", "model", str, "a model from `GET /v1/models` (default: the server's)"),
-    ("--task", "task", ["transcribe", "translate"], "translate: any language to English"),
+    (
+        "--task",
+        "task",
+        ["transcribe", "translate", "detect_language"],
+        "translate: any language to English; detect_language: the language alone",
+    ),
     ("--language", "language", str, "ISO 639-1 code; default: detect"),
     ("--multilingual", "multilingual", bool, "re-detect the language per segment"),
     ("--word-timestamps", "word_timestamps", bool, "per-word start, end and probability"),

@@ -33,7 +33,7 @@ class JobStatus(StrEnum):
 class JobOptions(_Model):
     """The decoding options of a job (names and defaults as in faster-whisper)."""
 
-    task: Literal["transcribe", "translate"] = "transcribe"
+    task: Literal["transcribe", "translate", "detect_language"] = "transcribe"
     language: str | None = None
     model: str = "base"
     multilingual: bool = False
@@ -86,7 +86,7 @@ class LanguageProbability(_Model):
 
 class TranscriptResult(_Model):
     model: str
-    task: Literal["transcribe", "translate"] = "transcribe"
+    task: Literal["transcribe", "translate", "detect_language"] = "transcribe"
     language: str | None
     language_probability: float
     language_probabilities: list[LanguageProbability] = Field(default_factory=list)

@@ -67,6 +67,15 @@ def test_english_only_model_refuses_translation_and_other_languages(client: Test
     assert ok.status_code == 202 and ok.json()["options"]["model"] == "tiny.en"
 
 
+def test_detect_language_alone_needs_no_language_and_a_multilingual_model(
+    client: TestClient,
+) -> None:
+    assert_error(submit(client, task="detect_language", language="de"), 422, "invalid_request")
+    assert_error(submit(client, task="detect_language", model="tiny.en"), 422, "invalid_request")
+    ok = submit(client, task="detect_language")
+    assert ok.status_code == 202 and ok.json()["options"]["task"] == "detect_language"
+
+
 def test_models_listing(client: TestClient) -> None:
     body = client.get("/v1/models").json()
     assert body["object"] == "list"

@@ -118,3 +118,21 @@ def test_a_cancel_stops_at_the_end_of_the_window_being_decoded(
     with pytest.raises(JobCanceled):
         engine.transcribe(path, options, cancel_at_first_segment)
     assert len(seen) == 1 and seen[0] <= 30.0  # a segment of the first window, and no more
+
+
+@pytest.mark.parametrize("vad_filter", [False, True])
+def test_detect_language_alone_is_the_librarys_and_transcribes_nothing(
+    engine: WhisperEngine, vad_filter: bool
+) -> None:
+    from faster_whisper import decode_audio
+
+    options = JobOptions(task="detect_language", vad_filter=vad_filter)
+    result = engine.transcribe(DATA / "de.wav", options, lambda s, p: None)
+    with engine.models.use("base") as model:
+        language, probability, ranked = model.detect_language(
+            audio=decode_audio(str(DATA / "de.wav")), vad_filter=vad_filter
+        )
+    assert (result.language, result.language_probability) == (language, round(probability, 4))
+    assert [p.language for p in result.language_probabilities] == [lang for lang, _ in ranked[:5]]
+    assert result.language == "de"  # what espeak-ng said
+    assert result.text == "" and result.segments == [] and result.task == "detect_language"
