@@ -26,6 +26,7 @@ import numpy as np
 
 from benchmarks.harness import DATA, JFK, ROOT, Row, Service
 from worker.decoding.audio import write_wav
+from worker.decoding.model_loading import construct_apart
 
 LENGTHS = [3, 5, 8, 11, 15, 20, 25]  # seconds, cycled
 
@@ -57,7 +58,9 @@ def library_loop(
 
     if model is None:
         path = resolve_model("base", ROOT / "data" / "models")
-        model = WhisperModel(path, device="cpu", compute_type="int8", cpu_threads=threads)
+        model = construct_apart(  # as the worker does: worker/decoding/model_loading.py
+            lambda: WhisperModel(path, device="cpu", compute_type="int8", cpu_threads=threads)
+        )
     list(model.transcribe(str(clips[0]))[0])  # warm, as the worker
     texts, sampled = [], []
     started = time.perf_counter()

@@ -33,6 +33,7 @@ import httpx
 
 from benchmarks import cross_job
 from benchmarks.harness import JFK, ROOT, Row, Service, long_speech, run_job
+from worker.decoding.model_loading import construct_apart
 from worker.decoding.weights import resolve_model
 
 BATCH_SIZE = 16  # the library's and the service's batched pipeline alike
@@ -99,7 +100,9 @@ def one_config(
     from faster_whisper import BatchedInferencePipeline, WhisperModel
 
     path = resolve_model(model_name, ROOT / "data" / "models")
-    model = WhisperModel(path, device=args.device, compute_type=compute_type)
+    model = construct_apart(  # as the worker does: worker/decoding/model_loading.py
+        lambda: WhisperModel(path, device=args.device, compute_type=compute_type)
+    )
     pipeline = BatchedInferencePipeline(model)
     timed(model.transcribe(str(JFK), beam_size=5, temperature=0.0))  # warm, as the worker is
     env = service_env(args, model_name, compute_type)

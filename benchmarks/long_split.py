@@ -28,6 +28,7 @@ import numpy as np
 
 from benchmarks.harness import DATA, ROOT, Row, Service, long_speech
 from worker.decoding.audio import write_wav
+from worker.decoding.model_loading import construct_apart
 
 WHOLE = {"WHISPER_JOBS_CPU_THREADS": "1"}
 
@@ -62,11 +63,9 @@ def library_batched(audio: Path, threads: int = 2) -> float:
 
     from worker.decoding.weights import resolve_model
 
-    model = WhisperModel(
-        resolve_model("base", ROOT / "data" / "models"),
-        device="cpu",
-        compute_type="int8",
-        cpu_threads=threads,
+    path = resolve_model("base", ROOT / "data" / "models")
+    model = construct_apart(  # as the worker does: worker/decoding/model_loading.py
+        lambda: WhisperModel(path, device="cpu", compute_type="int8", cpu_threads=threads)
     )
     pipeline = BatchedInferencePipeline(model)
     started = time.perf_counter()

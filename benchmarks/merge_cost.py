@@ -24,6 +24,7 @@ from faster_whisper.audio import decode_audio, pad_or_trim
 from faster_whisper.tokenizer import Tokenizer
 
 from benchmarks.harness import JFK, ROOT
+from worker.decoding.model_loading import construct_apart
 from worker.decoding.weights import resolve_model
 
 
@@ -45,7 +46,9 @@ def main() -> None:
     print("| compute type | rows | encode ms | generate ms | tokens per row | detect ms |")
     print("| --- | --- | --- | --- | --- | --- |")
     for compute_type in args.compute_types.split(","):
-        model = WhisperModel(path, device=args.device, compute_type=compute_type)
+        model = construct_apart(  # as the worker does: worker/decoding/model_loading.py
+            partial(WhisperModel, path, device=args.device, compute_type=compute_type)
+        )
         tokenizer = Tokenizer(model.hf_tokenizer, True, task="transcribe", language="en")
         window = pad_or_trim(model.feature_extractor(decode_audio(str(JFK)))[:, :-1])
         for rows in map(int, args.rows.split(",")):

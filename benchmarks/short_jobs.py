@@ -25,6 +25,7 @@ import httpx
 
 from benchmarks.cross_job import LENGTHS, make_clips
 from benchmarks.harness import ROOT, Service
+from worker.decoding.model_loading import construct_apart
 
 CLIPS = 24
 OPTIONS = {"temperature": "0", "batched": "false"}
@@ -36,7 +37,9 @@ def direct_loop(clips: list[Path], threads: int) -> float:
     from worker.decoding.weights import resolve_model
 
     path = resolve_model("base", ROOT / "data" / "models")
-    model = WhisperModel(path, device="cpu", compute_type="int8", cpu_threads=threads)
+    model = construct_apart(  # as the worker does: worker/decoding/model_loading.py
+        lambda: WhisperModel(path, device="cpu", compute_type="int8", cpu_threads=threads)
+    )
     list(model.transcribe(str(clips[0]), beam_size=5, temperature=0.0)[0])  # warm, as the worker
     started = time.perf_counter()
     for clip in clips:

@@ -26,6 +26,7 @@ from app.contract.jobs import (
 from worker.decoding.audio import SAMPLE_RATE, decode, is_silent
 from worker.decoding.batching import CPU_MERGED, GPU_MERGED, BatchingWhisper
 from worker.decoding.model_cache import ModelCache
+from worker.decoding.model_loading import construct_apart
 from worker.decoding.pipeline_language import language_features
 from worker.decoding.segments import to_segment
 from worker.decoding.sentences import sentence_segments
@@ -115,13 +116,15 @@ class WhisperEngine:
             logger.info(
                 "loading model %s from %s on %s/%s", name, path, self.device, self.compute_type
             )
-            model = WhisperModel(
-                path,
-                device=self.device,
-                compute_type=self.compute_type,
-                cpu_threads=self.config.cpu_threads,
-                num_workers=self.config.model_replicas,
-                download_root=str(self.config.models_dir / "hub"),
+            model = construct_apart(
+                lambda: WhisperModel(
+                    path,
+                    device=self.device,
+                    compute_type=self.compute_type,
+                    cpu_threads=self.config.cpu_threads,
+                    num_workers=self.config.model_replicas,
+                    download_root=str(self.config.models_dir / "hub"),
+                )
             )
         except WhisperJobsError:
             raise
