@@ -105,7 +105,14 @@ def test_decoding_imports_no_celery_redis_fastapi_or_storage() -> None:
 
 
 def test_decoding_imports_nothing_else_of_the_worker() -> None:
-    assert violations("worker.decoding", ("worker.decoding", "app.contract")) == []
+    allowed = ("worker.decoding", "worker.diarization", "app.contract")
+    assert violations("worker.decoding", allowed) == []
+
+
+def test_diarization_imports_only_the_contract_and_the_weights_check() -> None:
+    allowed = ("worker.diarization", "worker.decoding.weights", "app.contract")
+    assert violations("worker.diarization", allowed) == []
+    assert len(modules("worker.diarization")) >= 5
 
 
 def test_no_import_cycle_among_our_modules() -> None:

@@ -197,13 +197,19 @@ def _decode(
         if policy.deadline is not None and time.monotonic() > policy.deadline:
             raise TimeLimitReached(job_id)
 
+    def on_step(step: str, progress: float) -> None:
+        if not store.record_step(job_id, step, progress) or (stop_if and stop_if()):
+            raise JobCanceled(f"Job {job_id} was canceled.")
+        if policy.deadline is not None and time.monotonic() > policy.deadline:
+            raise TimeLimitReached(job_id)
+
     if job.source_url is not None and fetch is not None:
         fetch(job.source_url, path := uploads.path(job_id))
     else:
         path = uploads.fetch(job_id)  # from the bucket, when uploads live in one
     if long_jobs is not None and long_jobs.applies(job):
         return long_jobs.run(job)
-    return engine.transcribe(path, job.options, on_segment)
+    return engine.transcribe(path, job.options, on_segment, on_step)
 
 
 def _save(job: Job, result: TranscriptResult, store: JobStore, policy: RunPolicy) -> bool:

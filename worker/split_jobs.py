@@ -85,13 +85,15 @@ class SplitPolicy:
     live_slots: Callable[[str], int] = _one_slot
 
     def applies(self, job: Job, batched: bool) -> bool:
-        """Long audio of known length, one track (split channels run whole). `batched`: the
-        batched pipeline would decode it."""
+        """Long audio of known length, one track (split channels run whole), not diarized (its
+        speakers must be one set across the recording: it runs whole). `batched`: the batched
+        pipeline would decode it."""
         seconds = job.audio_seconds or 0.0
         if (
             job.owner == PARTS_OWNER
             or job.options.channels != "mix"
             or job.options.task == "detect_language"
+            or job.options.diarize
             or job.source_url is not None
             or seconds <= 0
         ):

@@ -187,6 +187,24 @@ def validated_form(fields: dict[str, object]) -> JobForm:
         raise InvalidRequest(_describe(e)) from e
 
 
+def _check_speakers(given: dict[str, Any]) -> None:
+    counts = (given["num_speakers"], given["min_speakers"], given["max_speakers"])
+    if not given["diarize"]:
+        if any(c is not None for c in counts):
+            raise InvalidRequest("num_speakers, min_speakers and max_speakers need diarize=true.")
+        return
+    if given["task"] == "detect_language" or given["channels"] == "split":
+        raise InvalidRequest(
+            "diarize=true labels the speakers of a transcript: not with task=detect_language, "
+            "and not with channels=split (each channel is already its own speaker)."
+        )
+    number, low, high = counts
+    if number is not None and (low is not None or high is not None):
+        raise InvalidRequest("Give num_speakers, or min_speakers/max_speakers, not both.")
+    if low is not None and high is not None and low > high:
+        raise InvalidRequest("min_speakers is more than max_speakers.")
+
+
 def job_options(form: JobForm, settings: Settings) -> JobOptions:
     """Check what depends on the deployment and on combinations of fields; build the options."""
     given = form.model_dump()
@@ -207,6 +225,7 @@ def job_options(form: JobForm, settings: Settings) -> JobOptions:
             "task=detect_language detects the language: leave language out, and use a "
             "multilingual model (English-only models know one language)."
         )
+    _check_speakers(given)
     vad_params = (given["vad_threshold"], given["vad_min_silence_ms"], given["vad_speech_pad_ms"])
     if not given["vad_filter"] and any(p is not None for p in vad_params):
         raise InvalidRequest(

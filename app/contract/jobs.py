@@ -83,8 +83,22 @@ DEFAULT_TEMPERATURES = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0)
 #: Options that are the service's own, not `WhisperModel.transcribe` keywords: the model, how the
 #: channels and batching are handled, and VAD's parameters (passed as its `vad_parameters`).
 SERVICE_OPTIONS = frozenset(
-    {"model", "channels", "batched", "vad_threshold", "vad_min_silence_ms", "vad_speech_pad_ms"}
+    {
+        "model",
+        "channels",
+        "batched",
+        "vad_threshold",
+        "vad_min_silence_ms",
+        "vad_speech_pad_ms",
+        "diarize",
+        "num_speakers",
+        "min_speakers",
+        "max_speakers",
+    }
 )
+
+#: The most speakers a job may ask for or be told of (labels A..T).
+MAX_SPEAKERS = 20
 
 
 # The most hypotheses one 30-s window may cost when every fallback runs (`decoding_cost`): twice
@@ -162,6 +176,22 @@ class JobOptions(BaseModel):
     batched: Literal["auto", "true", "false"] = Field(
         "auto", description="Batched inference; `auto`: for audio over the configured length."
     )
+    diarize: bool = Field(
+        False,
+        description=(
+            "Label who speaks: a `speaker` (`A`, `B`, ...) on every segment and word, segments "
+            "cut at speaker turns, and `speakers` with their speaking time."
+        ),
+    )
+    num_speakers: int | None = Field(
+        None, ge=1, le=MAX_SPEAKERS, description="With diarize: the number of speakers, if known."
+    )
+    min_speakers: int | None = Field(
+        None, ge=1, le=MAX_SPEAKERS, description="With diarize: at least this many speakers."
+    )
+    max_speakers: int | None = Field(
+        None, ge=1, le=MAX_SPEAKERS, description="With diarize: at most this many (default 8)."
+    )
 
 
 class Word(BaseModel):
@@ -169,6 +199,7 @@ class Word(BaseModel):
     end: float
     word: str
     probability: float
+    speaker: str | None = Field(default=None, description="With diarize=true.")
 
 
 class Segment(BaseModel):
@@ -184,6 +215,14 @@ class Segment(BaseModel):
     compression_ratio: float
     words: list[Word] | None = None
     channel: int | None = Field(default=None, description="0 or 1 when channels=split.")
+    speaker: str | None = Field(
+        default=None, description="With diarize=true, or channels=split (`A`: left, `B`: right)."
+    )
+
+
+class SpeakerTime(BaseModel):
+    speaker: str
+    seconds: float = Field(description="Seconds of the job's segments that are this speaker's.")
 
 
 class LanguageProbability(BaseModel):
@@ -203,6 +242,9 @@ class TranscriptResult(BaseModel):
     text: str
     segments: list[Segment]
     batched: bool = False
+    speakers: list[SpeakerTime] | None = Field(
+        default=None, description="With diarize=true or channels=split, in order of first speech."
+    )
 
 
 class JobError(BaseModel):

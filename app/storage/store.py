@@ -227,6 +227,27 @@ class JobStore:
 
         return watch_update(self.redis, key, decide)
 
+    def record_step(self, job_id: str, step: str, progress: float) -> bool:
+        """Advance progress within a step that makes no segments (`diarizing`) and publish it;
+        False when the job is no longer running (canceled), as `record_segment`."""
+        key = key_for(job_id)
+
+        def decide(raw: Any) -> tuple[bool, Write | None]:
+            job = None if raw is None else parse_job(raw, job_id)
+            if job is None or job.status is not JobStatus.PROCESSING:
+                return False, None
+            job.progress = min(max(progress, job.progress), 1.0)
+
+            def write(pipe: Pipeline) -> None:
+                pipe.set(key, dump_job(job))
+                pipe.publish(
+                    events_channel_for(job_id), event("progress", progress=job.progress, step=step)
+                )
+
+            return True, write
+
+        return watch_update(self.redis, key, decide)
+
     def partial_segments(self, job_id: str) -> list[Segment]:
         raw = self.redis.lrange(segments_key_for(job_id), 0, -1)
         return [Segment.model_validate_json(item) for item in raw]

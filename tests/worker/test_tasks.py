@@ -16,7 +16,7 @@ from app.contract.jobs import (
 )
 from app.core.uploads import LocalUploads
 from app.storage.store import JobStore
-from worker.decoding.engine import SegmentCallback
+from worker.decoding.engine import SegmentCallback, StepCallback
 from worker.runner import run_job
 
 RESULT = TranscriptResult(
@@ -57,7 +57,11 @@ class ScriptedTranscriber:
         self.calls = 0
 
     def transcribe(
-        self, audio_path: Path, options: JobOptions, on_segment: SegmentCallback
+        self,
+        audio_path: Path,
+        options: JobOptions,
+        on_segment: SegmentCallback,
+        on_step: StepCallback | None = None,
     ) -> TranscriptResult:
         self.calls += 1
         assert audio_path.exists()

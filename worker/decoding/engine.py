@@ -31,10 +31,18 @@ from worker.decoding.pipeline_language import language_features
 from worker.decoding.segments import to_segment
 from worker.decoding.sentences import sentence_segments
 from worker.decoding.weights import resolve_model
+from worker.diarization.diarizer import Diarization, Diarizer
+from worker.diarization.segment_speakers import speaker_times, split_at_turns
+from worker.diarization.speaker_turns import Turn, speaker_label
 
 logger = logging.getLogger(__name__)
 
 SegmentCallback = Callable[[Segment, float], None]
+# A step that makes no segments ("diarizing") and the job's progress; may raise to stop.
+StepCallback = Callable[[str, float], None]
+# The share of a diarized job's progress that diarization reports (it runs first, and costs a
+# small part of the decoding; BENCHMARKS.md).
+DIARIZING_SHARE = 0.1
 GPU_BATCHING_WARNING = (
     "WHISPER_JOBS_BATCH_JOBS=%d on a GPU: decoding jobs together there was measured to gain "
     "little and to change transcripts against each job run alone (BENCHMARKS.md, On a GPU)"
@@ -45,7 +53,11 @@ class Transcriber(Protocol):
     """The seam tasks depend on; unit tests may pass a fake, end-to-end tests never do."""
 
     def transcribe(
-        self, audio_path: Path, options: JobOptions, on_segment: SegmentCallback
+        self,
+        audio_path: Path,
+        options: JobOptions,
+        on_segment: SegmentCallback,
+        on_step: StepCallback | None = None,
     ) -> TranscriptResult: ...
 
 
@@ -92,6 +104,8 @@ def decode_options(options: JobOptions) -> dict[str, Any]:
     }
     kwargs = options.model_dump(exclude=set(SERVICE_OPTIONS))
     kwargs["temperature"] = list(options.temperature)
+    # Diarization cuts segments at speaker turns between words: it needs them aligned.
+    kwargs["word_timestamps"] = options.word_timestamps or options.diarize
     kwargs["vad_parameters"] = {k: v for k, v in vad.items() if v is not None} or None
     return kwargs
 
@@ -104,6 +118,7 @@ class WhisperEngine:
         self.models: ModelCache[Any] = ModelCache(
             self._load_model, config.max_loaded_models, config.model_idle_seconds
         )
+        self.diarizer: Diarization = Diarizer()
         if self.device == "cuda" and config.batch_jobs > 1:
             # Measured on an H200: little gain, and a row's numbers depend on its batch there.
             logger.warning(GPU_BATCHING_WARNING, config.batch_jobs)
@@ -153,7 +168,11 @@ class WhisperEngine:
         return options.batched == "true"
 
     def transcribe(
-        self, audio_path: Path, options: JobOptions, on_segment: SegmentCallback
+        self,
+        audio_path: Path,
+        options: JobOptions,
+        on_segment: SegmentCallback,
+        on_step: StepCallback | None = None,
     ) -> TranscriptResult:
         tracks = decode(
             audio_path, split=options.channels == "split", max_seconds=self.config.max_audio_seconds
@@ -174,13 +193,38 @@ class WhisperEngine:
         speech = [(ch, audio) for ch, audio in enumerate(tracks) if not is_silent(audio)]
         if not speech:
             return result
+        turns = None
+        if options.diarize:  # first: its steps can stop the job before the decoding starts
+            turns, on_segment = self._diarize(speech[0][1], options, on_segment, on_step)
         with self.models.use(options.model) as model, _member(model):
             if options.task == "detect_language":
                 result.batched = False
                 _set_language(result, _detected(model, speech[0][1], options), options)
             else:
-                self._decode(model, speech, len(tracks), options, result, on_segment, batched)
+                self._decode(
+                    model, speech, len(tracks), options, result, on_segment, batched, turns
+                )
+        if turns is not None or options.channels == "split":
+            result.speakers = speaker_times(result.segments)
         return result
+
+    def _diarize(
+        self,
+        audio: Any,
+        options: JobOptions,
+        on_segment: SegmentCallback,
+        on_step: StepCallback | None,
+    ) -> tuple[list[Turn], SegmentCallback]:
+        """The speaker turns, and `on_segment` with the decoding's progress after them."""
+
+        def check(done: float) -> None:
+            if on_step is not None:
+                on_step("diarizing", DIARIZING_SHARE * done)
+
+        def after(segment: Segment, progress: float) -> None:
+            on_segment(segment, DIARIZING_SHARE + (1 - DIARIZING_SHARE) * progress)
+
+        return self.diarizer.turns(audio, options, check), after
 
     def detect_language(self, audio: Any, options: JobOptions, batched: bool) -> Detected:
         """faster-whisper's own `detect_language` on what the whole run would detect on: the
@@ -209,6 +253,7 @@ class WhisperEngine:
         result: TranscriptResult,
         on_segment: SegmentCallback,
         batched: bool,
+        turns: list[Turn] | None,
     ) -> None:
         duration = result.duration
         kwargs = decode_options(options)
@@ -227,10 +272,21 @@ class WhisperEngine:
                 if seg.start >= duration:
                     continue  # hallucinated past the end of the audio: not speech
                 segment = to_segment(
-                    len(result.segments), seg, duration, channel, words=options.word_timestamps
+                    len(result.segments),
+                    seg,
+                    duration,
+                    channel,
+                    words=turns is not None or options.word_timestamps,
                 )
-                result.segments.append(segment)
-                on_segment(segment, (ch + min(seg.end / duration, 1.0)) / tracks)
+                if channel is not None:
+                    segment.speaker = speaker_label(channel)
+                pieces = [segment]
+                if turns is not None:
+                    pieces = split_at_turns(segment, turns, keep_words=options.word_timestamps)
+                for piece in pieces:
+                    piece.id = len(result.segments)
+                    result.segments.append(piece)
+                    on_segment(piece, (ch + min(seg.end / duration, 1.0)) / tracks)
         if options.channels == "split":
             result.segments.sort(key=lambda s: (s.start, s.channel))
             for index, segment in enumerate(result.segments):

@@ -55,6 +55,10 @@ class JobOptions(_Model):
     vad_speech_pad_ms: int | None = None
     channels: Literal["mix", "split"] = "mix"
     batched: Literal["auto", "true", "false"] = "auto"
+    diarize: bool = False
+    num_speakers: int | None = None
+    min_speakers: int | None = None
+    max_speakers: int | None = None
 
 
 class Word(_Model):
@@ -62,6 +66,7 @@ class Word(_Model):
     end: float
     word: str
     probability: float
+    speaker: str | None = None
 
 
 class Segment(_Model):
@@ -77,6 +82,12 @@ class Segment(_Model):
     compression_ratio: float
     words: list[Word] | None = None
     channel: int | None = None
+    speaker: str | None = None
+
+
+class SpeakerTime(_Model):
+    speaker: str
+    seconds: float
 
 
 class LanguageProbability(_Model):
@@ -94,6 +105,7 @@ class TranscriptResult(_Model):
     text: str
     segments: list[Segment]
     batched: bool = False
+    speakers: list[SpeakerTime] | None = None
 
 
 class JobError(_Model):
