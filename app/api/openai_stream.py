@@ -42,14 +42,33 @@ def _error(code: str, message: str) -> str:
     )
 
 
+def _segment(data: dict[str, Any]) -> dict[str, Any]:
+    """A diarized stream's event: one segment with its speaker, as OpenAI's."""
+    return {
+        "type": "transcript.text.segment",
+        "id": f"seg_{data['id']}",
+        "start": data["start"],
+        "end": data["end"],
+        "text": data["text"],
+        "speaker": data.get("speaker") or "A",
+    }
+
+
 async def openai_events(
-    job_id: str, store: JobStore, events: JobEvents, slot: StreamSlot, timeout: float
+    job_id: str,
+    store: JobStore,
+    events: JobEvents,
+    slot: StreamSlot,
+    timeout: float,
+    diarized: bool = False,
 ) -> AsyncIterator[str]:
     try:
         async with asyncio.timeout(timeout):
             async for event in events.subscribe(job_id):
                 kind, data = event.kind, event.data
-                if kind == "segment":
+                if kind == "segment" and diarized:
+                    yield _data(_segment(data))
+                elif kind == "segment":
                     yield _data({"type": "transcript.text.delta", "delta": data["text"]})
                 elif kind == "keepalive":
                     yield ": keep-alive\n\n"

@@ -62,19 +62,49 @@ class Cue:
     start: float
     end: float
     lines: list[str]
+    speaker: str | None = None
+
+
+def _said(segment: Segment) -> str:
+    """The segment's text, after its speaker (`A: `) when it has one."""
+    text = segment.text.strip()
+    return f"{segment.speaker}: {text}" if segment.speaker else text
 
 
 def to_text(result: TranscriptResult) -> str:
-    return "".join(f"{s.text.strip()}\n" for s in result.segments)
+    return "".join(f"{_said(s)}\n" for s in result.segments)
 
 
 def to_tsv(result: TranscriptResult) -> str:
-    # openai-whisper's WriteTSV: integer milliseconds, tabs in text replaced.
-    rows = ["start\tend\ttext"]
+    # openai-whisper's WriteTSV: integer milliseconds, tabs in text replaced; a speaker column
+    # before the text when the job has speakers.
+    speakers = any(s.speaker for s in result.segments)
+    rows = ["start\tend\tspeaker\ttext" if speakers else "start\tend\ttext"]
     for s in result.segments:
         text = s.text.strip().replace("\t", " ")
-        rows.append(f"{round(1000 * s.start)}\t{round(1000 * s.end)}\t{text}")
+        who = f"{s.speaker or ''}\t" if speakers else ""
+        rows.append(f"{round(1000 * s.start)}\t{round(1000 * s.end)}\t{who}{text}")
     return "\n".join(rows) + "\n"
+
+
+def to_diarized_json(result: TranscriptResult) -> dict[str, Any]:
+    """OpenAI's `diarized_json` shape (`gpt-4o-transcribe-diarize`), key for key."""
+    return {
+        "task": "transcribe",
+        "duration": result.duration,
+        "text": result.text,
+        "segments": [
+            {
+                "type": "transcript.text.segment",
+                "id": f"seg_{s.id}",
+                "start": s.start,
+                "end": s.end,
+                "text": s.text,
+                "speaker": s.speaker or "A",
+            }
+            for s in result.segments
+        ],
+    }
 
 
 def to_verbose_json(result: TranscriptResult) -> dict[str, Any]:
@@ -96,6 +126,7 @@ def to_verbose_json(result: TranscriptResult) -> dict[str, Any]:
                 "avg_logprob": s.avg_logprob,
                 "compression_ratio": s.compression_ratio,
                 "no_speech_prob": s.no_speech_prob,
+                **({"speaker": s.speaker} if s.speaker else {}),
             }
             for s in result.segments
         ],
@@ -143,44 +174,57 @@ def _words_of(segment: Segment) -> list[Word]:
     return words
 
 
-def cues(result: TranscriptResult, limits: CueLimits) -> list[Cue]:
-    """Cues within the limits: a segment stays one cue when it fits, else is cut between words."""
+def cues(result: TranscriptResult, limits: CueLimits, shown_speaker: bool = False) -> list[Cue]:
+    """Cues within the limits: a segment stays one cue when it fits, else is cut between words.
+    A cue keeps its segment's speaker (a segment never spans two); `shown_speaker`: the text
+    starts with it (`A: `, SRT's way), so it counts against the line width."""
     out: list[Cue] = []
     for segment in result.segments:
-        if _fits(segment.text, segment.start, segment.end, limits):
-            out.append(Cue(segment.start, segment.end, _wrap(segment.text, limits.max_line_width)))
+        label = f"{segment.speaker}: " if shown_speaker and segment.speaker else ""
+        if _fits(label + segment.text.strip(), segment.start, segment.end, limits):
+            lines = _wrap(label + segment.text, limits.max_line_width)
+            out.append(Cue(segment.start, segment.end, lines, segment.speaker))
             continue
         current: list[Word] = []
         for word in _words_of(segment):
             candidate = [*current, word]
-            text = "".join(w.word for w in candidate)
+            text = label + "".join(w.word for w in candidate).strip()
             if current and not _fits(text, candidate[0].start, word.end, limits):
-                out.append(_cue(current, limits))
+                out.append(_cue(current, limits, segment.speaker, label))
                 candidate = [word]
             current = candidate
         if current:
-            out.append(_cue(current, limits))
+            out.append(_cue(current, limits, segment.speaker, label))
     return out
 
 
-def _cue(words: list[Word], limits: CueLimits) -> Cue:
-    text = "".join(w.word for w in words)
-    return Cue(words[0].start, words[-1].end, _wrap(text, limits.max_line_width))
+def _cue(words: list[Word], limits: CueLimits, speaker: str | None, label: str) -> Cue:
+    text = label + "".join(w.word for w in words).strip()
+    return Cue(words[0].start, words[-1].end, _wrap(text, limits.max_line_width), speaker)
 
 
 def to_srt(result: TranscriptResult, limits: CueLimits) -> str:
     blocks = []
-    for index, cue in enumerate(cues(result, limits), start=1):
+    for index, cue in enumerate(cues(result, limits, shown_speaker=True), start=1):
         span = f"{_timestamp(cue.start, ',')} --> {_timestamp(cue.end, ',')}"
         blocks.append(f"{index}\n{span}\n" + "\n".join(cue.lines) + "\n")
     return "\n".join(blocks)
 
 
+def _voice(name: str) -> str:
+    # A voice tag's annotation ends at `>`, and `&`/`<` start markup: keep them out of it.
+    return name.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
 def to_vtt(result: TranscriptResult, limits: CueLimits) -> str:
+    """WebVTT; a cue with a speaker opens with its voice tag (`<v A>`), as WebVTT's voice spans."""
     blocks = ["WEBVTT\n"]
     for cue in cues(result, limits):
         span = f"{_timestamp(cue.start, '.')} --> {_timestamp(cue.end, '.')}"
-        blocks.append(f"{span}\n" + "\n".join(cue.lines) + "\n")
+        lines = list(cue.lines)
+        if cue.speaker:
+            lines[0] = f"<v {_voice(cue.speaker)}>{lines[0]}"
+        blocks.append(f"{span}\n" + "\n".join(lines) + "\n")
     return "\n".join(blocks)
 
 
@@ -239,7 +283,14 @@ FORMATS: dict[str, OutputFormat] = {
             "text/tab-separated-values; charset=utf-8",
             "tsv",
             lambda r, _: to_tsv(r),
-            description="start, end (ms) and text per segment.",
+            description="start, end (ms), the speaker (when diarized) and text per segment.",
+        ),
+        OutputFormat(
+            "diarized_json",
+            "application/json",
+            "json",
+            lambda r, _: to_diarized_json(r),
+            description="OpenAI's diarized_json shape: segments with their speaker.",
         ),
     )
 }

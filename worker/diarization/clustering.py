@@ -20,6 +20,7 @@ SOFT = 0.01
 # a hint: on fewer windows the eigenvalue gaps are noise (11 s of JFK alone read as 3 voices).
 MIN_WINDOWS = 4
 MAX_CLUSTERED = 1500  # windows in the affinity matrix (1500 x 1500 float64: 18 MB)
+REFINE_ROUNDS = 3
 SEED = 0  # k-means starts: the same labels for the same audio, run to run
 
 
@@ -34,6 +35,24 @@ def _refined_affinity(unit: np.ndarray) -> np.ndarray:
     affinity = affinity @ affinity.T
     scaled: np.ndarray = affinity / affinity.max(axis=1, keepdims=True)
     return scaled
+
+
+def _centred(unit: np.ndarray) -> np.ndarray:
+    centred = unit - unit.mean(axis=0)
+    scaled: np.ndarray = centred / np.maximum(np.linalg.norm(centred, axis=1, keepdims=True), 1e-12)
+    return scaled
+
+
+def _refine(space: np.ndarray, labels: np.ndarray, chosen: np.ndarray, k: int) -> np.ndarray:
+    """Every window to its nearest cluster centre, a few rounds (k-means from the spectral
+    labels), in the embeddings' space less their mean (where voices differ most)."""
+    centres = np.stack([space[chosen][labels[chosen] == i].mean(axis=0) for i in range(k)])
+    for _ in range(REFINE_ROUNDS):
+        labels = np.argmax(space @ centres.T, axis=1)
+        kept = [i for i in range(len(centres)) if (labels == i).any()]  # a centre left empty goes
+        centres = np.stack([space[labels == i].mean(axis=0) for i in kept])
+    nearest: np.ndarray = np.argmax(space @ centres.T, axis=1)
+    return nearest
 
 
 def _count(eigenvalues: np.ndarray, low: int, high: int) -> int:
@@ -74,10 +93,9 @@ def cluster(
     if num is None:
         high = max(1, min(high, len(chosen) // MIN_WINDOWS))
     sub_labels, k = _spectral(unit[chosen], num, min(min_speakers, high), high)
-    if len(chosen) < n:
-        centres = np.stack([unit[chosen][sub_labels == i].mean(axis=0) for i in range(k)])
-        labels = np.argmax(unit @ centres.T, axis=1)
-    else:
-        labels = sub_labels
+    labels = np.zeros(n, dtype=int)
+    labels[chosen] = sub_labels
+    if k > 1:
+        labels = _refine(_centred(unit), labels, chosen, k)
     order = {label: i for i, label in enumerate(dict.fromkeys(labels.tolist()))}
     return np.array([order[label] for label in labels.tolist()], dtype=int)

@@ -30,7 +30,7 @@ from app.storage.job_events import JobEvents
 from app.storage.store import JobStore
 
 router = APIRouter(prefix="/v1/audio", tags=["openai"], route_class=BucketUploadRoute)
-ResponseFormat = Literal["json", "text", "srt", "verbose_json", "vtt"]
+ResponseFormat = Literal["json", "text", "srt", "verbose_json", "vtt", "diarized_json"]
 Granularity = Literal["segment", "word"]
 
 
@@ -52,15 +52,17 @@ class OpenAIRequest:
         stream: Annotated[
             bool,
             Form(
-                description="Server-Sent Events: `transcript.text.delta` per segment, "
-                "then `transcript.text.done` (json or text formats only)."
+                description="Server-Sent Events: `transcript.text.delta` per segment "
+                "(`transcript.text.segment`, with its speaker, for diarized_json), then "
+                "`transcript.text.done` (json, text or diarized_json only)."
             ),
         ] = False,
     ) -> None:
         self.file, self.model, self.prompt, self.stream = file, model, prompt, stream
-        if stream and response_format not in ("json", "text"):
+        if stream and response_format not in ("json", "text", "diarized_json"):
             raise InvalidRequest(
-                "stream=true works with response_format json or text.", param="stream"
+                "stream=true works with response_format json, text or diarized_json.",
+                param="stream",
             )
         self.response_format, self.temperature = response_format, temperature
         self.granularities = timestamp_granularities or ["segment"]
@@ -91,6 +93,8 @@ async def run_sync_job(
             "initial_prompt": request.prompt,
             "temperature": None if request.temperature is None else str(request.temperature),
             "word_timestamps": "word" in request.granularities,
+            # OpenAI's diarizing model answers diarized_json; here any model can.
+            "diarize": request.response_format == "diarized_json",
         }
     )
     job = Job(
@@ -114,7 +118,14 @@ async def run_sync_job(
         raise
     if request.stream:
         return StreamingResponse(
-            openai_events(job.id, store, events, slot, settings.sync_timeout_seconds),
+            openai_events(
+                job.id,
+                store,
+                events,
+                slot,
+                settings.sync_timeout_seconds,
+                diarized=request.response_format == "diarized_json",
+            ),
             media_type="text/event-stream",
             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
             background=BackgroundTask(slot.release),

@@ -15,6 +15,7 @@ from tests.conftest import JFK
 from tests.e2e.conftest import Cluster
 from tests.e2e.console.conftest import KEY, OTHER_KEY, SHOTS, Watched, sign_in
 from tests.e2e.console.prefix_proxy import prefix_proxy
+from tests.speaker_turns import TWO_SPEAKERS
 from tests.transcripts import normalize, wer
 
 LONG = 180_000  # ms: a job on the real model, on 2 CPU cores
@@ -217,3 +218,37 @@ def test_a_malformed_job_link_says_not_found(cluster: Cluster, watched: Watched)
     page.goto(cluster.url + "/#/jobs/%E0%A4%A")  # not valid percent-encoding
     expect(page.get_by_role("alert")).to_contain_text("not_found")
     assert watched.errors == [] or all("404" in e for e in watched.errors)
+
+
+def test_a_diarized_job_shows_each_speaker_in_a_colour_and_a_name_given_in_place(
+    cluster: Cluster, watched: Watched
+) -> None:
+    page = watched.page
+    sign_in(page, cluster.url)
+    page.get_by_text("Options").click()
+    page.get_by_label("Who spoke (diarize)").check()
+    page.set_input_files("#files", TWO_SPEAKERS)
+    page.get_by_role("button", name="Transcribe", exact=True).click()
+    expect(page.locator("#job-status")).to_have_text("completed", timeout=LONG)
+    job = cluster.http.get(f"/v1/jobs/{page.url.rsplit('/', 1)[-1]}").json()
+    assert job["options"]["diarize"] is True
+    segments = job["result"]["segments"]
+    labels = page.locator("ol.transcript .speaker")
+    expect(labels).to_have_count(len(segments))
+    assert labels.all_inner_texts() == [f"Speaker {s['speaker']}" for s in segments]
+    colour = "el => getComputedStyle(el).borderLeftColor"
+    a = page.locator("ol.transcript li[data-speaker='A']").first.evaluate(colour)
+    b = page.locator("ol.transcript li[data-speaker='B']").first.evaluate(colour)
+    assert a != b
+
+    page.locator("ol.transcript li[data-speaker='B'] .speaker").first.click()
+    name = page.get_by_label("A name for Speaker B")
+    name.fill("Sheila")
+    name.press("Enter")
+    expect(page.locator("ol.transcript li[data-speaker='B'] .speaker")).to_have_text(
+        ["Sheila"] * sum(s["speaker"] == "B" for s in segments)
+    )
+    expect(page.locator("ol.transcript li[data-speaker='A'] .speaker").first).to_have_text(
+        "Speaker A"
+    )
+    assert watched.errors == [] and watched.dialogs == []
