@@ -206,7 +206,7 @@ class Client:
 
     def transcript(self, job_id: str, format: str = "text", **limits: Any) -> str | dict[str, Any]:  # noqa: A002
         """The finished transcript: `text`, `srt`, `vtt`, `tsv` (a string) or `json`,
-        `verbose_json` (a dict). `limits`: `max_line_width`, `max_line_count`,
+        `verbose_json`, `diarized_json` (a dict). `limits`: `max_line_width`, `max_line_count`,
         `max_cue_seconds`."""
         params = transcript_params(format, limits)
         return transcript_body(self._request("GET", f"/v1/jobs/{job_id}/transcript", params=params))

@@ -156,7 +156,7 @@ class Job(_Model):
     audio_seconds: float | None = None
 
 
-#: Transcript formats and the extension each is saved with (both JSON kinds: `.json`).
+#: Transcript formats and the extension each is saved with (the JSON kinds: `.json`).
 EXTENSIONS = {
     "json": "json",
     "verbose_json": "json",
@@ -164,4 +164,5 @@ EXTENSIONS = {
     "srt": "srt",
     "vtt": "vtt",
     "tsv": "tsv",
+    "diarized_json": "json",
 }
