@@ -88,7 +88,8 @@ export class Transcript {
         known.name = name;
         for (const label of known.els) label.textContent = name;
       }
-      input.replaceWith(el);
+      input.remove();
+      el.hidden = false;
       el.focus();
     };
     input.addEventListener("keydown", (e) => {
@@ -96,7 +97,8 @@ export class Transcript {
       if (e.key === "Escape") finish(false);
     });
     input.addEventListener("blur", () => finish(true));
-    el.replaceWith(input);
+    el.hidden = true;
+    el.after(input);
     input.focus();
     input.select();
   }
